@@ -1,0 +1,103 @@
+"""The one place compiled modules are imported, and the backend switch.
+
+Private. Called by every public entry point of fastrnn (``fastrnn.models``,
+``fastrnn.course``, ...) through :func:`kernels`.
+
+``backend="cython"`` (the default) runs the compiled kernels (``fastrnn._rnn``,
+``fastrnn._lstm``, ``fastrnn._ops``); ``backend="numpy"`` runs their pure-NumPy twin,
+:mod:`fastrnn.reference`, which has the same functions with the same signatures.
+If the compiled modules are missing, ``import fastrnn`` still works, the NumPy
+backend still works, and asking for the Cython backend raises an actionable error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+
+from . import reference
+
+BACKENDS = ("cython", "numpy")
+
+_import_error = None
+_cython = None
+try:
+    from . import _ops, _rnn  # noqa: F401
+
+    _mods = [_ops, _rnn]
+    try:
+        from . import _lstm
+
+        _mods.append(_lstm)
+    except ImportError:  # pragma: no cover - a build without the LSTM module
+        pass
+    _ns = {}
+    for _m in _mods:
+        _ns.update({k: v for k, v in vars(_m).items() if not k.startswith("_") and callable(v)})
+    _ns["BACKEND"] = "cython"
+    _cython = types.SimpleNamespace(**_ns)
+except ImportError as exc:  # pragma: no cover - exercised only without a build
+    _import_error = exc
+
+_state = {"backend": "cython"}
+
+
+def _check_name(name):
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    return name
+
+
+def get_backend() -> str:
+    """Return the name of the active backend, ``"cython"`` or ``"numpy"``."""
+    return _state["backend"]
+
+
+def set_backend(name: str) -> None:
+    """Select the backend every public fastrnn function uses from now on.
+
+    Parameters
+    ----------
+    name : {"cython", "numpy"}
+        ``"cython"``: the compiled kernels (default). ``"numpy"``: the pure-NumPy
+        twin in :mod:`fastrnn.reference` (same results to rounding, much slower).
+    """
+    name = _check_name(name)
+    if name == "cython":
+        _require_cython()
+    _state["backend"] = name
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Context manager: run the block with backend ``name``, then restore the previous one."""
+    old = _state["backend"]
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _state["backend"] = old
+
+
+def _require_cython():
+    if _cython is None:
+        raise RuntimeError(
+            "fastrnn's compiled kernels are not available "
+            f"({_import_error!r}). Build them with `python -m pip install .` "
+            "(or `python setup.py build_ext --inplace` in a source checkout); "
+            "meanwhile fastrnn.set_backend('numpy') runs the pure-NumPy twin."
+        )
+    return _cython
+
+
+def kernels(backend: str | None = None):
+    """Return the kernel namespace of ``backend`` (default: the active one)."""
+    name = _state["backend"] if backend is None else _check_name(backend)
+    if name == "numpy":
+        return reference
+    return _require_cython()
+
+
+def compiled_available() -> bool:
+    """True when the compiled kernels imported."""
+    return _cython is not None

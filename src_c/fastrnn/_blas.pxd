@@ -1,0 +1,96 @@
+# cython: language_level=3
+"""Row-major BLAS shims over ``scipy.linalg.cython_blas``.
+
+Private. cimported by the kernels (``fastrnn._rnn``, ``fastrnn._lstm``,
+``fastrnn._ops``). This is the one file where the row-major <-> Fortran
+column-major translation happens: a C-contiguous ``(M, K)`` matrix is the
+column-major ``(K, M)`` matrix, so ``C = op(A) @ op(B)`` in row-major is
+``C^T = op(B)^T @ op(A)^T`` in column-major, i.e. the operands and the
+dimensions swap and the transpose flags stay with their matrix.
+
+All shims are ``noexcept nogil`` and take the fused ``floating`` type, so
+one body serves float32 (s...) and float64 (d...).
+"""
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport (
+    sgemm, dgemm, sgemv, dgemv, saxpy, daxpy, sscal, dscal, sdot, ddot,
+)
+
+
+cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K,
+                      floating alpha, const floating* A, int lda,
+                      const floating* B, int ldb, floating beta,
+                      floating* C, int ldc) noexcept nogil:
+    """Row-major ``C (M, N) = alpha * op(A) @ op(B) + beta * C``.
+
+    Parameters
+    ----------
+    trans_a, trans_b : op(A) is ``A.T`` when set; ``A`` is stored ``(M, K)``
+        (or ``(K, M)`` when transposed) with row stride ``lda``; likewise B.
+    M, N, K : dimensions of the row-major product.
+    C : OUT (M, N) with row stride ``ldc``; read when ``beta != 0``.
+    """
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef int i, j
+    if M <= 0 or N <= 0:
+        return
+    if K <= 0:
+        if beta == 0:
+            for i in range(M):
+                for j in range(N):
+                    C[i * ldc + j] = 0
+        elif beta != 1:
+            for i in range(M):
+                for j in range(N):
+                    C[i * ldc + j] *= beta
+        return
+    # column-major: C^T (N, M) = op(B)^T (N, K) @ op(A)^T (K, M)
+    if floating is float:
+        sgemm(&tb, &ta, &N, &M, &K, &alpha, <float*>B, &ldb, <float*>A, &lda,
+              &beta, C, &ldc)
+    else:
+        dgemm(&tb, &ta, &N, &M, &K, &alpha, <double*>B, &ldb, <double*>A, &lda,
+              &beta, C, &ldc)
+
+
+cdef inline void gemv(bint trans_a, int M, int N, floating alpha,
+                      const floating* A, int lda, const floating* x,
+                      floating beta, floating* y) noexcept nogil:
+    """Row-major ``y = alpha * op(A) @ x + beta * y`` with ``A`` stored (M, N).
+
+    ``y`` has M entries (N when ``trans_a``); ``x`` has N (M when ``trans_a``).
+    """
+    cdef int one = 1
+    # row-major A (M, N) is column-major A^T (N, M): flip the transpose flag
+    cdef char t = b'N' if trans_a else b'T'
+    if M <= 0 or N <= 0:
+        return
+    if floating is float:
+        sgemv(&t, &N, &M, &alpha, <float*>A, &lda, <float*>x, &one, &beta, y, &one)
+    else:
+        dgemv(&t, &N, &M, &alpha, <double*>A, &lda, <double*>x, &one, &beta, y, &one)
+
+
+cdef inline void axpy(int n, floating alpha, const floating* x,
+                      floating* y) noexcept nogil:
+    """``y += alpha * x`` over n contiguous entries."""
+    cdef int one = 1
+    if n <= 0:
+        return
+    if floating is float:
+        saxpy(&n, &alpha, <float*>x, &one, y, &one)
+    else:
+        daxpy(&n, &alpha, <double*>x, &one, y, &one)
+
+
+cdef inline floating dot(int n, const floating* x, const floating* y) noexcept nogil:
+    """``sum(x * y)`` over n contiguous entries."""
+    cdef int one = 1
+    if n <= 0:
+        return 0
+    if floating is float:
+        return sdot(&n, <float*>x, &one, <float*>y, &one)
+    else:
+        return ddot(&n, <double*>x, &one, <double*>y, &one)

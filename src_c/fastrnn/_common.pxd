@@ -1,0 +1,148 @@
+# cython: language_level=3
+"""Inline cores shared by the kernels: fused softmax + cross-entropy, clip, SGD, sampling pick.
+
+Private; cimported by ``fastrnn._ops``, ``fastrnn._rnn`` and ``fastrnn._lstm`` (inline:
+compiled into each module, no runtime import between extension modules).
+"""
+
+from cython cimport floating
+from libc.math cimport isfinite, INFINITY
+from libc.stdint cimport int64_t
+
+from fastrnn._blas cimport gemm
+from fastrnn._math cimport fexp, flog
+
+
+cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
+                                     const floating* Wya, const floating* by,
+                                     const int64_t* Y, floating* P,
+                                     bint backward, floating* dWya, floating* dby,
+                                     floating* dA) noexcept nogil:
+    """Output layer over N rows: ``P = softmax(A @ Wya.T + by)``, summed cross-entropy.
+
+    Parameters
+    ----------
+    N, H, V : rows (T*B), hidden size, output size.
+    A : IN (N, H); Wya : IN (V, H); by : IN (V,); Y : IN (N,) targets, -1 = masked.
+    P : OUT (N, V) probabilities, or ``dz = p - onehot(y)`` (zero rows where masked)
+        when ``backward``.
+    dWya (V, H), dby (V,), dA (N, H) : accumulated when ``backward``.
+
+    Returns the loss ``sum_{rows, y >= 0} log(sum exp(z - max)) - (z_y - max)``.
+    """
+    cdef Py_ssize_t r, k
+    cdef floating* row
+    cdef floating m, z, zy, s, e
+    cdef int64_t y
+    cdef double loss = 0
+    # logits: one GEMM over all rows (P = A @ Wya^T)
+    gemm(False, True, N, V, H, 1, A, H, Wya, H, 0, P, V)
+    for r in range(N):
+        row = P + r * V
+        y = Y[r]
+        m = row[0] + by[0]
+        for k in range(V):
+            row[k] = row[k] + by[k]
+            if row[k] > m:
+                m = row[k]
+        s = 0
+        zy = 0
+        for k in range(V):
+            z = row[k] - m
+            if k == y:
+                zy = z
+            e = fexp(z)
+            row[k] = e
+            s = s + e
+        if y >= 0:
+            loss += <double>flog(s) - <double>zy
+        for k in range(V):
+            row[k] = row[k] / s
+        if backward:
+            # z = Wya a + by, L = -log softmax(z)[y]  ->  dz = p - onehot(y)
+            if y >= 0:
+                row[y] -= 1
+            else:
+                for k in range(V):
+                    row[k] = 0
+    if backward:
+        gemm(True, False, V, H, N, 1, P, V, A, H, 1, dWya, H)       # dWya += dz^T A
+        for r in range(N):                                           # dby += sum_rows dz
+            row = P + r * V
+            for k in range(V):
+                dby[k] += row[k]
+        gemm(False, False, N, H, V, 1, P, V, Wya, H, 1, dA, H)      # dA += dz @ Wya
+    return loss
+
+
+cdef inline void clip_core(floating* g, Py_ssize_t n, floating m) noexcept nogil:
+    """Clip n entries in place to [-m, m] (NaN stays NaN, like np.clip)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if g[i] > m:
+            g[i] = m
+        elif g[i] < -m:
+            g[i] = -m
+
+
+cdef inline void sgd_core(floating* p, const floating* g, Py_ssize_t n,
+                          floating lr) noexcept nogil:
+    """``p += -lr * g`` over n entries (the course's update, bit for bit)."""
+    cdef Py_ssize_t i
+    cdef floating nlr = -lr
+    for i in range(n):
+        p[i] = p[i] + nlr * g[i]
+
+
+cdef inline int sample_pick(const floating* logits, int V, double temperature,
+                            int top_k, double u, double* work) noexcept nogil:
+    """Pick an index from ``softmax(logits / temperature)`` by inverse CDF of ``u``.
+
+    Mirrors ``np.random.choice(V, p=p)`` given its uniform draw ``u``: float64
+    ``cdf = cumsum(p)``, ``cdf /= cdf[-1]``, first index with ``cdf > u``.
+    ``temperature == 0`` returns the (first) argmax; ``0 < top_k < V`` keeps only the
+    ``top_k`` largest logits. ``work`` is scratch of 2*V doubles.
+    """
+    cdef int k, j, best = 0
+    cdef double m, s, c, total, kth, tmp
+    cdef double* z = work
+    cdef double* srt = work + V
+    if temperature == 0:
+        for k in range(1, V):
+            if logits[k] > logits[best]:
+                best = k
+        return best
+    for k in range(V):
+        z[k] = <double>logits[k] if temperature == 1 else <double>logits[k] / temperature
+    if 0 < top_k < V:
+        # the top_k-th largest value: insertion sort (descending) of a copy
+        for k in range(V):
+            tmp = z[k]
+            j = k
+            while j > 0 and srt[j - 1] < tmp:
+                srt[j] = srt[j - 1]
+                j -= 1
+            srt[j] = tmp
+        kth = srt[top_k - 1]
+        for k in range(V):
+            if z[k] < kth:
+                z[k] = -INFINITY
+    m = z[0]
+    for k in range(1, V):
+        if z[k] > m:
+            m = z[k]
+    s = 0
+    for k in range(V):
+        z[k] = fexp(z[k] - m)
+        s += z[k]
+    for k in range(V):
+        z[k] = z[k] / s            # p
+    c = 0
+    for k in range(V):             # cdf[k], kept in place
+        c += z[k]
+        z[k] = c
+    total = c
+    for k in range(V):
+        if z[k] / total > u:
+            return k
+    return V - 1

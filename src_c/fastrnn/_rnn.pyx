@@ -1,0 +1,415 @@
+"""Compiled vanilla-RNN kernels: forward, backward through time, one training step, sampling.
+
+Private. Reached through ``fastrnn._ext.kernels()``; the NumPy twin with the same
+functions and signatures is ``fastrnn.reference._rnn``.
+
+Forward line, per step t and batch row b (time-major, C-contiguous)::
+
+    a_t = tanh(Wax x_t + Waa a_{t-1} + ba)          A (T, B, H)
+
+The input projection and the bias are hoisted out of the time loop (a column gather
+for indices, one GEMM for dense inputs, written straight into ``A``); inside the loop
+only the recurrent product (GEMV at B = 1, GEMM otherwise, accumulated into ``A[t]``)
+and the tanh. Backward keeps only ``dz_{t+1} @ Waa`` and ``(1 - a^2)`` in the loop; the
+weight gradients are single GEMMs after it. Shapes and index ranges are checked with
+the GIL before any nogil code runs.
+"""
+
+from cython cimport floating
+from libc.math cimport isfinite
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+from fastrnn._blas cimport gemm, gemv
+from fastrnn._math cimport ftanh
+from fastrnn._common cimport softmax_xent_core, clip_core, sgd_core, sample_pick
+
+
+# ----------------------------------------------------------------- checks (GIL)
+
+cdef _check_index(const int64_t[:, ::1] X, Py_ssize_t hi, str name):
+    """Raise unless -1 <= X < hi everywhere."""
+    cdef Py_ssize_t i, j
+    cdef int64_t v
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            v = X[i, j]
+            if v < -1 or v >= hi:
+                raise ValueError(f"{name}[{i}, {j}] = {v} is outside [-1, {hi - 1}] "
+                                 "(-1 means no input / masked)")
+
+
+cdef _shape_error(str name, tuple want, got):
+    want_s = "(" + ", ".join(str(w) for w in want) + ")"
+    return ValueError(f"{name} must have shape {want_s}, got {tuple(got)}")
+
+
+cdef _check_core(Py_ssize_t T, Py_ssize_t B, const floating[:, ::1] Wax,
+                 const floating[:, ::1] Waa, const floating[::1] ba,
+                 const floating[:, ::1] a0, const floating[:, :, ::1] A):
+    H = Waa.shape[0]
+    if Waa.shape[1] != H:
+        raise _shape_error("Waa", (H, H), (Waa.shape[0], Waa.shape[1]))
+    if Wax.shape[0] != H:
+        raise _shape_error("Wax", (H, "X"), (Wax.shape[0], Wax.shape[1]))
+    if ba.shape[0] != H:
+        raise _shape_error("ba", (H,), (ba.shape[0],))
+    if a0.shape[0] != B or a0.shape[1] != H:
+        raise _shape_error("a0", (B, H), (a0.shape[0], a0.shape[1]))
+    if A.shape[0] != T or A.shape[1] != B or A.shape[2] != H:
+        raise _shape_error("A", (T, B, H), (A.shape[0], A.shape[1], A.shape[2]))
+    if T < 1:
+        raise ValueError("the sequence is empty (T = 0)")
+    if B < 1:
+        raise ValueError("the batch is empty (B = 0)")
+
+
+# ---------------------------------------------------------------- cores (nogil)
+
+cdef inline void _input_ix(int N, int H, int Xn, const int64_t* X, const floating* Wax,
+                           const floating* ba, floating* A) noexcept nogil:
+    """A[r] = Wax[:, X[r]] + ba (ba alone for X[r] == -1), r over N = T*B rows."""
+    cdef Py_ssize_t r, h
+    cdef int64_t ix
+    cdef floating* row
+    cdef floating* WT = NULL
+    if N > Xn:                       # many rows: gather from a transposed copy
+        WT = <floating*>malloc(<size_t>Xn * H * sizeof(floating))
+    if WT != NULL:
+        for h in range(H):
+            for r in range(Xn):
+                WT[r * H + h] = Wax[h * Xn + r]
+        for r in range(N):
+            row = A + r * H
+            ix = X[r]
+            if ix >= 0:
+                for h in range(H):
+                    row[h] = WT[ix * H + h] + ba[h]
+            else:
+                for h in range(H):
+                    row[h] = ba[h]
+        free(WT)
+    else:
+        for r in range(N):
+            row = A + r * H
+            ix = X[r]
+            if ix >= 0:
+                for h in range(H):
+                    row[h] = Wax[h * Xn + ix] + ba[h]
+            else:
+                for h in range(H):
+                    row[h] = ba[h]
+
+
+cdef inline void _input_dense(int N, int H, int Xn, const floating* x, const floating* Wax,
+                              const floating* ba, floating* A) noexcept nogil:
+    """A (N, H) = x (N, X) @ Wax.T + ba: one GEMM."""
+    cdef Py_ssize_t r, h
+    gemm(False, True, N, H, Xn, 1, x, Xn, Wax, Xn, 0, A, H)
+    for r in range(N):
+        for h in range(H):
+            A[r * H + h] = A[r * H + h] + ba[h]
+
+
+cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const floating* a0,
+                             floating* A) noexcept nogil:
+    """A[t] = tanh(A[t] + A[t-1] @ Waa.T) for t = 0..T-1 (A[-1] = a0)."""
+    cdef Py_ssize_t t, i
+    cdef int BH = B * H
+    cdef const floating* prev
+    cdef floating* cur
+    for t in range(T):
+        prev = a0 if t == 0 else A + (t - 1) * BH
+        cur = A + t * BH
+        if B == 1:
+            gemv(False, H, H, 1, Waa, H, prev, 1, cur)
+        else:
+            gemm(False, True, B, H, H, 1, prev, H, Waa, H, 1, cur, H)
+        for i in range(BH):
+            cur[i] = ftanh(cur[i])
+
+
+cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating* a0,
+                       const floating* A, floating* dA, floating* dWaa, floating* dba,
+                       floating* da0) noexcept nogil:
+    """dA (upstream on every a_t) -> dz_t in place; accumulate dWaa, dba; da0 = dz_0 @ Waa."""
+    cdef Py_ssize_t t, i
+    cdef int BH = B * H
+    cdef floating* cur
+    cdef const floating* a
+    for t in range(T - 1, -1, -1):
+        cur = dA + t * BH
+        if t < T - 1:
+            # a_{t+1} = tanh(... + Waa a_t)  ->  da_t += dz_{t+1} @ Waa
+            if B == 1:
+                gemv(True, H, H, 1, Waa, H, cur + BH, 1, cur)
+            else:
+                gemm(False, False, B, H, H, 1, cur + BH, H, Waa, H, 1, cur, H)
+        # a_t = tanh(z_t)  ->  dz_t = da_t * (1 - a_t^2)
+        a = A + t * BH
+        for i in range(BH):
+            cur[i] = cur[i] * (1 - a[i] * a[i])
+    if B == 1:
+        gemv(True, H, H, 1, Waa, H, dA, 0, da0)
+    else:
+        gemm(False, False, B, H, H, 1, dA, H, Waa, H, 0, da0, H)
+    # z_t = ... + Waa a_{t-1}  ->  dWaa += sum_t dz_t^T a_{t-1}
+    gemm(True, False, H, H, B, 1, dA, H, a0, H, 1, dWaa, H)
+    if T > 1:
+        gemm(True, False, H, H, (T - 1) * B, 1, dA + BH, H, A, H, 1, dWaa, H)
+    # z_t = ... + ba  ->  dba += sum dz
+    for t in range(T * B):
+        cur = dA + t * H
+        for i in range(H):
+            dba[i] += cur[i]
+
+
+cdef inline void _dwax_ix(int N, int H, int Xn, const int64_t* X, const floating* dZ,
+                          floating* dWax) noexcept nogil:
+    """z uses Wax[:, X[r]]  ->  dWax[:, X[r]] += dz_r (rows with X = -1 skipped)."""
+    cdef Py_ssize_t r, h
+    cdef int64_t ix
+    cdef const floating* row
+    cdef floating* acc = NULL
+    if N > Xn:
+        acc = <floating*>malloc(<size_t>Xn * H * sizeof(floating))
+    if acc != NULL:
+        memset(acc, 0, <size_t>Xn * H * sizeof(floating))
+        for r in range(N):
+            ix = X[r]
+            if ix >= 0:
+                row = dZ + r * H
+                for h in range(H):
+                    acc[ix * H + h] += row[h]
+        for h in range(H):
+            for r in range(Xn):
+                dWax[h * Xn + r] += acc[r * H + h]
+        free(acc)
+    else:
+        for r in range(N):
+            ix = X[r]
+            if ix >= 0:
+                row = dZ + r * H
+                for h in range(H):
+                    dWax[h * Xn + ix] += row[h]
+
+
+# ------------------------------------------------------------------- kernels
+
+def rnn_forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wax,
+                   const floating[:, ::1] Waa, const floating[::1] ba,
+                   const floating[:, ::1] a0, floating[:, :, ::1] A):
+    """RNN forward over character indices.
+
+    X IN (T, B) int64 (-1 = zero input); Wax IN (H, X); Waa IN (H, H); ba IN (H,);
+    a0 IN (B, H); A OUT (T, B, H) hidden states.
+    """
+    cdef int T = X.shape[0], B = X.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
+    _check_core(T, B, Wax, Waa, ba, a0, A)
+    _check_index(X, Xn, "X")
+    with nogil:
+        _input_ix(T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+        _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
+
+
+def rnn_forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
+                      const floating[:, ::1] Waa, const floating[::1] ba,
+                      const floating[:, ::1] a0, floating[:, :, ::1] A):
+    """RNN forward over dense inputs x IN (T, B, X); otherwise as rnn_forward_ix."""
+    cdef int T = x.shape[0], B = x.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
+    _check_core(T, B, Wax, Waa, ba, a0, A)
+    if x.shape[2] != Xn:
+        raise _shape_error("x", (T, B, Xn), (x.shape[0], x.shape[1], x.shape[2]))
+    with nogil:
+        _input_dense(T * B, H, Xn, &x[0, 0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+        _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
+
+
+cdef _check_backward(int T, int B, int H, const floating[:, ::1] Waa,
+                     const floating[:, ::1] a0, const floating[:, :, ::1] A,
+                     const floating[:, :, ::1] dA, const floating[:, ::1] dWaa,
+                     const floating[::1] dba, const floating[:, ::1] da0):
+    if Waa.shape[0] != H or Waa.shape[1] != H:
+        raise _shape_error("Waa", (H, H), (Waa.shape[0], Waa.shape[1]))
+    if a0.shape[0] != B or a0.shape[1] != H:
+        raise _shape_error("a0", (B, H), (a0.shape[0], a0.shape[1]))
+    if A.shape[0] != T or A.shape[1] != B or A.shape[2] != H:
+        raise _shape_error("A", (T, B, H), (A.shape[0], A.shape[1], A.shape[2]))
+    if dA.shape[0] != T or dA.shape[1] != B or dA.shape[2] != H:
+        raise _shape_error("dA", (T, B, H), (dA.shape[0], dA.shape[1], dA.shape[2]))
+    if dWaa.shape[0] != H or dWaa.shape[1] != H:
+        raise _shape_error("dWaa", (H, H), (dWaa.shape[0], dWaa.shape[1]))
+    if dba.shape[0] != H:
+        raise _shape_error("dba", (H,), (dba.shape[0],))
+    if da0.shape[0] != B or da0.shape[1] != H:
+        raise _shape_error("da0", (B, H), (da0.shape[0], da0.shape[1]))
+    if T < 1 or B < 1:
+        raise ValueError("the sequence or the batch is empty")
+
+
+def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
+                    const floating[:, ::1] a0, const floating[:, :, ::1] A,
+                    floating[:, :, ::1] dA, floating[:, ::1] dWax, floating[:, ::1] dWaa,
+                    floating[::1] dba, floating[:, ::1] da0):
+    """RNN backward through time for index inputs (see fastrnn.reference.rnn_backward_ix).
+
+    dA IN/OUT (T, B, H): upstream gradient on every hidden state, overwritten with
+    dz_t; dWax (H, X), dWaa (H, H), dba (H,) accumulated; da0 OUT (B, H).
+    """
+    cdef int T = X.shape[0], B = X.shape[1], H = Waa.shape[0], Xn = dWax.shape[1]
+    _check_backward(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
+    if dWax.shape[0] != H:
+        raise _shape_error("dWax", (H, Xn), (dWax.shape[0], dWax.shape[1]))
+    _check_index(X, Xn, "X")
+    with nogil:
+        _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
+              &dba[0], &da0[0, 0])
+        _dwax_ix(T * B, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
+
+
+def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
+                       const floating[:, ::1] Waa, const floating[:, ::1] a0,
+                       const floating[:, :, ::1] A, floating[:, :, ::1] dA,
+                       floating[:, ::1] dWax, floating[:, ::1] dWaa, floating[::1] dba,
+                       floating[:, ::1] da0, floating[:, :, ::1] dx):
+    """RNN BPTT for dense inputs; as rnn_backward_ix plus dx OUT (T, B, X)."""
+    cdef int T = x.shape[0], B = x.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
+    _check_backward(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
+    if x.shape[2] != Xn:
+        raise _shape_error("x", (T, B, Xn), (x.shape[0], x.shape[1], x.shape[2]))
+    if Wax.shape[0] != H:
+        raise _shape_error("Wax", (H, Xn), (Wax.shape[0], Wax.shape[1]))
+    if dWax.shape[0] != H or dWax.shape[1] != Xn:
+        raise _shape_error("dWax", (H, Xn), (dWax.shape[0], dWax.shape[1]))
+    if dx.shape[0] != T or dx.shape[1] != B or dx.shape[2] != Xn:
+        raise _shape_error("dx", (T, B, Xn), (dx.shape[0], dx.shape[1], dx.shape[2]))
+    cdef int N = T * B
+    with nogil:
+        _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
+              &dba[0], &da0[0, 0])
+        # z = Wax x + ...  ->  dWax += dZ^T x ; dx = dZ @ Wax
+        gemm(True, False, H, Xn, N, 1, &dA[0, 0, 0], H, &x[0, 0, 0], Xn, 1, &dWax[0, 0], Xn)
+        gemm(False, False, N, Xn, H, 1, &dA[0, 0, 0], H, &Wax[0, 0], Xn, 0, &dx[0, 0, 0], Xn)
+
+
+def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
+                      floating[:, ::1] Wax, floating[:, ::1] Waa, floating[::1] ba,
+                      floating[:, ::1] Wya, floating[::1] by, const floating[:, ::1] a0,
+                      floating[:, :, ::1] A, floating[:, :, ::1] P, floating[:, :, ::1] dA,
+                      floating[:, ::1] dWax, floating[:, ::1] dWaa, floating[::1] dba,
+                      floating[:, ::1] dWya, floating[::1] dby, floating[:, ::1] da0,
+                      double clip, double lr):
+    """One training step in place: forward, softmax cross-entropy, BPTT, clip, SGD.
+
+    See fastrnn.reference.rnn_train_step_ix for the full contract. Returns the summed
+    loss before the update; when it is not finite, nothing is clipped or updated.
+    """
+    cdef int T = X.shape[0], B = X.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
+    cdef int V = Wya.shape[0], N = T * B
+    cdef double loss
+    _check_core(T, B, Wax, Waa, ba, a0, A)
+    _check_backward(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
+    if Wya.shape[1] != H:
+        raise _shape_error("Wya", (V, H), (Wya.shape[0], Wya.shape[1]))
+    if by.shape[0] != V:
+        raise _shape_error("by", (V,), (by.shape[0],))
+    if Y.shape[0] != T or Y.shape[1] != B:
+        raise _shape_error("Y", (T, B), (Y.shape[0], Y.shape[1]))
+    if P.shape[0] != T or P.shape[1] != B or P.shape[2] != V:
+        raise _shape_error("P", (T, B, V), (P.shape[0], P.shape[1], P.shape[2]))
+    if dWax.shape[0] != H or dWax.shape[1] != Xn:
+        raise _shape_error("dWax", (H, Xn), (dWax.shape[0], dWax.shape[1]))
+    if dWya.shape[0] != V or dWya.shape[1] != H:
+        raise _shape_error("dWya", (V, H), (dWya.shape[0], dWya.shape[1]))
+    if dby.shape[0] != V:
+        raise _shape_error("dby", (V,), (dby.shape[0],))
+    _check_index(X, Xn, "X")
+    _check_index(Y, V, "Y")
+    with nogil:
+        memset(&dWax[0, 0], 0, <size_t>H * Xn * sizeof(floating))
+        memset(&dWaa[0, 0], 0, <size_t>H * H * sizeof(floating))
+        memset(&dba[0], 0, <size_t>H * sizeof(floating))
+        memset(&dWya[0, 0], 0, <size_t>V * H * sizeof(floating))
+        memset(&dby[0], 0, <size_t>V * sizeof(floating))
+        memset(&dA[0, 0, 0], 0, <size_t>N * H * sizeof(floating))
+        _input_ix(N, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+        _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
+        loss = softmax_xent_core(N, H, V, &A[0, 0, 0], &Wya[0, 0], &by[0], &Y[0, 0],
+                                 &P[0, 0, 0], True, &dWya[0, 0], &dby[0], &dA[0, 0, 0])
+        if isfinite(loss):
+            _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
+                  &dba[0], &da0[0, 0])
+            _dwax_ix(N, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
+            if clip > 0:
+                clip_core(&dWax[0, 0], H * Xn, <floating>clip)
+                clip_core(&dWaa[0, 0], H * H, <floating>clip)
+                clip_core(&dba[0], H, <floating>clip)
+                clip_core(&dWya[0, 0], V * H, <floating>clip)
+                clip_core(&dby[0], V, <floating>clip)
+            if lr != 0:
+                sgd_core(&Wax[0, 0], &dWax[0, 0], H * Xn, <floating>lr)
+                sgd_core(&Waa[0, 0], &dWaa[0, 0], H * H, <floating>lr)
+                sgd_core(&ba[0], &dba[0], H, <floating>lr)
+                sgd_core(&Wya[0, 0], &dWya[0, 0], V * H, <floating>lr)
+                sgd_core(&by[0], &dby[0], V, <floating>lr)
+    return loss
+
+
+def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
+               const floating[::1] ba, const floating[:, ::1] Wya, const floating[::1] by,
+               floating[::1] a, Py_ssize_t x0, const double[::1] u, double temperature,
+               int top_k, Py_ssize_t stop, int64_t[::1] out):
+    """Generate up to len(out) characters, feeding each pick back as the next input.
+
+    a IN/OUT (H,) state; x0 first input index (-1 = zero input); u IN (N,) float64
+    uniforms; temperature (0 = greedy); top_k (0 = all); stop index (-1 = never);
+    out OUT (N,) int64. Returns the number of characters written (see
+    fastrnn.reference.rnn_sample).
+    """
+    cdef int H = Waa.shape[0], Xn = Wax.shape[1], V = Wya.shape[0]
+    cdef Py_ssize_t n = out.shape[0], k, h, written = 0
+    cdef Py_ssize_t x = x0
+    cdef int idx
+    if Waa.shape[1] != H or Wax.shape[0] != H or ba.shape[0] != H or a.shape[0] != H:
+        raise ValueError(f"Wax/Waa/ba/a do not agree on the hidden size {H}")
+    if Wya.shape[1] != H or by.shape[0] != V:
+        raise ValueError(f"Wya must be (Y, {H}) and by (Y,)")
+    if u.shape[0] < n:
+        raise ValueError(f"u has {u.shape[0]} uniforms for {n} characters")
+    if x0 < -1 or x0 >= Xn:
+        raise ValueError(f"x0 = {x0} is outside [-1, {Xn - 1}]")
+    if V > Xn:
+        raise ValueError(f"the output size ({V}) exceeds the input size ({Xn}): picks cannot be fed back")
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if n == 0:
+        return 0
+    cdef floating* z = <floating*>malloc((H + V) * sizeof(floating))
+    cdef double* work = <double*>malloc(2 * V * sizeof(double))
+    if z == NULL or work == NULL:
+        free(z)
+        free(work)
+        raise MemoryError()
+    cdef floating* logits = z + H
+    with nogil:
+        for k in range(n):
+            # a = tanh(Wax x + Waa a + ba), summed in the course's order
+            gemv(False, H, H, 1, &Waa[0, 0], H, &a[0], 0, z)
+            if x >= 0:
+                for h in range(H):
+                    z[h] = Wax[h, x] + z[h]
+            for h in range(H):
+                a[h] = ftanh(z[h] + ba[h])
+            gemv(False, V, H, 1, &Wya[0, 0], H, &a[0], 0, logits)
+            for h in range(V):
+                logits[h] = logits[h] + by[h]
+            idx = sample_pick(logits, V, temperature, top_k, u[k], work)
+            out[k] = idx
+            written = k + 1
+            x = idx
+            if idx == stop:
+                break
+    free(z)
+    free(work)
+    return written

@@ -1,0 +1,72 @@
+"""Shared fixtures: dtypes, backends, a seeded rng, the tolerance table, the data file.
+
+Tolerances are set once, from the math: float64 kernels and their NumPy twin differ
+only in the order of floating-point sums (relative ~1e-15 per operation, grown by the
+depth of the computation), float32 by float32 rounding (~1e-7 per operation).
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastrnn._ext as _ext
+
+# (rtol, atol) for kernel-vs-twin comparisons
+TOL = {
+    np.dtype(np.float64): (1e-12, 1e-13),
+    np.dtype(np.float32): (1e-5, 1e-6),
+}
+
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DINOS = DATA_DIR / "dinos.txt"
+
+
+def assert_close(actual, desired, dtype, err_msg=""):
+    rtol, atol = TOL[np.dtype(dtype)]
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=atol, err_msg=err_msg)
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+@pytest.fixture(params=[1, 3], ids=["B1", "B3"])
+def batch(request):
+    return request.param
+
+
+@pytest.fixture(params=["cython", "numpy"])
+def backend(request):
+    if request.param == "cython" and not _ext.compiled_available():
+        pytest.fail("compiled kernels are not built")
+    with _ext.use_backend(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def rng(request):
+    seed = int(os.environ.get("FASTRNN_TEST_SEED", "12345"))
+    print(f"rng seed {seed} (override with FASTRNN_TEST_SEED)")
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def cy():
+    if not _ext.compiled_available():
+        pytest.fail("compiled kernels are not built")
+    return _ext.kernels("cython")
+
+
+@pytest.fixture
+def ref():
+    return _ext.kernels("numpy")
+
+
+@pytest.fixture(scope="session")
+def dinos_text():
+    if not DINOS.exists():
+        pytest.skip(f"../shared/data/dinos.txt not found")
+    return DINOS.read_text()

@@ -3,13 +3,24 @@
 Cython kernels (RNN, LSTM) over typed memoryviews with BLAS from SciPy, a pure-NumPy
 twin of every kernel (:mod:`fastrnn.reference`), the DeepLearning.AI Sequence Models
 course functions (:mod:`fastrnn.course`) and a character-level language model.
+
+Public API: :class:`RNN`, :class:`LSTM`, :func:`clip_by_value`, :func:`clip_by_norm`,
+:func:`global_norm`, :class:`SGD`, :class:`Adam`, :class:`Adagrad`, the backend switch
+(:func:`set_backend`, :func:`get_backend`, :func:`use_backend`) and ``__version__``.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from ._ext import get_backend, set_backend, use_backend  # noqa: F401
+from ._ext import get_backend, set_backend, use_backend
+from .models import GATES, LSTM, RNN
+from .optim import SGD, Adagrad, Adam, clip_by_norm, clip_by_value, global_norm
 
 try:
     __version__ = _version("fastrnn")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.1.0"
+
+__all__ = [
+    "RNN", "LSTM", "GATES", "SGD", "Adam", "Adagrad", "clip_by_value", "clip_by_norm",
+    "global_norm", "get_backend", "set_backend", "use_backend", "__version__",
+]

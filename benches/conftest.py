@@ -83,6 +83,27 @@ def kernels_or_skip(impl, needs=None):
     return k
 
 
+def kernel_or_skip(impl, name):
+    """The kernel function ``name`` of ``impl``, or skip.
+
+    For ``numpy`` it falls back to the private module of ``fastrnn.reference`` that
+    defines it, in case the package does not re-export it (yet).
+    """
+    fn = getattr(kernels_or_skip(impl), name, None)
+    if fn is None and impl == "numpy":
+        import importlib
+        for mod in ("_lstm", "_rnn", "_ops"):
+            try:
+                fn = getattr(importlib.import_module(f"fastrnn.reference.{mod}"), name, None)
+            except ImportError:
+                fn = None
+            if fn is not None:
+                break
+    if fn is None:
+        pytest.skip(f"{impl} backend has no {name}")
+    return fn
+
+
 def lstm_built():
     return _ext.compiled_available() and hasattr(_ext.kernels("cython"), "lstm_train_step_ix")
 
@@ -148,7 +169,7 @@ def kit():
     """The helpers above, for the bench modules (conftest is not imported directly)."""
     return types.SimpleNamespace(
         IMPLS=IMPLS, V=V, CLIP=CLIP, LR=LR, RTOL=RTOL,
-        kernels=kernels_or_skip, lstm_built=lstm_built,
+        kernels=kernels_or_skip, kernel=kernel_or_skip, lstm_built=lstm_built,
         rnn_params=rnn_params, lstm_params=lstm_params,
         rnn_train_problem=rnn_train_problem, lstm_train_problem=lstm_train_problem,
         short=lambda dtype: "f32" if np.dtype(dtype) == np.float32 else "f64",

@@ -33,7 +33,8 @@ try:
         pass
     _ns = {}
     for _m in _mods:
-        _ns.update({k: v for k, v in vars(_m).items() if not k.startswith("_") and callable(v)})
+        _ns.update({k: v for k, v in vars(_m).items() if not k.startswith("_") and callable(v)
+                    and getattr(v, "__module__", _m.__name__) == _m.__name__})
     _ns["BACKEND"] = "cython"
     _cython = types.SimpleNamespace(**_ns)
 except ImportError as exc:  # pragma: no cover - exercised only without a build

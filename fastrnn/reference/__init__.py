@@ -33,6 +33,7 @@ from ._rnn import (  # noqa: F401
     rnn_backward_dense,
     rnn_sample,
     rnn_train_step_ix,
+    RNNTrainer,
 )
 
 try:  # the LSTM twin lives in its own file

@@ -186,3 +186,39 @@ def rnn_train_step_ix(X, Y, Wax, Waa, ba, Wya, by, a0, A, P, dA,
     if lr != 0:
         sgd_update_((Wax, Waa, ba, Wya, by), grads, lr)
     return loss
+
+
+class RNNTrainer:
+    """NumPy twin of ``fastrnn._rnn.RNNTrainer``: repeated fused SGD steps on fixed arrays.
+
+    Same constructor, attributes (``a0``, ``A``, ``grads``, ``clip``, ``lr``, ``H``, ``X``,
+    ``Y``, ``B``, ``max_T``) and :meth:`step` as the compiled class.
+    """
+
+    def __init__(self, Wax, Waa, ba, Wya, by, max_T, batch, clip=5.0, lr=0.01):
+        self.params = (Wax, Waa, ba, Wya, by)
+        self.H, self.X = Wax.shape
+        self.Y = Wya.shape[0]
+        self.B, self.max_T = int(batch), int(max_T)
+        if self.max_T < 1 or self.B < 1:
+            raise ValueError("max_T and batch must be >= 1")
+        self.clip, self.lr = float(clip), float(lr)
+        dt = Wax.dtype
+        self.grads = tuple(np.zeros_like(p) for p in self.params)
+        self.a0 = np.zeros((self.B, self.H), dt)
+        self.A = np.zeros((self.max_T, self.B, self.H), dt)
+        self.P = np.zeros((self.max_T, self.B, self.Y), dt)
+        self.dA = np.zeros((self.max_T, self.B, self.H), dt)
+        self.da0 = np.zeros((self.B, self.H), dt)
+
+    def step(self, X, Y, carry=False):
+        """One training step on ``X``, ``Y`` (T, B); ``carry`` copies the last state into a0."""
+        T = X.shape[0]
+        if X.ndim != 2 or X.shape[1] != self.B or not 1 <= T <= self.max_T:
+            raise ValueError(f"X must have shape (T, {self.B}) with 1 <= T <= {self.max_T}, "
+                             f"got {X.shape}")
+        loss = rnn_train_step_ix(X, Y, *self.params, self.a0, self.A[:T], self.P[:T],
+                                 self.dA[:T], *self.grads, self.da0, self.clip, self.lr)
+        if carry:
+            self.a0[...] = self.A[T - 1]
+        return loss

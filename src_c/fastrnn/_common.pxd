@@ -10,7 +10,7 @@ from libc.math cimport isfinite, INFINITY
 from libc.stdint cimport int64_t
 
 from fastrnn._blas cimport gemm
-from fastrnn._math cimport fexp, flog
+from fastrnn._math cimport fexp, flog, vexpm, vclip
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
@@ -45,15 +45,11 @@ cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
             row[k] = row[k] + by[k]
             if row[k] > m:
                 m = row[k]
+        zy = row[y] - m if y >= 0 else 0
+        vexpm(row, V, m)                   # row = exp(z - max)
         s = 0
-        zy = 0
         for k in range(V):
-            z = row[k] - m
-            if k == y:
-                zy = z
-            e = fexp(z)
-            row[k] = e
-            s = s + e
+            s = s + row[k]
         if y >= 0:
             loss += <double>flog(s) - <double>zy
         for k in range(V):
@@ -77,12 +73,7 @@ cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
 
 cdef inline void clip_core(floating* g, Py_ssize_t n, floating m) noexcept nogil:
     """Clip n entries in place to [-m, m] (NaN stays NaN, like np.clip)."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        if g[i] > m:
-            g[i] = m
-        elif g[i] < -m:
-            g[i] = -m
+    vclip(g, n, m)
 
 
 cdef inline void sgd_core(floating* p, const floating* g, Py_ssize_t n,

@@ -43,3 +43,47 @@ cdef inline floating sigmoid(floating x) noexcept nogil:
         return 1 / (1 + fexp(-x))
     e = fexp(x)
     return e / (1 + e)
+
+
+cdef extern from "_vecmath.h" nogil:
+    void fr_tanh_d(double* x, Py_ssize_t n)
+    void fr_tanh_f(float* x, Py_ssize_t n)
+    void fr_expm_d(double* x, Py_ssize_t n, double m)
+    void fr_expm_f(float* x, Py_ssize_t n, float m)
+    void fr_clip_d(double* g, Py_ssize_t n, double m)
+    void fr_clip_f(float* g, Py_ssize_t n, float m)
+    void fr_clip_sgd_d(double* p, double* g, Py_ssize_t n, double m, double lr)
+    void fr_clip_sgd_f(float* p, float* g, Py_ssize_t n, float m, float lr)
+
+
+cdef inline void vtanh(floating* x, Py_ssize_t n) noexcept nogil:
+    """``x[i] = tanh(x[i])`` in place, vectorised (see _vecmath.h for the accuracy)."""
+    if floating is float:
+        fr_tanh_f(x, n)
+    else:
+        fr_tanh_d(x, n)
+
+
+cdef inline void vexpm(floating* x, Py_ssize_t n, floating m) noexcept nogil:
+    """``x[i] = exp(x[i] - m)`` in place, vectorised."""
+    if floating is float:
+        fr_expm_f(x, n, m)
+    else:
+        fr_expm_d(x, n, m)
+
+
+cdef inline void vclip(floating* g, Py_ssize_t n, floating m) noexcept nogil:
+    """``g = clip(g, -m, m)`` in place, vectorised."""
+    if floating is float:
+        fr_clip_f(g, n, m)
+    else:
+        fr_clip_d(g, n, m)
+
+
+cdef inline void vclip_sgd(floating* p, floating* g, Py_ssize_t n, floating m,
+                           floating lr) noexcept nogil:
+    """Clip ``g`` to [-m, m] when ``m > 0`` (in place) and apply ``p += -lr * g``."""
+    if floating is float:
+        fr_clip_sgd_f(p, g, n, m, lr)
+    else:
+        fr_clip_sgd_d(p, g, n, m, lr)

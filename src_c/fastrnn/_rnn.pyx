@@ -19,10 +19,12 @@ from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
+
+import numpy as np
 
 from fastrnn._blas cimport gemm, gemv
-from fastrnn._math cimport ftanh
+from fastrnn._math cimport ftanh, vtanh, vclip_sgd
 from fastrnn._common cimport softmax_xent_core, clip_core, sgd_core, sample_pick
 
 
@@ -126,8 +128,7 @@ cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const flo
             gemv(False, H, H, 1, Waa, H, prev, 1, cur)
         else:
             gemm(False, True, B, H, H, 1, prev, H, Waa, H, 1, cur, H)
-        for i in range(BH):
-            cur[i] = ftanh(cur[i])
+        vtanh(cur, BH)
 
 
 cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating* a0,
@@ -293,6 +294,44 @@ def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
         gemm(False, False, N, Xn, H, 1, &dA[0, 0, 0], H, &Wax[0, 0], Xn, 0, &dx[0, 0, 0], Xn)
 
 
+cdef double _train_core(int T, int B, int H, int Xn, int V,
+                        const int64_t* X, const int64_t* Y,
+                        floating* Wax, floating* Waa, floating* ba, floating* Wya,
+                        floating* by, const floating* a0, floating* A, floating* P,
+                        floating* dA, floating* dWax, floating* dWaa, floating* dba,
+                        floating* dWya, floating* dby, floating* da0,
+                        double clip, double lr) noexcept nogil:
+    """One fused training step on checked pointers; see rnn_train_step_ix."""
+    cdef int N = T * B
+    cdef double loss
+    memset(dWax, 0, <size_t>H * Xn * sizeof(floating))
+    memset(dWaa, 0, <size_t>H * H * sizeof(floating))
+    memset(dba, 0, <size_t>H * sizeof(floating))
+    memset(dWya, 0, <size_t>V * H * sizeof(floating))
+    memset(dby, 0, <size_t>V * sizeof(floating))
+    memset(dA, 0, <size_t>N * H * sizeof(floating))
+    _input_ix(N, H, Xn, X, Wax, ba, A)
+    _recurrence(T, B, H, Waa, a0, A)
+    loss = softmax_xent_core(N, H, V, A, Wya, by, Y, P, True, dWya, dby, dA)
+    if not isfinite(loss):
+        return loss                     # nothing clipped or updated
+    _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
+    _dwax_ix(N, H, Xn, X, dA, dWax)
+    if lr != 0:
+        vclip_sgd(Wax, dWax, H * Xn, <floating>clip, <floating>lr)
+        vclip_sgd(Waa, dWaa, H * H, <floating>clip, <floating>lr)
+        vclip_sgd(ba, dba, H, <floating>clip, <floating>lr)
+        vclip_sgd(Wya, dWya, V * H, <floating>clip, <floating>lr)
+        vclip_sgd(by, dby, V, <floating>clip, <floating>lr)
+    elif clip > 0:
+        clip_core(dWax, H * Xn, <floating>clip)
+        clip_core(dWaa, H * H, <floating>clip)
+        clip_core(dba, H, <floating>clip)
+        clip_core(dWya, V * H, <floating>clip)
+        clip_core(dby, V, <floating>clip)
+    return loss
+
+
 def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                       floating[:, ::1] Wax, floating[:, ::1] Waa, floating[::1] ba,
                       floating[:, ::1] Wya, floating[::1] by, const floating[:, ::1] a0,
@@ -306,7 +345,7 @@ def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     loss before the update; when it is not finite, nothing is clipped or updated.
     """
     cdef int T = X.shape[0], B = X.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
-    cdef int V = Wya.shape[0], N = T * B
+    cdef int V = Wya.shape[0]
     cdef double loss
     _check_core(T, B, Wax, Waa, ba, a0, A)
     _check_backward(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
@@ -327,33 +366,145 @@ def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     _check_index(X, Xn, "X")
     _check_index(Y, V, "Y")
     with nogil:
-        memset(&dWax[0, 0], 0, <size_t>H * Xn * sizeof(floating))
-        memset(&dWaa[0, 0], 0, <size_t>H * H * sizeof(floating))
-        memset(&dba[0], 0, <size_t>H * sizeof(floating))
-        memset(&dWya[0, 0], 0, <size_t>V * H * sizeof(floating))
-        memset(&dby[0], 0, <size_t>V * sizeof(floating))
-        memset(&dA[0, 0, 0], 0, <size_t>N * H * sizeof(floating))
-        _input_ix(N, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
-        _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
-        loss = softmax_xent_core(N, H, V, &A[0, 0, 0], &Wya[0, 0], &by[0], &Y[0, 0],
-                                 &P[0, 0, 0], True, &dWya[0, 0], &dby[0], &dA[0, 0, 0])
-        if isfinite(loss):
-            _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
-                  &dba[0], &da0[0, 0])
-            _dwax_ix(N, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
-            if clip > 0:
-                clip_core(&dWax[0, 0], H * Xn, <floating>clip)
-                clip_core(&dWaa[0, 0], H * H, <floating>clip)
-                clip_core(&dba[0], H, <floating>clip)
-                clip_core(&dWya[0, 0], V * H, <floating>clip)
-                clip_core(&dby[0], V, <floating>clip)
-            if lr != 0:
-                sgd_core(&Wax[0, 0], &dWax[0, 0], H * Xn, <floating>lr)
-                sgd_core(&Waa[0, 0], &dWaa[0, 0], H * H, <floating>lr)
-                sgd_core(&ba[0], &dba[0], H, <floating>lr)
-                sgd_core(&Wya[0, 0], &dWya[0, 0], V * H, <floating>lr)
-                sgd_core(&by[0], &dby[0], V, <floating>lr)
+        loss = _train_core(T, B, H, Xn, V, &X[0, 0], &Y[0, 0], &Wax[0, 0], &Waa[0, 0],
+                           &ba[0], &Wya[0, 0], &by[0], &a0[0, 0], &A[0, 0, 0], &P[0, 0, 0],
+                           &dA[0, 0, 0], &dWax[0, 0], &dWaa[0, 0], &dba[0], &dWya[0, 0],
+                           &dby[0], &da0[0, 0], clip, lr)
     return loss
+
+
+cdef void* _ptr(arr) except NULL:
+    """Data pointer of a C-contiguous float32/float64 ndarray (checked by the caller)."""
+    cdef float[::1] f
+    cdef double[::1] d
+    if arr.dtype == np.float32:
+        f = arr.reshape(-1)
+        return <void*>&f[0]
+    d = arr.reshape(-1)
+    return <void*>&d[0]
+
+
+cdef class RNNTrainer:
+    """Repeated fused SGD training steps on one set of parameter arrays.
+
+    The arguments of :func:`rnn_train_step_ix` are converted once, here, instead of on
+    every call: a step then costs only the conversion of ``X`` and ``Y``. It is what the
+    course's ``model`` loop and the benchmarks run.
+
+    Parameters
+    ----------
+    Wax (H, X), Waa (H, H), ba (H,), Wya (Y, H), by (Y,) : float32 or float64
+        C-contiguous arrays of one dtype, updated in place by :meth:`step` (the trainer
+        keeps references to them: they stay alive and must not be reallocated).
+    max_T : int, the longest sequence :meth:`step` accepts.
+    batch : int, B.
+    clip : float, clip every gradient to [-clip, clip] (0 = off).
+    lr : float, SGD learning rate (0 = no update).
+
+    Attributes
+    ----------
+    a0 : ndarray (B, H), the initial state of the next step (writable; zeros at first).
+    A : ndarray (max_T, B, H), hidden states of the last step (rows ``:T``).
+    grads : tuple of ndarrays (dWax, dWaa, dba, dWya, dby), the clipped gradients of
+        the last step.
+    """
+
+    cdef readonly object a0, A, P, dA, da0, grads, params
+    cdef readonly int H, X, Y, B, max_T
+    cdef public double clip, lr
+    cdef bint f64
+    cdef void* pp[5]
+    cdef void* pg[5]
+    cdef void* pa0
+    cdef void* pA
+    cdef void* pP
+    cdef void* pdA
+    cdef void* pda0
+
+    def __init__(self, Wax, Waa, ba, Wya, by, max_T, batch, clip=5.0, lr=0.01):
+        params = (Wax, Waa, ba, Wya, by)
+        names = ("Wax", "Waa", "ba", "Wya", "by")
+        for n, p in zip(names, params):
+            if not isinstance(p, np.ndarray):
+                raise TypeError(f"{n} must be an ndarray, got {type(p).__name__}")
+            if p.dtype != np.float32 and p.dtype != np.float64:
+                raise TypeError(f"{n} must be float32 or float64, got {p.dtype}")
+            if p.dtype != Wax.dtype:
+                raise TypeError(f"{n} has dtype {p.dtype}, Wax has {Wax.dtype}: one dtype")
+            if not p.flags.c_contiguous or not p.flags.writeable:
+                raise ValueError(f"{n} must be C-contiguous and writeable")
+        if Wax.ndim != 2 or Waa.ndim != 2 or Wya.ndim != 2 or ba.ndim != 1 or by.ndim != 1:
+            raise ValueError("Wax, Waa, Wya must be 2-D and ba, by 1-D")
+        H, Xn, V = Waa.shape[0], Wax.shape[1], Wya.shape[0]
+        if Waa.shape != (H, H) or Wax.shape[0] != H or ba.shape != (H,) \
+                or Wya.shape != (V, H) or by.shape != (V,):
+            raise ValueError(f"inconsistent shapes: Wax {Wax.shape}, Waa {Waa.shape}, ba "
+                             f"{ba.shape}, Wya {Wya.shape}, by {by.shape}")
+        if max_T < 1 or batch < 1:
+            raise ValueError("max_T and batch must be >= 1")
+        self.H, self.X, self.Y, self.B, self.max_T = H, Xn, V, batch, max_T
+        self.clip, self.lr = float(clip), float(lr)
+        self.f64 = Wax.dtype == np.float64
+        dt = Wax.dtype
+        self.params = params
+        self.grads = tuple(np.zeros_like(p) for p in params)
+        self.a0 = np.zeros((batch, H), dt)
+        self.A = np.zeros((max_T, batch, H), dt)
+        self.P = np.zeros((max_T, batch, V), dt)
+        self.dA = np.zeros((max_T, batch, H), dt)
+        self.da0 = np.zeros((batch, H), dt)
+        for i in range(5):
+            self.pp[i] = _ptr(params[i])
+            self.pg[i] = _ptr(self.grads[i])
+        self.pa0 = _ptr(self.a0)
+        self.pA = _ptr(self.A)
+        self.pP = _ptr(self.P)
+        self.pdA = _ptr(self.dA)
+        self.pda0 = _ptr(self.da0)
+
+    def step(self, const int64_t[:, ::1] X, const int64_t[:, ::1] Y, bint carry=False):
+        """One training step on ``X``, ``Y`` (T, B) int64 with T <= max_T.
+
+        ``carry=True`` then copies the last hidden state into :attr:`a0` (the course's
+        ``a_prev`` carried from one name to the next). Returns the summed loss before
+        the update; a non-finite loss leaves the parameters unchanged.
+        """
+        cdef int T = X.shape[0], H = self.H
+        cdef double loss
+        if X.shape[1] != self.B or T < 1 or T > self.max_T:
+            raise ValueError(f"X must have shape (T, {self.B}) with 1 <= T <= {self.max_T}, "
+                             f"got ({X.shape[0]}, {X.shape[1]})")
+        if Y.shape[0] != T or Y.shape[1] != self.B:
+            raise _shape_error("Y", (T, self.B), (Y.shape[0], Y.shape[1]))
+        _check_index(X, self.X, "X")
+        _check_index(Y, self.Y, "Y")
+        cdef size_t nstate = <size_t>self.B * H
+        with nogil:
+            if self.f64:
+                loss = _train_core[double](
+                    T, self.B, H, self.X, self.Y, &X[0, 0], &Y[0, 0],
+                    <double*>self.pp[0], <double*>self.pp[1], <double*>self.pp[2],
+                    <double*>self.pp[3], <double*>self.pp[4], <double*>self.pa0,
+                    <double*>self.pA, <double*>self.pP, <double*>self.pdA,
+                    <double*>self.pg[0], <double*>self.pg[1], <double*>self.pg[2],
+                    <double*>self.pg[3], <double*>self.pg[4], <double*>self.pda0,
+                    self.clip, self.lr)
+                if carry:
+                    memcpy(self.pa0, <double*>self.pA + (T - 1) * nstate,
+                           nstate * sizeof(double))
+            else:
+                loss = _train_core[float](
+                    T, self.B, H, self.X, self.Y, &X[0, 0], &Y[0, 0],
+                    <float*>self.pp[0], <float*>self.pp[1], <float*>self.pp[2],
+                    <float*>self.pp[3], <float*>self.pp[4], <float*>self.pa0,
+                    <float*>self.pA, <float*>self.pP, <float*>self.pdA,
+                    <float*>self.pg[0], <float*>self.pg[1], <float*>self.pg[2],
+                    <float*>self.pg[3], <float*>self.pg[4], <float*>self.pda0,
+                    self.clip, self.lr)
+                if carry:
+                    memcpy(self.pa0, <float*>self.pA + (T - 1) * nstate,
+                           nstate * sizeof(float))
+        return loss
 
 
 def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
@@ -400,7 +551,8 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
                 for h in range(H):
                     z[h] = Wax[h, x] + z[h]
             for h in range(H):
-                a[h] = ftanh(z[h] + ba[h])
+                a[h] = z[h] + ba[h]
+            vtanh(&a[0], H)
             gemv(False, V, H, 1, &Wya[0, 0], H, &a[0], 0, logits)
             for h in range(V):
                 logits[h] = logits[h] + by[h]

@@ -654,43 +654,28 @@ def model(data_x, ix_to_char, char_to_ix, num_iterations=35000, n_a=50, dino_nam
     ba, by = parameters["b"].reshape(n_a), parameters["by"].reshape(n_y)
     if not (np.shares_memory(ba, parameters["b"]) and np.shares_memory(by, parameters["by"])):
         raise RuntimeError("internal error: the bias views do not share memory")  # pragma: no cover
-    # buffers for the longest name, sliced per length once
+    # one fused kernel call per iteration; the trainer holds the parameter views, the
+    # buffers sized for the longest name and a_prev (its a0), carried across names
     L = max(len(s) for s in examples) + 1
-    A = np.empty((L, 1, n_a))
-    P = np.empty((L, 1, n_y))
-    dA = np.empty((L, 1, n_a))
-    dWax, dWaa, dba = np.empty((n_a, n_x)), np.empty((n_a, n_a)), np.empty(n_a)
-    dWya, dby, da0 = np.empty((n_y, n_a)), np.empty(n_y), np.empty((1, n_a))
-    a0 = np.zeros((1, n_a))                                  # a_prev, carried across names
-    by_len = {}
+    trainer = _ext.kernels().RNNTrainer(Wax, Waa, ba, Wya, by, L, 1, CLIP_VALUE, 0.01)
     steps = []
     for name in examples:
-        T = len(name) + 1
-        if T not in by_len:
-            by_len[T] = (A[:T], P[:T], dA[:T], A[T - 1])
-        A_T, P_T, dA_T, last = by_len[T]
         ix = [codes[c] for c in name]
+        T = len(ix) + 1
         X = np.array([-1] + ix, dtype=np.int64).reshape(T, 1)
         Y = np.array(ix + [newline], dtype=np.int64).reshape(T, 1)
-        steps.append(((X, Y, Wax, Waa, ba, Wya, by, a0, A_T, P_T, dA_T,
-                       dWax, dWaa, dba, dWya, dby, da0, CLIP_VALUE, 0.01), last))
+        steps.append((X, Y))
 
-    train_step = _ext.kernels().rnn_train_step_ix
-    try:  # a compiled fused function: pick the float64 specialisation once, not per call
-        train_step = train_step["double"]
-    except (TypeError, KeyError):
-        pass
+    step = trainer.step
     n_examples = len(examples)
     debug_js = (0, n_examples - 1, n_examples)
     isfinite = math.isfinite
-    copyto = np.copyto
     for j in range(num_iterations):
         idx = j % n_examples
-        args, last = steps[idx]
-        curr_loss = train_step(*args)
+        X, Y = steps[idx]
+        curr_loss = step(X, Y, True)
         if not isfinite(curr_loss):
             check_finite_loss(curr_loss, f"loss at iteration {j}")
-        copyto(a0, last)
 
         if verbose and j in debug_js:
             print("j = ", j, "idx = ", idx,)

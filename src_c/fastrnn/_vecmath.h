@@ -69,7 +69,7 @@ static inline double fr_tanh1(double x)
     double ax = fabs(x), s = x * x, p, q, small, t, big;
     p = (P0 * s + P1) * s + P2;
     q = ((s + Q0) * s + Q1) * s + Q2;
-    small = x * s * (p / q) + x;
+    small = x * (1.0 + s * (p / q));                  /* keeps the sign of -0.0 */
     t = fr_exp1(-2.0 * ax);
     big = copysign((1.0 - t) / (1.0 + t), x);
     return ax < 0.625 ? small : big;

@@ -1,0 +1,126 @@
+"""Accuracy of the kernels' vectorised tanh / exp (src_c/fastrnn/_vecmath.h) and the
+RNNTrainer class against its NumPy twin."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fastrnn._ext as ext
+
+
+@pytest.fixture
+def ops():
+    if not ext.compiled_available():
+        pytest.fail("compiled kernels are not built")
+    from fastrnn import _ops
+    return _ops
+
+
+def _ulp_err(got, want):
+    return np.abs(got - want) / np.spacing(np.maximum(np.abs(want), np.finfo(np.float64).tiny))
+
+
+def test_tanh_is_accurate_to_a_few_ulp(ops):
+    x = np.concatenate([np.linspace(-20, 20, 40001), np.geomspace(1e-300, 1, 2000),
+                        -np.geomspace(1e-300, 1, 2000), [0.0, -0.0, 0.625, -0.625, 710.0]])
+    y = x.copy()
+    ops._vec_tanh(y)
+    want = np.array([math.tanh(v) for v in x])
+    assert _ulp_err(y, want).max() <= 4
+    assert np.signbit(y[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()
+    z = np.array([np.inf, -np.inf, np.nan])
+    ops._vec_tanh(z)
+    assert z[0] == 1.0 and z[1] == -1.0 and np.isnan(z[2])
+
+
+def test_exp_is_accurate_to_a_few_ulp(ops):
+    x = np.concatenate([np.linspace(-700, 700, 20001), np.linspace(-1, 1, 2001)])
+    y = x.copy()
+    ops._vec_exp(y)
+    want = np.array([math.exp(v) for v in x])
+    assert _ulp_err(y, want).max() <= 4
+    big = np.array([-1000.0, 1000.0])
+    ops._vec_exp(big)
+    assert 0 <= big[0] < 1e-300 and np.isfinite(big[1])      # saturates, never NaN
+
+
+def test_float32_versions(ops):
+    x = np.linspace(-9, 9, 5001).astype(np.float32)
+    y = x.copy()
+    ops._vec_tanh(y)
+    np.testing.assert_allclose(y, np.tanh(x.astype(np.float64)), rtol=1.2e-7, atol=1e-30)
+    e = np.linspace(-80, 80, 5001).astype(np.float32)
+    f = e.copy()
+    ops._vec_exp(f)
+    np.testing.assert_allclose(f, np.exp(e.astype(np.float64)), rtol=1.2e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B", [1, 2])
+def test_trainer_matches_twin_and_carries_state(cy, ref, rng, dtype, B):
+    H, V = 6, 5
+    base = {"Wax": rng.standard_normal((H, V)), "Waa": rng.standard_normal((H, H)) * 0.5,
+            "ba": rng.standard_normal(H) * 0.1, "Wya": rng.standard_normal((V, H)),
+            "by": rng.standard_normal(V) * 0.1}
+    seqs = []
+    for T in (4, 7, 2, 7):
+        X = rng.integers(0, V, size=(T, B))
+        X[0] = -1
+        seqs.append((X, rng.integers(0, V, size=(T, B))))
+    res = []
+    for k in (cy, ref):
+        p = {n: v.astype(dtype) for n, v in base.items()}
+        tr = k.RNNTrainer(p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"], 7, B, 0.8, 0.05)
+        losses = [tr.step(X, Y, carry=True) for X, Y in seqs]
+        res.append((losses, p, tr.a0.copy(), [g.copy() for g in tr.grads]))
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=rtol)
+    for n in base:
+        np.testing.assert_allclose(res[0][1][n], res[1][1][n], rtol=rtol, atol=rtol, err_msg=n)
+    np.testing.assert_allclose(res[0][2], res[1][2], rtol=rtol, atol=rtol)
+    for a, b in zip(res[0][3], res[1][3]):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+        assert np.abs(a).max() <= 0.8
+
+
+def test_trainer_equals_train_step_calls(cy, rng):
+    """Carrying the state with RNNTrainer == calling rnn_train_step_ix with a0 = last A."""
+    H, V = 5, 4
+    p = {"Wax": rng.standard_normal((H, V)), "Waa": rng.standard_normal((H, H)) * 0.5,
+         "ba": np.zeros(H), "Wya": rng.standard_normal((V, H)), "by": np.zeros(V)}
+    q = {n: v.copy() for n, v in p.items()}
+    tr = cy.RNNTrainer(*p.values(), 6, 1, 5.0, 0.01)
+    a0 = np.zeros((1, H))
+    for T in (3, 6, 1):
+        X = rng.integers(-1, V, size=(T, 1))
+        Y = rng.integers(0, V, size=(T, 1))
+        l1 = tr.step(X, Y, carry=True)
+        A = np.empty((T, 1, H))
+        g = [np.empty_like(v) for v in q.values()]
+        l2 = cy.rnn_train_step_ix(X, Y, *q.values(), a0, A, np.empty((T, 1, V)),
+                                  np.empty((T, 1, H)), *g, np.empty((1, H)), 5.0, 0.01)
+        a0 = A[-1].copy()
+        assert l1 == l2
+    for n in p:
+        np.testing.assert_array_equal(p[n], q[n])
+
+
+def test_trainer_rejects_bad_input(cy):
+    H, V = 3, 4
+    p = [np.zeros((H, V)), np.zeros((H, H)), np.zeros(H), np.zeros((V, H)), np.zeros(V)]
+    with pytest.raises(TypeError, match="one dtype"):
+        cy.RNNTrainer(p[0], p[1].astype(np.float32), *p[2:], 5, 1)
+    with pytest.raises(ValueError, match="inconsistent"):
+        cy.RNNTrainer(p[0], np.zeros((H, H + 1)), *p[2:], 5, 1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cy.RNNTrainer(np.asfortranarray(p[0]), *p[1:], 5, 1)
+    tr = cy.RNNTrainer(*p, 5, 1)
+    with pytest.raises(ValueError, match="T <= 5"):
+        tr.step(np.zeros((6, 1), np.int64), np.zeros((6, 1), np.int64))
+    with pytest.raises(ValueError, match="X"):
+        tr.step(np.array([[4]]), np.array([[0]]))
+    with pytest.raises(ValueError, match="Y"):
+        tr.step(np.array([[0]]), np.array([[4]]))
+    with pytest.raises(ValueError):
+        tr.step(np.zeros((0, 1), np.int64), np.zeros((0, 1), np.int64))

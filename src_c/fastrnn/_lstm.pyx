@@ -1,0 +1,1000 @@
+"""Compiled LSTM kernels: forward, backward through time, sampling, one training step.
+
+Private. Reached through ``fastrnn._ext.kernels()``; the NumPy twin with the same
+functions, signatures and in-place semantics is ``fastrnn.reference._lstm`` (read it
+for the math; the gate order [f, i, c, o] is documented once at its top).
+
+Forward lines, per step t and batch row (time-major, C-contiguous)::
+
+    z_t = Wx x_t + Wh a_{t-1} + b                 G[t]  (B, 4H), blocks [f, i, c, o]
+    f, i, o = sigmoid(z_f, z_i, z_o); cc = tanh(z_c)
+    c_t = f * c_{t-1} + i * cc                    C (T, B, H)
+    a_t = o * tanh(c_t)                           A (T, B, H)
+
+The input projection and the bias are hoisted out of the time loop (a column gather of
+``Wx`` for indices, one GEMM over all T*B rows for dense inputs, written into ``G``);
+inside the loop only the recurrent product ``G[t] += A[t-1] @ Wh.T`` (GEMV at B = 1,
+GEMM otherwise) and the fused gate math. Backward keeps only the carry
+``da_{t-1} += dz_t @ Wh`` and the gate derivatives in the loop; ``dWh``, ``db``,
+``dWx`` and ``dx`` are single GEMMs / passes over all T*B rows after it.
+
+Every public function is a thin ``def`` wrapper: it checks that all float arrays share
+one dtype (float32 or float64; ``TypeError`` naming the argument otherwise) and calls
+the fused ``cdef`` implementation, which checks every shape and index range with the
+GIL (``ValueError`` naming the argument) before any ``nogil`` code runs. When a buffer
+cannot be taken (wrong dtype, ndim, non-contiguous, read-only), the wrapper re-examines
+the arguments and names the offending one.
+"""
+
+import operator
+
+import numpy as np
+
+from cython cimport floating
+from libc.math cimport exp, expf, tanh, tanhf, log, logf, isfinite, INFINITY
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
+
+from fastrnn._blas cimport gemm, gemv
+
+
+cdef object _F64 = np.dtype(np.float64)
+cdef object _F32 = np.dtype(np.float32)
+cdef object _I64 = np.dtype(np.int64)
+cdef object _NDARRAY = np.ndarray
+cdef tuple _BUFFER_ERRORS = (ValueError, TypeError, BufferError)
+cdef Py_ssize_t _INT_MAX = 2147483647
+
+
+# ============================================================ scalar math (nogil)
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    """``exp`` in the precision of ``floating`` (expf for float32)."""
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    """``tanh`` in the precision of ``floating``."""
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    """``log`` in the precision of ``floating``."""
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _sigmoid(floating x) noexcept nogil:
+    """Stable logistic: ``1/(1+exp(-x))`` for x >= 0, ``e/(1+e)`` with ``e = exp(x)`` else."""
+    cdef floating e
+    if x >= 0:
+        return 1 / (1 + _exp(-x))
+    e = _exp(x)
+    return e / (1 + e)
+
+
+# ================================================================ argument checks
+
+cdef object _float_dtype(tuple args, tuple spec):
+    """Return the one float dtype shared by the float arguments of ``args``.
+
+    ``spec`` holds ``(name, ndim, kind, written)`` per argument, ``kind`` being
+    ``'f'`` (model float), ``'i'`` (int64 indices) or ``'d'`` (always float64).
+    Raises ``TypeError`` naming the argument for ``None``, a non-float dtype or
+    mixed float32/float64.
+    """
+    cdef object dt = None
+    cdef object first = None
+    cdef Py_ssize_t k
+    for k in range(len(spec)):
+        a = args[k]
+        s = spec[k]
+        if a is None:
+            raise TypeError(f"{s[0]} must be a NumPy array, got None")
+        if s[2] != "f":
+            continue
+        d = getattr(a, "dtype", None)
+        if d is not _F64 and d is not _F32:
+            if d is None:
+                raise TypeError(f"{s[0]} must be a float32 or float64 NumPy array, "
+                                f"got {type(a).__name__}")
+            if d == _F64:
+                d = _F64
+            elif d == _F32:
+                d = _F32
+            else:
+                raise TypeError(f"{s[0]} must have dtype float32 or float64, got {d}")
+        if dt is None:
+            dt = d
+            first = s[0]
+        elif d is not dt:
+            raise TypeError(f"mixed float dtypes: {first} is {dt} but {s[0]} is {d}; "
+                            "pass every float array in one dtype")
+    return dt
+
+
+cdef int _diagnose(tuple args, tuple spec, object dt) except -1:
+    """Find the argument whose buffer could not be taken and raise a named error.
+
+    Returns 0 (and the caller re-raises the original error) when every argument
+    looks right, e.g. when the original error was already a named shape error.
+    """
+    cdef Py_ssize_t k
+    for k in range(len(spec)):
+        a = args[k]
+        name, ndim, kind, written = spec[k]
+        if not isinstance(a, _NDARRAY):
+            raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+        want = _I64 if kind == "i" else (_F64 if kind == "d" else dt)
+        if a.dtype != want:
+            raise TypeError(f"{name} must have dtype {want}, got {a.dtype}")
+        if a.ndim != ndim:
+            raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray), "
+                             f"got strides {a.strides}")
+        if written and not a.flags.writeable:
+            raise ValueError(f"{name} is written by the kernel but is read-only")
+    return 0
+
+
+cdef int _chk1(str name, str sym, Py_ssize_t s0, Py_ssize_t e0) except -1:
+    """Raise ``ValueError`` unless a 1-D shape ``(s0,)`` equals ``(e0,)``."""
+    if s0 != e0:
+        raise ValueError(f"{name} must have shape {sym} = ({e0},), got ({s0},)")
+    return 0
+
+
+cdef int _chk2(str name, str sym, Py_ssize_t s0, Py_ssize_t s1,
+               Py_ssize_t e0, Py_ssize_t e1) except -1:
+    """Raise ``ValueError`` unless a 2-D shape equals ``(e0, e1)``."""
+    if s0 != e0 or s1 != e1:
+        raise ValueError(f"{name} must have shape {sym} = ({e0}, {e1}), got ({s0}, {s1})")
+    return 0
+
+
+cdef int _chk3(str name, str sym, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t s2,
+               Py_ssize_t e0, Py_ssize_t e1, Py_ssize_t e2) except -1:
+    """Raise ``ValueError`` unless a 3-D shape equals ``(e0, e1, e2)``."""
+    if s0 != e0 or s1 != e1 or s2 != e2:
+        raise ValueError(f"{name} must have shape {sym} = ({e0}, {e1}, {e2}), "
+                         f"got ({s0}, {s1}, {s2})")
+    return 0
+
+
+cdef int _chk_dims(Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t Xn,
+                   Py_ssize_t Yn) except -1:
+    """Every dimension >= 1 and every BLAS dimension product within a C int."""
+    if T < 1:
+        raise ValueError(f"the sequence is empty (T = {T}); T must be >= 1")
+    if B < 1:
+        raise ValueError(f"the batch is empty (B = {B}); B must be >= 1")
+    if H < 1:
+        raise ValueError(f"the hidden size is {H} (Wh has shape (4H, H)); H must be >= 1")
+    if Xn < 1:
+        raise ValueError(f"the input size X is {Xn}; X must be >= 1")
+    if Yn < 1:
+        raise ValueError(f"the output size Y is {Yn}; Y must be >= 1")
+    cdef Py_ssize_t widest = max(4 * H, Xn, Yn)
+    if T * B > _INT_MAX // widest or 4 * H > _INT_MAX // max(H, Xn, Yn):
+        raise ValueError(f"sizes T={T}, B={B}, H={H}, X={Xn}, Y={Yn} exceed the "
+                         "32-bit BLAS index range")
+    return 0
+
+
+cdef int _chk_index(str name, const int64_t* v, Py_ssize_t T, Py_ssize_t B,
+                    Py_ssize_t hi) except -1:
+    """Raise ``ValueError`` unless ``-1 <= v < hi`` for all T*B entries."""
+    cdef Py_ssize_t r
+    cdef bint bad = False
+    with nogil:
+        for r in range(T * B):
+            if v[r] < -1 or v[r] >= hi:
+                bad = True
+                break
+    if bad:
+        raise ValueError(f"{name}[{r // B}, {r % B}] = {v[r]} is outside [-1, {hi - 1}] "
+                         "(-1 means no input / masked target)")
+    return 0
+
+
+cdef int _chk_cell(Py_ssize_t H, Py_ssize_t Xn, str wx_name,
+                   Py_ssize_t wx0, Py_ssize_t wx1, Py_ssize_t wh0, Py_ssize_t wh1,
+                   Py_ssize_t b0) except -1:
+    """Wh (4H, H), Wx (4H, X) (or dWx), b (4H,)."""
+    _chk2("Wh", "(4H, H)", wh0, wh1, 4 * H, H)
+    _chk2(wx_name, "(4H, X)", wx0, wx1, 4 * H, Xn)
+    _chk1("b", "(4H,)", b0, 4 * H)
+    return 0
+
+
+# ==================================================================== cores (nogil)
+
+cdef void _gather_ix(int N, int G4, int Xn, const int64_t* X, const floating* Wx,
+                     const floating* b, floating* G) noexcept nogil:
+    """G[r] = Wx[:, X[r]] + b (b alone where X[r] == -1), r over N = T*B rows."""
+    cdef Py_ssize_t r, k
+    cdef int64_t ix
+    cdef floating* row
+    for r in range(N):
+        row = G + r * G4
+        ix = X[r]
+        if ix >= 0:
+            for k in range(G4):
+                row[k] = b[k] + Wx[k * Xn + ix]
+        else:
+            for k in range(G4):
+                row[k] = b[k]
+
+
+cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floating* Wx,
+                         const floating* b, floating* G) noexcept nogil:
+    """G (N, 4H) = x (N, X) @ Wx.T + b: one GEMM over all T*B rows."""
+    cdef Py_ssize_t r, k
+    cdef floating* row
+    gemm(False, True, N, G4, Xn, 1, x, Xn, Wx, Xn, 0, G, G4)
+    for r in range(N):
+        row = G + r * G4
+        for k in range(G4):
+            row[k] = row[k] + b[k]
+
+
+cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a0,
+                      const floating* c0, floating* A, floating* C,
+                      floating* G) noexcept nogil:
+    """Per step: G[t] += A[t-1] @ Wh.T, then gates, C[t], A[t]; G[t] <- [f, i, cc, o]."""
+    cdef Py_ssize_t t, bb, j
+    cdef int G4 = 4 * H
+    cdef int BH = B * H
+    cdef const floating* ap
+    cdef const floating* cp
+    cdef floating* g
+    cdef floating* at
+    cdef floating* ct
+    cdef floating f, i, cc, o, c
+    for t in range(T):
+        ap = a0 if t == 0 else A + (t - 1) * BH
+        cp = c0 if t == 0 else C + (t - 1) * BH
+        g = G + t * B * G4
+        # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T
+        if B == 1:
+            gemv(False, G4, H, 1, Wh, H, ap, 1, g)
+        else:
+            gemm(False, True, B, G4, H, 1, ap, H, Wh, H, 1, g, G4)
+        at = A + t * BH
+        ct = C + t * BH
+        for bb in range(B):
+            for j in range(H):
+                f = _sigmoid(g[j])
+                i = _sigmoid(g[H + j])
+                cc = _tanh(g[2 * H + j])
+                o = _sigmoid(g[3 * H + j])
+                c = f * cp[j] + i * cc
+                ct[j] = c
+                at[j] = o * _tanh(c)
+                g[j] = f
+                g[H + j] = i
+                g[2 * H + j] = cc
+                g[3 * H + j] = o
+            g += G4
+            cp += H
+            at += H
+            ct += H
+
+
+cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
+                const floating* c0, const floating* A, const floating* C, floating* G,
+                floating* dA, const floating* dcT, floating* dWh, floating* db,
+                floating* da0, floating* dc0) noexcept nogil:
+    """Backward through time; G (activated gates) -> dZ in place.
+
+    ``dc0`` carries the cell-state gradient (starting from ``dcT``, which may be the
+    same buffer); ``dA[t-1]`` receives the carry ``dz_t @ Wh``; ``dWh`` and ``db`` are
+    accumulated after the loop.
+    """
+    cdef Py_ssize_t t, bb, j, r, k
+    cdef int G4 = 4 * H
+    cdef int BH = B * H
+    cdef const floating* cp
+    cdef const floating* ct
+    cdef floating* g
+    cdef floating* gt
+    cdef floating* da
+    cdef floating* dc
+    cdef floating f, i, cc, o, tc, d_a, dcv
+    cdef floating s
+    if dc0 != dcT:
+        memcpy(dc0, dcT, <size_t>BH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        gt = G + t * B * G4
+        g = gt
+        da = dA + t * BH
+        ct = C + t * BH
+        cp = c0 if t == 0 else C + (t - 1) * BH
+        dc = dc0
+        for bb in range(B):
+            for j in range(H):
+                f = g[j]
+                i = g[H + j]
+                cc = g[2 * H + j]
+                o = g[3 * H + j]
+                tc = _tanh(ct[j])
+                d_a = da[j]
+                # a_t = o * tanh(c_t)  ->  dc_t += da_t * o * (1 - tanh(c_t)^2)
+                dcv = dc[j] + d_a * o * (1 - tc * tc)
+                # a_t = o * tanh(c_t), o = sigmoid(z_o)  ->  dz_o = da_t tanh(c_t) o (1 - o)
+                g[3 * H + j] = d_a * tc * o * (1 - o)
+                # c_t = f c_{t-1} + i cc, cc = tanh(z_c)  ->  dz_c = dc_t i (1 - cc^2)
+                g[2 * H + j] = dcv * i * (1 - cc * cc)
+                # c_t = f c_{t-1} + i cc, i = sigmoid(z_i)  ->  dz_i = dc_t cc i (1 - i)
+                g[H + j] = dcv * cc * i * (1 - i)
+                # c_t = f c_{t-1} + i cc, f = sigmoid(z_f)  ->  dz_f = dc_t c_{t-1} f (1 - f)
+                g[j] = dcv * cp[j] * f * (1 - f)
+                # c_t = f c_{t-1} + ...  ->  dc_{t-1} = dc_t f
+                dc[j] = dcv * f
+            g += G4
+            da += H
+            ct += H
+            cp += H
+            dc += H
+        # z_t = ... + a_{t-1} @ Wh.T  ->  da_{t-1} += dz_t @ Wh (da0 = dz_0 @ Wh)
+        if t > 0:
+            if B == 1:
+                gemv(True, G4, H, 1, Wh, H, gt, 1, dA + (t - 1) * BH)
+            else:
+                gemm(False, False, B, H, G4, 1, gt, G4, Wh, H, 1, dA + (t - 1) * BH, H)
+        else:
+            if B == 1:
+                gemv(True, G4, H, 1, Wh, H, gt, 0, da0)
+            else:
+                gemm(False, False, B, H, G4, 1, gt, G4, Wh, H, 0, da0, H)
+    # z_t = ... + a_{t-1} @ Wh.T  ->  dWh += dz_0^T a0 + dz_{1:}^T A[:-1]
+    gemm(True, False, G4, H, B, 1, G, G4, a0, H, 1, dWh, H)
+    if T > 1:
+        gemm(True, False, G4, H, (T - 1) * B, 1, G + B * G4, G4, A, H, 1, dWh, H)
+    # z_t = ... + b  ->  db += sum over rows of dz
+    for k in range(G4):
+        s = 0
+        for r in range(T * B):
+            s = s + G[r * G4 + k]
+        db[k] += s
+
+
+cdef void _dwx_ix(int N, int G4, int Xn, const int64_t* X, const floating* dZ,
+                  floating* dWx) noexcept nogil:
+    """z_t used Wx[:, X[r]]  ->  dWx[:, X[r]] += dz_r (rows with X == -1 skipped)."""
+    cdef Py_ssize_t r, k
+    cdef int64_t ix
+    cdef const floating* row
+    for r in range(N):
+        ix = X[r]
+        if ix >= 0:
+            row = dZ + r * G4
+            for k in range(G4):
+                dWx[k * Xn + ix] += row[k]
+
+
+cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating* Wx,
+                       const floating* dZ, floating* dWx, floating* dx) noexcept nogil:
+    """z_t = Wx x_t + ...  ->  dWx += dZ^T x (one GEMM), dx = dZ @ Wx (one GEMM)."""
+    gemm(True, False, G4, Xn, N, 1, dZ, G4, x, Xn, 1, dWx, Xn)
+    gemm(False, False, N, Xn, G4, 1, dZ, G4, Wx, Xn, 0, dx, Xn)
+
+
+cdef double _softmax_xent(int N, int H, int V, const floating* A, const floating* Wy,
+                          const floating* by, const int64_t* Y, floating* P,
+                          floating* dWy, floating* dby, floating* dA) noexcept nogil:
+    """Fused softmax output layer over N rows, forward and backward.
+
+    ``P = softmax(A @ Wy.T + by)`` (row max shifted), loss ``sum log(sum e) - z_y``
+    over rows with ``Y >= 0``; then ``P <- dz = p - onehot(y)`` (zero rows where
+    masked), ``dWy += dz^T A``, ``dby += sum dz``, ``dA += dz @ Wy``.
+    Returns the summed loss (NaN/inf is returned, not raised).
+    """
+    cdef Py_ssize_t r, k
+    cdef int64_t y
+    cdef floating* row
+    cdef floating m, z, zy, e, s
+    cdef double loss = 0
+    # z = Wy a + by: one GEMM over all rows
+    gemm(False, True, N, V, H, 1, A, H, Wy, H, 0, P, V)
+    for r in range(N):
+        row = P + r * V
+        y = Y[r]
+        for k in range(V):
+            row[k] = row[k] + by[k]
+        m = row[0]
+        for k in range(1, V):
+            if row[k] > m:
+                m = row[k]
+        s = 0
+        zy = 0
+        for k in range(V):
+            z = row[k] - m
+            if k == y:
+                zy = z
+            e = _exp(z)
+            row[k] = e
+            s = s + e
+        if y >= 0:
+            # L = -log softmax(z)[y] = log(sum exp(z - max)) - (z_y - max)
+            loss += <double>(_log(s) - zy)
+            for k in range(V):
+                row[k] = row[k] / s
+            # L = -log softmax(z)[y]  ->  dz = p - onehot(y)
+            row[y] -= 1
+        else:
+            for k in range(V):
+                row[k] = 0
+    # z = Wy a + by  ->  dWy += dz^T A, dby += sum dz, dA += dz @ Wy
+    gemm(True, False, V, H, N, 1, P, V, A, H, 1, dWy, H)
+    for k in range(V):
+        s = 0
+        for r in range(N):
+            s = s + P[r * V + k]
+        dby[k] += s
+    gemm(False, False, N, H, V, 1, P, V, Wy, H, 1, dA, H)
+    return loss
+
+
+cdef inline void _clip(floating* g, Py_ssize_t n, floating m) noexcept nogil:
+    """Clip n entries in place to [-m, m] (NaN stays NaN, like np.clip)."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        if g[k] > m:
+            g[k] = m
+        elif g[k] < -m:
+            g[k] = -m
+
+
+cdef inline void _sgd(floating* p, const floating* g, Py_ssize_t n,
+                      floating nlr) noexcept nogil:
+    """``p += nlr * g`` over n entries (``nlr = -lr`` in the parameter dtype)."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        p[k] = p[k] + nlr * g[k]
+
+
+cdef double _kth_smallest(double* w, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Quickselect: the value of rank ``k`` (0-based, ascending) of ``w[:n]``; w is permuted."""
+    cdef Py_ssize_t lo = 0, hi = n - 1, i, j
+    cdef double pivot, tmp
+    while lo < hi:
+        pivot = w[lo + (hi - lo) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while i <= hi and w[i] < pivot:
+                i += 1
+            while j >= lo and w[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = w[i]
+                w[i] = w[j]
+                w[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return w[k]
+    return w[k]
+
+
+cdef Py_ssize_t _pick(const floating* logits, Py_ssize_t V, double temperature,
+                      Py_ssize_t top_k, double u, double* z, double* work) noexcept nogil:
+    """Index from ``softmax(logits / temperature)`` by inverse CDF of ``u``.
+
+    As ``fastrnn.reference.pick_index`` (``np.random.choice`` given its uniform):
+    float64 ``cdf = cumsum(p)``, ``cdf /= cdf[-1]``, the first index with ``cdf > u``.
+    ``temperature == 0``: the first argmax. ``0 < top_k < V``: logits below the
+    ``top_k``-th largest are dropped. ``z``, ``work``: scratch of V doubles each.
+    """
+    cdef Py_ssize_t k, best = 0
+    cdef double m, s, c, total, kth
+    if temperature == 0:
+        for k in range(1, V):
+            if logits[k] > logits[best]:
+                best = k
+        return best
+    for k in range(V):
+        z[k] = <double>logits[k] if temperature == 1 else <double>logits[k] / temperature
+    if 0 < top_k < V:
+        memcpy(work, z, <size_t>V * sizeof(double))
+        kth = _kth_smallest(work, V, V - top_k)
+        for k in range(V):
+            if z[k] < kth:
+                z[k] = -INFINITY
+    m = z[0]
+    for k in range(1, V):
+        if z[k] > m:
+            m = z[k]
+    s = 0
+    for k in range(V):
+        z[k] = exp(z[k] - m)
+        s = s + z[k]
+    c = 0
+    for k in range(V):
+        c = c + z[k] / s           # cdf = cumsum(p), p = e / sum(e)
+        z[k] = c
+    total = z[V - 1]
+    for k in range(V):
+        if z[k] / total > u:
+            return k
+    return V - 1
+
+
+cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const floating* Wh,
+                             const floating* b, const floating* Wy, const floating* by,
+                             floating* a, floating* c, Py_ssize_t x, const double* u,
+                             double temperature, Py_ssize_t top_k, Py_ssize_t stop,
+                             int64_t* out, Py_ssize_t n, floating* z, floating* logits,
+                             double* pz, double* work) noexcept nogil:
+    """The sampling loop of :func:`lstm_sample` on raw pointers; returns the count."""
+    cdef Py_ssize_t step, k, j, idx
+    cdef int G4 = 4 * H
+    cdef floating f, i, cc, o, cn
+    for step in range(n):
+        # z = Wh a + Wx x + b (the order of sums of rnn_sample)
+        gemv(False, G4, H, 1, Wh, H, a, 0, z)
+        if x >= 0:
+            for k in range(G4):
+                z[k] = Wx[k * Xn + x] + z[k]
+        for k in range(G4):
+            z[k] = z[k] + b[k]
+        for j in range(H):
+            f = _sigmoid(z[j])
+            i = _sigmoid(z[H + j])
+            cc = _tanh(z[2 * H + j])
+            o = _sigmoid(z[3 * H + j])
+            cn = f * c[j] + i * cc
+            c[j] = cn
+            a[j] = o * _tanh(cn)
+        # logits = Wy a + by
+        gemv(False, V, H, 1, Wy, H, a, 0, logits)
+        for k in range(V):
+            logits[k] = logits[k] + by[k]
+        idx = _pick(logits, V, temperature, top_k, u[step], pz, work)
+        out[step] = idx
+        x = idx
+        if idx == stop:
+            return step + 1
+    return n
+
+
+# =========================================================== implementations (GIL)
+
+cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
+                     const floating[:, ::1] Wh, const floating[::1] b,
+                     const floating[:, ::1] a0, const floating[:, ::1] c0,
+                     floating[:, :, ::1] A, floating[:, :, ::1] C,
+                     floating[:, :, ::1] G) except -1:
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], H = Wh.shape[1], Xn = Wx.shape[1]
+    _chk_dims(T, B, H, Xn, 1)
+    _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
+    _chk_states(T, B, H, a0, c0, A, C, G)
+    _chk_index("X", &X[0, 0], T, B, Xn)
+    with nogil:
+        _gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
+                   &G[0, 0, 0])
+        _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
+                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0])
+    return 0
+
+
+cdef int _forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
+                        const floating[:, ::1] Wh, const floating[::1] b,
+                        const floating[:, ::1] a0, const floating[:, ::1] c0,
+                        floating[:, :, ::1] A, floating[:, :, ::1] C,
+                        floating[:, :, ::1] G) except -1:
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], H = Wh.shape[1], Xn = x.shape[2]
+    _chk_dims(T, B, H, Xn, 1)
+    _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
+    _chk_states(T, B, H, a0, c0, A, C, G)
+    with nogil:
+        _project_dense(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0], &b[0],
+                       &G[0, 0, 0])
+        _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
+                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0])
+    return 0
+
+
+cdef int _chk_states(Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                     const floating[:, ::1] a0, const floating[:, ::1] c0,
+                     const floating[:, :, ::1] A, const floating[:, :, ::1] C,
+                     const floating[:, :, ::1] G) except -1:
+    """a0, c0 (B, H); A, C (T, B, H); G (T, B, 4H)."""
+    _chk2("a0", "(B, H)", a0.shape[0], a0.shape[1], B, H)
+    _chk2("c0", "(B, H)", c0.shape[0], c0.shape[1], B, H)
+    _chk3("A", "(T, B, H)", A.shape[0], A.shape[1], A.shape[2], T, B, H)
+    _chk3("C", "(T, B, H)", C.shape[0], C.shape[1], C.shape[2], T, B, H)
+    _chk3("G", "(T, B, 4H)", G.shape[0], G.shape[1], G.shape[2], T, B, 4 * H)
+    return 0
+
+
+cdef int _chk_grads(Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                    const floating[:, :, ::1] dA, const floating[:, ::1] dcT,
+                    const floating[:, ::1] dWh, const floating[::1] db,
+                    const floating[:, ::1] da0, const floating[:, ::1] dc0,
+                    str dcT_name="dcT") except -1:
+    """dA (T, B, H); dcT, da0, dc0 (B, H); dWh (4H, H); db (4H,)."""
+    _chk3("dA", "(T, B, H)", dA.shape[0], dA.shape[1], dA.shape[2], T, B, H)
+    _chk2(dcT_name, "(B, H)", dcT.shape[0], dcT.shape[1], B, H)
+    _chk2("dWh", "(4H, H)", dWh.shape[0], dWh.shape[1], 4 * H, H)
+    _chk1("db", "(4H,)", db.shape[0], 4 * H)
+    _chk2("da0", "(B, H)", da0.shape[0], da0.shape[1], B, H)
+    _chk2("dc0", "(B, H)", dc0.shape[0], dc0.shape[1], B, H)
+    return 0
+
+
+cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
+                      const floating[:, ::1] a0, const floating[:, ::1] c0,
+                      const floating[:, :, ::1] A, const floating[:, :, ::1] C,
+                      floating[:, :, ::1] G, floating[:, :, ::1] dA,
+                      const floating[:, ::1] dcT, floating[:, ::1] dWx,
+                      floating[:, ::1] dWh, floating[::1] db, floating[:, ::1] da0,
+                      floating[:, ::1] dc0) except -1:
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], H = Wh.shape[1], Xn = dWx.shape[1]
+    _chk_dims(T, B, H, Xn, 1)
+    _chk2("Wh", "(4H, H)", Wh.shape[0], Wh.shape[1], 4 * H, H)
+    _chk2("dWx", "(4H, X)", dWx.shape[0], dWx.shape[1], 4 * H, Xn)
+    _chk_states(T, B, H, a0, c0, A, C, G)
+    _chk_grads(T, B, H, dA, dcT, dWh, db, da0, dc0)
+    _chk_index("X", &X[0, 0], T, B, Xn)
+    with nogil:
+        _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+              &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
+              &da0[0, 0], &dc0[0, 0])
+        _dwx_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+    return 0
+
+
+cdef int _backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
+                         const floating[:, ::1] Wh, const floating[:, ::1] a0,
+                         const floating[:, ::1] c0, const floating[:, :, ::1] A,
+                         const floating[:, :, ::1] C, floating[:, :, ::1] G,
+                         floating[:, :, ::1] dA, const floating[:, ::1] dcT,
+                         floating[:, ::1] dWx, floating[:, ::1] dWh, floating[::1] db,
+                         floating[:, ::1] da0, floating[:, ::1] dc0,
+                         floating[:, :, ::1] dx) except -1:
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], H = Wh.shape[1], Xn = x.shape[2]
+    _chk_dims(T, B, H, Xn, 1)
+    _chk2("Wh", "(4H, H)", Wh.shape[0], Wh.shape[1], 4 * H, H)
+    _chk2("Wx", "(4H, X)", Wx.shape[0], Wx.shape[1], 4 * H, Xn)
+    _chk2("dWx", "(4H, X)", dWx.shape[0], dWx.shape[1], 4 * H, Xn)
+    _chk3("dx", "(T, B, X)", dx.shape[0], dx.shape[1], dx.shape[2], T, B, Xn)
+    _chk_states(T, B, H, a0, c0, A, C, G)
+    _chk_grads(T, B, H, dA, dcT, dWh, db, da0, dc0)
+    with nogil:
+        _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+              &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
+              &da0[0, 0], &dc0[0, 0])
+        _dense_grads(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
+                     &G[0, 0, 0], &dWx[0, 0], &dx[0, 0, 0])
+    return 0
+
+
+cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
+                        const floating[::1] b, const floating[:, ::1] Wy,
+                        const floating[::1] by, floating[::1] a, floating[::1] c,
+                        Py_ssize_t x0, const double[::1] u, double temperature,
+                        Py_ssize_t top_k, Py_ssize_t stop, int64_t[::1] out) except -1:
+    cdef Py_ssize_t H = Wh.shape[1], Xn = Wx.shape[1], V = Wy.shape[0]
+    cdef Py_ssize_t n = out.shape[0], count = 0
+    _chk_dims(1, 1, H, Xn, V)
+    _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
+    _chk2("Wy", "(Y, H)", Wy.shape[0], Wy.shape[1], V, H)
+    _chk1("by", "(Y,)", by.shape[0], V)
+    _chk1("a", "(H,)", a.shape[0], H)
+    _chk1("c", "(H,)", c.shape[0], H)
+    if V > Xn:
+        raise ValueError(f"Wy has Y = {V} rows but Wx only X = {Xn} columns: each "
+                         "sampled index is fed back as the next input, so Y <= X")
+    if x0 < -1 or x0 >= Xn:
+        raise ValueError(f"x0 = {x0} is outside [-1, {Xn - 1}] (-1 means no input)")
+    if u.shape[0] < n:
+        raise ValueError(f"u must hold at least one uniform per output (N = {n}), "
+                         f"got shape ({u.shape[0]},)")
+    if not (temperature >= 0) or not isfinite(temperature):
+        raise ValueError(f"temperature must be finite and >= 0, got {temperature}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 0 (0 = all), got {top_k}")
+    if n == 0:
+        return 0
+    cdef floating* fbuf = <floating*>malloc(<size_t>(4 * H + V) * sizeof(floating))
+    cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
+    try:
+        if fbuf == NULL or dbuf == NULL:
+            raise MemoryError("lstm_sample: cannot allocate scratch")
+        with nogil:
+            count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
+                                 &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
+                                 top_k, stop, &out[0], n, fbuf, fbuf + 4 * H, dbuf,
+                                 dbuf + V)
+    finally:
+        free(fbuf)
+        free(dbuf)
+    return count
+
+
+cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
+                           floating[:, ::1] Wx, floating[:, ::1] Wh, floating[::1] b,
+                           floating[:, ::1] Wy, floating[::1] by,
+                           const floating[:, ::1] a0, const floating[:, ::1] c0,
+                           floating[:, :, ::1] A, floating[:, :, ::1] C,
+                           floating[:, :, ::1] G, floating[:, :, ::1] P,
+                           floating[:, :, ::1] dA, floating[:, ::1] dWx,
+                           floating[:, ::1] dWh, floating[::1] db, floating[:, ::1] dWy,
+                           floating[::1] dby, floating[:, ::1] da0, floating[:, ::1] dc0,
+                           double clip, double lr) except? -1:
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], H = Wh.shape[1]
+    cdef Py_ssize_t Xn = Wx.shape[1], V = Wy.shape[0]
+    cdef double loss
+    cdef floating fclip = <floating>clip
+    cdef floating nlr = -(<floating>lr)
+    _chk_dims(T, B, H, Xn, V)
+    _chk2("Y", "(T, B)", Y.shape[0], Y.shape[1], T, B)
+    _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
+    _chk2("Wy", "(Y, H)", Wy.shape[0], Wy.shape[1], V, H)
+    _chk1("by", "(Y,)", by.shape[0], V)
+    _chk_states(T, B, H, a0, c0, A, C, G)
+    _chk3("P", "(T, B, Y)", P.shape[0], P.shape[1], P.shape[2], T, B, V)
+    _chk_grads(T, B, H, dA, dc0, dWh, db, da0, dc0, "dc0")
+    _chk2("dWx", "(4H, X)", dWx.shape[0], dWx.shape[1], 4 * H, Xn)
+    _chk2("dWy", "(Y, H)", dWy.shape[0], dWy.shape[1], V, H)
+    _chk1("dby", "(Y,)", dby.shape[0], V)
+    _chk_index("X", &X[0, 0], T, B, Xn)
+    _chk_index("Y", &Y[0, 0], T, B, V)
+    cdef int iT = <int>T, iB = <int>B, iH = <int>H, N = <int>(T * B), G4 = <int>(4 * H)
+    cdef int iX = <int>Xn, iV = <int>V
+    with nogil:
+        memset(&dWx[0, 0], 0, <size_t>G4 * iX * sizeof(floating))
+        memset(&dWh[0, 0], 0, <size_t>G4 * iH * sizeof(floating))
+        memset(&db[0], 0, <size_t>G4 * sizeof(floating))
+        memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
+        memset(&dby[0], 0, <size_t>iV * sizeof(floating))
+        _gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
+        _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+                    &C[0, 0, 0], &G[0, 0, 0])
+        memset(&dA[0, 0, 0], 0, <size_t>N * iH * sizeof(floating))
+        loss = _softmax_xent(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                             &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0])
+        # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
+        memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
+        _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0], &C[0, 0, 0],
+              &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0], &db[0], &da0[0, 0],
+              &dc0[0, 0])
+        _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+        if clip > 0:
+            _clip(&dWx[0, 0], <Py_ssize_t>G4 * iX, fclip)
+            _clip(&dWh[0, 0], <Py_ssize_t>G4 * iH, fclip)
+            _clip(&db[0], G4, fclip)
+            _clip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
+            _clip(&dby[0], iV, fclip)
+        if lr != 0:
+            _sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, nlr)
+            _sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, nlr)
+            _sgd(&b[0], &db[0], G4, nlr)
+            _sgd(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, nlr)
+            _sgd(&by[0], &dby[0], iV, nlr)
+    return loss
+
+
+# ================================================================ public kernels
+
+cdef tuple _SPEC_FWD_IX = (
+    ("X", 2, "i", False), ("Wx", 2, "f", False), ("Wh", 2, "f", False),
+    ("b", 1, "f", False), ("a0", 2, "f", False), ("c0", 2, "f", False),
+    ("A", 3, "f", True), ("C", 3, "f", True), ("G", 3, "f", True))
+
+cdef tuple _SPEC_FWD_DENSE = (("x", 3, "f", False),) + _SPEC_FWD_IX[1:]
+
+cdef tuple _SPEC_BWD_IX = (
+    ("X", 2, "i", False), ("Wh", 2, "f", False), ("a0", 2, "f", False),
+    ("c0", 2, "f", False), ("A", 3, "f", False), ("C", 3, "f", False),
+    ("G", 3, "f", True), ("dA", 3, "f", True), ("dcT", 2, "f", False),
+    ("dWx", 2, "f", True), ("dWh", 2, "f", True), ("db", 1, "f", True),
+    ("da0", 2, "f", True), ("dc0", 2, "f", True))
+
+cdef tuple _SPEC_BWD_DENSE = (
+    ("x", 3, "f", False), ("Wx", 2, "f", False)) + _SPEC_BWD_IX[1:] + (
+    ("dx", 3, "f", True),)
+
+cdef tuple _SPEC_SAMPLE = (
+    ("Wx", 2, "f", False), ("Wh", 2, "f", False), ("b", 1, "f", False),
+    ("Wy", 2, "f", False), ("by", 1, "f", False), ("a", 1, "f", True),
+    ("c", 1, "f", True), ("u", 1, "d", False), ("out", 1, "i", True))
+
+cdef tuple _SPEC_TRAIN = (
+    ("X", 2, "i", False), ("Y", 2, "i", False), ("Wx", 2, "f", True),
+    ("Wh", 2, "f", True), ("b", 1, "f", True), ("Wy", 2, "f", True),
+    ("by", 1, "f", True), ("a0", 2, "f", False), ("c0", 2, "f", False),
+    ("A", 3, "f", True), ("C", 3, "f", True), ("G", 3, "f", True),
+    ("P", 3, "f", True), ("dA", 3, "f", True), ("dWx", 2, "f", True),
+    ("dWh", 2, "f", True), ("db", 1, "f", True), ("dWy", 2, "f", True),
+    ("dby", 1, "f", True), ("da0", 2, "f", True), ("dc0", 2, "f", True))
+
+
+def lstm_forward_ix(X, Wx, Wh, b, a0, c0, A, C, G):
+    """LSTM forward over character indices (gate blocks [f, i, c, o]).
+
+    Parameters
+    ----------
+    X : IN (T, B) int64 indices into the columns of ``Wx``; -1 = zero input.
+    Wx : IN (4H, X); Wh : IN (4H, H); b : IN (4H,).
+    a0, c0 : IN (B, H) initial hidden and cell states.
+    A, C : OUT (T, B, H) hidden states a_1..a_T and cell states c_1..c_T.
+    G : OUT (T, B, 4H) activated gates [f, i, cc, o] (kept for backward).
+
+    All float arrays float32 or float64 (one dtype), C-contiguous.
+    """
+    cdef tuple args = (X, Wx, Wh, b, a0, c0, A, C, G)
+    dt = _float_dtype(args, _SPEC_FWD_IX)
+    try:
+        if dt is _F64:
+            _forward_ix[double](X, Wx, Wh, b, a0, c0, A, C, G)
+        else:
+            _forward_ix[float](X, Wx, Wh, b, a0, c0, A, C, G)
+    except _BUFFER_ERRORS:
+        _diagnose(args, _SPEC_FWD_IX, dt)
+        raise
+
+
+def lstm_forward_dense(x, Wx, Wh, b, a0, c0, A, C, G):
+    """LSTM forward over dense inputs ``x`` IN (T, B, X); otherwise as :func:`lstm_forward_ix`.
+
+    The input projection of all T*B rows is one GEMM before the time loop.
+    """
+    cdef tuple args = (x, Wx, Wh, b, a0, c0, A, C, G)
+    dt = _float_dtype(args, _SPEC_FWD_DENSE)
+    try:
+        if dt is _F64:
+            _forward_dense[double](x, Wx, Wh, b, a0, c0, A, C, G)
+        else:
+            _forward_dense[float](x, Wx, Wh, b, a0, c0, A, C, G)
+    except _BUFFER_ERRORS:
+        _diagnose(args, _SPEC_FWD_DENSE, dt)
+        raise
+
+
+def lstm_backward_ix(X, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, dc0):
+    """LSTM backward through time for index inputs.
+
+    Parameters
+    ----------
+    X : IN (T, B) int64 indices (-1 = zero input); Wh : IN (4H, H).
+    a0, c0 : IN (B, H); A, C : IN (T, B, H) states from the forward pass.
+    G : IN/OUT (T, B, 4H): the activated gates on entry, the pre-activation gate
+        gradients ``dZ`` [dz_f, dz_i, dz_c, dz_o] on return.
+    dA : IN/OUT (T, B, H): upstream gradient on every hidden state; scratch (holds the
+        total gradient on each a_t on return).
+    dcT : IN (B, H) upstream gradient on the final cell state (may be ``dc0`` itself).
+    dWx (4H, X), dWh (4H, H), db (4H,) : accumulated (``+=``); X = ``dWx.shape[1]``.
+    da0, dc0 : OUT (B, H) gradients on the initial states.
+    """
+    cdef tuple args = (X, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, dc0)
+    dt = _float_dtype(args, _SPEC_BWD_IX)
+    try:
+        if dt is _F64:
+            _backward_ix[double](X, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, dc0)
+        else:
+            _backward_ix[float](X, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, dc0)
+    except _BUFFER_ERRORS:
+        _diagnose(args, _SPEC_BWD_IX, dt)
+        raise
+
+
+def lstm_backward_dense(x, Wx, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, dc0, dx):
+    """LSTM BPTT for dense inputs: as :func:`lstm_backward_ix` plus ``x`` IN (T, B, X),
+    ``Wx`` IN (4H, X) and ``dx`` OUT (T, B, X) (``dWx += dZ^T x`` and ``dx = dZ @ Wx``
+    are one GEMM each)."""
+    cdef tuple args = (x, Wx, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, dc0, dx)
+    dt = _float_dtype(args, _SPEC_BWD_DENSE)
+    try:
+        if dt is _F64:
+            _backward_dense[double](x, Wx, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db,
+                                    da0, dc0, dx)
+        else:
+            _backward_dense[float](x, Wx, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db,
+                                   da0, dc0, dx)
+    except _BUFFER_ERRORS:
+        _diagnose(args, _SPEC_BWD_DENSE, dt)
+        raise
+
+
+cdef Py_ssize_t _as_int(str name, object v) except? -1:
+    if isinstance(v, bool):
+        raise TypeError(f"{name} must be an integer, got bool {v!r}")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}") from None
+
+
+def lstm_sample(Wx, Wh, b, Wy, by, a, c, x0, u, temperature, top_k, stop, out):
+    """Generate characters one step at a time, feeding each pick back as the next input.
+
+    Parameters
+    ----------
+    Wx (4H, X), Wh (4H, H), b (4H,), Wy (Y, H), by (Y,) : IN model parameters; Y <= X.
+    a, c : IN/OUT (H,) hidden and cell state; hold the last state on return.
+    x0 : int, first input index (-1 = zero input).
+    u : IN (>= N,) float64 uniforms in [0, 1), one per character (pre-drawn).
+    temperature : float >= 0; logits are divided by it; ``0`` picks the argmax.
+    top_k : int >= 0; keep only the k largest logits (0 = all).
+    stop : int; stop after emitting this index (-1 = never).
+    out : OUT (N,) int64 indices.
+
+    Returns
+    -------
+    n : int, the number of characters written to ``out``.
+    """
+    cdef tuple args = (Wx, Wh, b, Wy, by, a, c, u, out)
+    dt = _float_dtype(args, _SPEC_SAMPLE)
+    cdef Py_ssize_t ix0 = _as_int("x0", x0)
+    cdef Py_ssize_t k = _as_int("top_k", top_k)
+    cdef Py_ssize_t st = _as_int("stop", stop)
+    try:
+        temp = float(temperature)
+    except (TypeError, ValueError):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__} "
+                        f"{temperature!r}") from None
+    try:
+        if dt is _F64:
+            return _sample[double](Wx, Wh, b, Wy, by, a, c, ix0, u, temp, k, st, out)
+        else:
+            return _sample[float](Wx, Wh, b, Wy, by, a, c, ix0, u, temp, k, st, out)
+    except _BUFFER_ERRORS:
+        _diagnose(args, _SPEC_SAMPLE, dt)
+        raise
+
+
+def lstm_train_step_ix(X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
+                       dWx, dWh, db, dWy, dby, da0, dc0, clip, lr):
+    """One full LSTM training step on index sequences, in place.
+
+    Zero the gradients; forward (``A``, ``C``, ``G``); summed cross-entropy of the
+    softmax output layer against ``Y``; BPTT (zero gradient on the final cell state);
+    clip every parameter gradient to ``[-clip, clip]`` when ``clip > 0``; SGD
+    ``p += -lr * g`` when ``lr != 0``. Shapes as in ``fastrnn.reference.lstm_train_step_ix``:
+    X, Y (T, B) int64 (-1 = no input / masked target); Wx (4H, X), Wh (4H, H), b (4H,),
+    Wy (Y, H), by (Y,) IN/OUT; a0, c0 IN (B, H); A, C OUT (T, B, H); G OUT (T, B, 4H)
+    (gate gradients on return); P OUT (T, B, Y) (output-layer ``dz`` on return);
+    dA OUT (T, B, H) scratch; dWx, dWh, db, dWy, dby OUT gradients (clipped);
+    da0, dc0 OUT (B, H) (not clipped).
+
+    Returns
+    -------
+    loss : float, the summed cross-entropy before the update. A non-finite loss is
+        returned, not raised (the caller decides).
+    """
+    cdef tuple args = (X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
+                       dWx, dWh, db, dWy, dby, da0, dc0)
+    dt = _float_dtype(args, _SPEC_TRAIN)
+    cdef double fclip, flr
+    try:
+        fclip = clip
+        flr = lr
+    except TypeError:
+        raise TypeError(f"clip and lr must be numbers, got {clip!r}, {lr!r}") from None
+    try:
+        if dt is _F64:
+            return _train_step_ix[double](X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
+                                          dWx, dWh, db, dWy, dby, da0, dc0, fclip, flr)
+        else:
+            return _train_step_ix[float](X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
+                                         dWx, dWh, db, dWy, dby, da0, dc0, fclip, flr)
+    except _BUFFER_ERRORS:
+        _diagnose(args, _SPEC_TRAIN, dt)
+        raise

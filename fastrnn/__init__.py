@@ -14,6 +14,8 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from ._ext import get_backend, set_backend, use_backend
 from .models import GATES, LSTM, RNN
 from .optim import SGD, Adagrad, Adam, clip_by_norm, clip_by_value, global_norm
+from .vocab import Vocab
+from .charmodel import CharModel, History, TrainInfo, default_corpus, load
 
 try:
     __version__ = _version("fastrnn")
@@ -23,4 +25,5 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "RNN", "LSTM", "GATES", "SGD", "Adam", "Adagrad", "clip_by_value", "clip_by_norm",
     "global_norm", "get_backend", "set_backend", "use_backend", "__version__",
+    "Vocab", "CharModel", "History", "TrainInfo", "default_corpus", "load",
 ]

@@ -318,6 +318,9 @@ def cmd_train(args, out, err) -> int:
     def callback(info):
         nonlocal progress
         if progress is None:
+            if not quiet:
+                err.write(header)
+                err.flush()
             progress = Progress(info.steps, err, tty=tty, enabled=not quiet)
         progress.update(info)
         if info.samples and not quiet:
@@ -326,12 +329,9 @@ def cmd_train(args, out, err) -> int:
             _print_samples(info.samples, out, mode)
         return not interrupted["flag"]
 
-    if not quiet:
-        err.write(f"training {model.cell} (hidden {model.hidden_size}, {model.dtype.name}) on "
-                  f"{source}: {mode} mode, {optimizer}, batch {batch_size}"
-                  + (f", resuming at iteration {model.iteration}" if args.resume else "")
-                  + "\n")
-        err.flush()
+    header = (f"training {model.cell} (hidden {model.hidden_size}, {model.dtype.name}) on "
+              f"{source}: {mode} mode, {optimizer}, batch {batch_size}"
+              + (f", resuming at iteration {model.iteration}" if args.resume else "") + "\n")
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
         with _blas_single_thread():

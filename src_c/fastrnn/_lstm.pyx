@@ -16,7 +16,9 @@ The input projection and the bias are hoisted out of the time loop (a column gat
 inside the loop only the recurrent product ``G[t] += A[t-1] @ Wh.T`` (GEMV at B = 1,
 GEMM otherwise) and the fused gate math. Backward keeps only the carry
 ``da_{t-1} += dz_t @ Wh`` and the gate derivatives in the loop; ``dWh``, ``db``,
-``dWx`` and ``dx`` are single GEMMs / passes over all T*B rows after it.
+``dWx`` and ``dx`` are single GEMMs / passes over all T*B rows after it. The
+transcendentals run through the vectorised ``vexpm`` / ``vtanh`` of ``fastrnn._math``
+(~2 ulp, see ``_vecmath.h``) on contiguous gate blocks.
 
 Every public function is a thin ``def`` wrapper: it checks that all float arrays share
 one dtype (float32 or float64; ``TypeError`` naming the argument otherwise) and calls
@@ -31,12 +33,13 @@ import operator
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport exp, expf, tanh, tanhf, log, logf, isfinite, INFINITY
+from libc.math cimport exp, log, logf, isfinite, INFINITY
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
+from fastrnn._math cimport vclip, vexpm, vtanh
 
 
 cdef object _F64 = np.dtype(np.float64)
@@ -49,22 +52,6 @@ cdef Py_ssize_t _INT_MAX = 2147483647
 
 # ============================================================ scalar math (nogil)
 
-cdef inline floating _exp(floating x) noexcept nogil:
-    """``exp`` in the precision of ``floating`` (expf for float32)."""
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    """``tanh`` in the precision of ``floating``."""
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
-
-
 cdef inline floating _log(floating x) noexcept nogil:
     """``log`` in the precision of ``floating``."""
     if floating is float:
@@ -73,13 +60,15 @@ cdef inline floating _log(floating x) noexcept nogil:
         return log(x)
 
 
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    """Stable logistic: ``1/(1+exp(-x))`` for x >= 0, ``e/(1+e)`` with ``e = exp(x)`` else."""
-    cdef floating e
-    if x >= 0:
-        return 1 / (1 + _exp(-x))
-    e = _exp(x)
-    return e / (1 + e)
+cdef inline void _sigmoid_block(floating* z, Py_ssize_t n, floating* w) noexcept nogil:
+    """``z = sigmoid(z)`` in place over n entries, stably: ``e = exp(-|z|)`` (vectorised,
+    in the scratch ``w`` of n entries), then ``1/(1+e)`` for z >= 0 and ``e/(1+e)`` else."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        w[k] = z[k] if z[k] < 0 else -z[k]
+    vexpm(w, n, 0)
+    for k in range(n):
+        z[k] = 1 / (1 + w[k]) if z[k] >= 0 else w[k] / (1 + w[k])
 
 
 # ================================================================ argument checks
@@ -260,7 +249,7 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     cdef floating* g
     cdef floating* at
     cdef floating* ct
-    cdef floating f, i, cc, o, c
+    cdef floating c
     for t in range(T):
         ap = a0 if t == 0 else A + (t - 1) * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
@@ -273,18 +262,20 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         at = A + t * BH
         ct = C + t * BH
         for bb in range(B):
+            # f, i, o = sigmoid(z_f, z_i, z_o); cc = tanh(z_c), in place in G (a_t as scratch)
+            _sigmoid_block(g, H, at)
+            _sigmoid_block(g + H, H, at)
+            _sigmoid_block(g + 3 * H, H, at)
+            vtanh(g + 2 * H, H)
+            # c_t = f * c_{t-1} + i * cc
             for j in range(H):
-                f = _sigmoid(g[j])
-                i = _sigmoid(g[H + j])
-                cc = _tanh(g[2 * H + j])
-                o = _sigmoid(g[3 * H + j])
-                c = f * cp[j] + i * cc
+                c = g[j] * cp[j] + g[H + j] * g[2 * H + j]
                 ct[j] = c
-                at[j] = o * _tanh(c)
-                g[j] = f
-                g[H + j] = i
-                g[2 * H + j] = cc
-                g[3 * H + j] = o
+                at[j] = c
+            # a_t = o * tanh(c_t)
+            vtanh(at, H)
+            for j in range(H):
+                at[j] = g[3 * H + j] * at[j]
             g += G4
             cp += H
             at += H
@@ -294,12 +285,13 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
 cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 const floating* c0, const floating* A, const floating* C, floating* G,
                 floating* dA, const floating* dcT, floating* dWh, floating* db,
-                floating* da0, floating* dc0) noexcept nogil:
+                floating* da0, floating* dc0, floating* TC) noexcept nogil:
     """Backward through time; G (activated gates) -> dZ in place.
 
     ``dc0`` carries the cell-state gradient (starting from ``dcT``, which may be the
     same buffer); ``dA[t-1]`` receives the carry ``dz_t @ Wh``; ``dWh`` and ``db`` are
-    accumulated after the loop.
+    accumulated after the loop. ``TC`` is scratch of T*B*H + 4H entries (``tanh(C)``,
+    computed in one vectorised pass before the loop, then the column sums for ``db``).
     """
     cdef Py_ssize_t t, bb, j, r, k
     cdef int G4 = 4 * H
@@ -311,14 +303,15 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef floating* da
     cdef floating* dc
     cdef floating f, i, cc, o, tc, d_a, dcv
-    cdef floating s
     if dc0 != dcT:
         memcpy(dc0, dcT, <size_t>BH * sizeof(floating))
+    memcpy(TC, C, <size_t>T * BH * sizeof(floating))
+    vtanh(TC, <Py_ssize_t>T * BH)
     for t in range(T - 1, -1, -1):
         gt = G + t * B * G4
         g = gt
         da = dA + t * BH
-        ct = C + t * BH
+        ct = TC + t * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
         dc = dc0
         for bb in range(B):
@@ -327,7 +320,7 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 i = g[H + j]
                 cc = g[2 * H + j]
                 o = g[3 * H + j]
-                tc = _tanh(ct[j])
+                tc = ct[j]                      # tanh(c_t)
                 d_a = da[j]
                 # a_t = o * tanh(c_t)  ->  dc_t += da_t * o * (1 - tanh(c_t)^2)
                 dcv = dc[j] + d_a * o * (1 - tc * tc)
@@ -361,12 +354,14 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     gemm(True, False, G4, H, B, 1, G, G4, a0, H, 1, dWh, H)
     if T > 1:
         gemm(True, False, G4, H, (T - 1) * B, 1, G + B * G4, G4, A, H, 1, dWh, H)
-    # z_t = ... + b  ->  db += sum over rows of dz
+    # z_t = ... + b  ->  db += sum over rows of dz (summed first, row by row)
+    memset(TC, 0, <size_t>G4 * sizeof(floating))
+    for r in range(T * B):
+        g = G + r * G4
+        for k in range(G4):
+            TC[k] = TC[k] + g[k]
     for k in range(G4):
-        s = 0
-        for r in range(T * B):
-            s = s + G[r * G4 + k]
-        db[k] += s
+        db[k] += TC[k]
 
 
 cdef void _dwx_ix(int N, int G4, int Xn, const int64_t* X, const floating* dZ,
@@ -403,7 +398,7 @@ cdef double _softmax_xent(int N, int H, int V, const floating* A, const floating
     cdef Py_ssize_t r, k
     cdef int64_t y
     cdef floating* row
-    cdef floating m, z, zy, e, s
+    cdef floating m, zy, s
     cdef double loss = 0
     # z = Wy a + by: one GEMM over all rows
     gemm(False, True, N, V, H, 1, A, H, Wy, H, 0, P, V)
@@ -416,15 +411,11 @@ cdef double _softmax_xent(int N, int H, int V, const floating* A, const floating
         for k in range(1, V):
             if row[k] > m:
                 m = row[k]
+        zy = row[y] - m if y >= 0 else 0
+        vexpm(row, V, m)                     # e = exp(z - max)
         s = 0
-        zy = 0
         for k in range(V):
-            z = row[k] - m
-            if k == y:
-                zy = z
-            e = _exp(z)
-            row[k] = e
-            s = s + e
+            s = s + row[k]
         if y >= 0:
             # L = -log softmax(z)[y] = log(sum exp(z - max)) - (z_y - max)
             loss += <double>(_log(s) - zy)
@@ -444,16 +435,6 @@ cdef double _softmax_xent(int N, int H, int V, const floating* A, const floating
         dby[k] += s
     gemm(False, False, N, H, V, 1, P, V, Wy, H, 1, dA, H)
     return loss
-
-
-cdef inline void _clip(floating* g, Py_ssize_t n, floating m) noexcept nogil:
-    """Clip n entries in place to [-m, m] (NaN stays NaN, like np.clip)."""
-    cdef Py_ssize_t k
-    for k in range(n):
-        if g[k] > m:
-            g[k] = m
-        elif g[k] < -m:
-            g[k] = -m
 
 
 cdef inline void _sgd(floating* p, const floating* g, Py_ssize_t n,
@@ -540,11 +521,13 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
                              floating* a, floating* c, Py_ssize_t x, const double* u,
                              double temperature, Py_ssize_t top_k, Py_ssize_t stop,
                              int64_t* out, Py_ssize_t n, floating* z, floating* logits,
-                             double* pz, double* work) noexcept nogil:
-    """The sampling loop of :func:`lstm_sample` on raw pointers; returns the count."""
+                             floating* w, double* pz, double* work) noexcept nogil:
+    """The sampling loop of :func:`lstm_sample` on raw pointers; returns the count.
+
+    Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz``, ``work``
+    (Y doubles each)."""
     cdef Py_ssize_t step, k, j, idx
     cdef int G4 = 4 * H
-    cdef floating f, i, cc, o, cn
     for step in range(n):
         # z = Wh a + Wx x + b (the order of sums of rnn_sample)
         gemv(False, G4, H, 1, Wh, H, a, 0, z)
@@ -553,14 +536,17 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
                 z[k] = Wx[k * Xn + x] + z[k]
         for k in range(G4):
             z[k] = z[k] + b[k]
+        _sigmoid_block(z, H, w)
+        _sigmoid_block(z + H, H, w)
+        _sigmoid_block(z + 3 * H, H, w)
+        vtanh(z + 2 * H, H)
+        # c = f * c + i * cc; a = o * tanh(c)
         for j in range(H):
-            f = _sigmoid(z[j])
-            i = _sigmoid(z[H + j])
-            cc = _tanh(z[2 * H + j])
-            o = _sigmoid(z[3 * H + j])
-            cn = f * c[j] + i * cc
-            c[j] = cn
-            a[j] = o * _tanh(cn)
+            c[j] = z[j] * c[j] + z[H + j] * z[2 * H + j]
+            a[j] = c[j]
+        vtanh(a, H)
+        for j in range(H):
+            a[j] = z[3 * H + j] * a[j]
         # logits = Wy a + by
         gemv(False, V, H, 1, Wy, H, a, 0, logits)
         for k in range(V):
@@ -652,11 +638,18 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_grads(T, B, H, dA, dcT, dWh, db, da0, dc0)
     _chk_index("X", &X[0, 0], T, B, Xn)
-    with nogil:
-        _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
-              &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
-              &da0[0, 0], &dc0[0, 0])
-        _dwx_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
+    if TC == NULL:
+        raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
+    try:
+        with nogil:
+            _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+                  &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
+                  &da0[0, 0], &dc0[0, 0], TC)
+            _dwx_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0],
+                    &dWx[0, 0])
+    finally:
+        free(TC)
     return 0
 
 
@@ -676,12 +669,18 @@ cdef int _backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     _chk3("dx", "(T, B, X)", dx.shape[0], dx.shape[1], dx.shape[2], T, B, Xn)
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_grads(T, B, H, dA, dcT, dWh, db, da0, dc0)
-    with nogil:
-        _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
-              &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
-              &da0[0, 0], &dc0[0, 0])
-        _dense_grads(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
-                     &G[0, 0, 0], &dWx[0, 0], &dx[0, 0, 0])
+    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
+    if TC == NULL:
+        raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
+    try:
+        with nogil:
+            _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+                  &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
+                  &da0[0, 0], &dc0[0, 0], TC)
+            _dense_grads(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
+                         &G[0, 0, 0], &dWx[0, 0], &dx[0, 0, 0])
+    finally:
+        free(TC)
     return 0
 
 
@@ -712,7 +711,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         raise ValueError(f"top_k must be >= 0 (0 = all), got {top_k}")
     if n == 0:
         return 0
-    cdef floating* fbuf = <floating*>malloc(<size_t>(4 * H + V) * sizeof(floating))
+    cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
     try:
         if fbuf == NULL or dbuf == NULL:
@@ -720,8 +719,8 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         with nogil:
             count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
                                  &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
-                                 top_k, stop, &out[0], n, fbuf, fbuf + 4 * H, dbuf,
-                                 dbuf + V)
+                                 top_k, stop, &out[0], n, fbuf, fbuf + 4 * H,
+                                 fbuf + 4 * H + V, dbuf, dbuf + V)
     finally:
         free(fbuf)
         free(dbuf)
@@ -758,36 +757,42 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     _chk_index("Y", &Y[0, 0], T, B, V)
     cdef int iT = <int>T, iB = <int>B, iH = <int>H, N = <int>(T * B), G4 = <int>(4 * H)
     cdef int iX = <int>Xn, iV = <int>V
-    with nogil:
-        memset(&dWx[0, 0], 0, <size_t>G4 * iX * sizeof(floating))
-        memset(&dWh[0, 0], 0, <size_t>G4 * iH * sizeof(floating))
-        memset(&db[0], 0, <size_t>G4 * sizeof(floating))
-        memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
-        memset(&dby[0], 0, <size_t>iV * sizeof(floating))
-        _gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
-        _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
-                    &C[0, 0, 0], &G[0, 0, 0])
-        memset(&dA[0, 0, 0], 0, <size_t>N * iH * sizeof(floating))
-        loss = _softmax_xent(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
-                             &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0])
-        # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
-        memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
-        _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0], &C[0, 0, 0],
-              &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0], &db[0], &da0[0, 0],
-              &dc0[0, 0])
-        _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
-        if clip > 0:
-            _clip(&dWx[0, 0], <Py_ssize_t>G4 * iX, fclip)
-            _clip(&dWh[0, 0], <Py_ssize_t>G4 * iH, fclip)
-            _clip(&db[0], G4, fclip)
-            _clip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
-            _clip(&dby[0], iV, fclip)
-        if lr != 0:
-            _sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, nlr)
-            _sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, nlr)
-            _sgd(&b[0], &db[0], G4, nlr)
-            _sgd(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, nlr)
-            _sgd(&by[0], &dby[0], iV, nlr)
+    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
+    if TC == NULL:
+        raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
+    try:
+        with nogil:
+            memset(&dWx[0, 0], 0, <size_t>G4 * iX * sizeof(floating))
+            memset(&dWh[0, 0], 0, <size_t>G4 * iH * sizeof(floating))
+            memset(&db[0], 0, <size_t>G4 * sizeof(floating))
+            memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
+            memset(&dby[0], 0, <size_t>iV * sizeof(floating))
+            _gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
+            _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+                        &C[0, 0, 0], &G[0, 0, 0])
+            memset(&dA[0, 0, 0], 0, <size_t>N * iH * sizeof(floating))
+            loss = _softmax_xent(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                                 &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0])
+            # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
+            memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
+            _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0], &C[0, 0, 0],
+                  &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0], &db[0], &da0[0, 0],
+                  &dc0[0, 0], TC)
+            _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+            if clip > 0:
+                vclip(&dWx[0, 0], <Py_ssize_t>G4 * iX, fclip)
+                vclip(&dWh[0, 0], <Py_ssize_t>G4 * iH, fclip)
+                vclip(&db[0], G4, fclip)
+                vclip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
+                vclip(&dby[0], iV, fclip)
+            if lr != 0:
+                _sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, nlr)
+                _sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, nlr)
+                _sgd(&b[0], &db[0], G4, nlr)
+                _sgd(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, nlr)
+                _sgd(&by[0], &dby[0], iV, nlr)
+    finally:
+        free(TC)
     return loss
 
 

@@ -335,7 +335,7 @@ class CharModel:
             Hold out this fraction of the lines (a seeded random choice) or of the end of
             the stream; its loss is computed every ``eval_every`` steps and at the end.
         eval_every : int >= 1 or None
-            Default: 10 evaluations over the run.
+            Default: 10 evaluations over the run, at least one every 1000 steps.
         smoothing : float in [0, 1)
             ``smooth = smoothing * smooth + (1 - smoothing) * loss`` (it starts at
             ``log(V)``, the untrained loss).
@@ -398,7 +398,7 @@ class CharModel:
         data = _Data(self.vocab, body, mode, B, S, val_fraction, self.seed)
         steps = iterations if iterations is not None else (epochs or 1) * data.per_epoch
         if eval_every is None:
-            eval_every = max(1, -(-steps // 10))
+            eval_every = max(1, min(-(-steps // 10), 1000))
 
         cur = self._cursor
         if cur is None or cur.get("fingerprint") != data.fingerprint:

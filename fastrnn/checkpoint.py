@@ -141,8 +141,8 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} (bad JSON header: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{what} (format is {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                         f"expected {FORMAT!r})")
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{what} (format is {fmt!r}, expected {FORMAT!r})")
     version = meta.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"{what} (bad format_version {version!r})")

@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stream mode: characters per window (default 25)")
     t.add_argument("--mode", choices=MODES, default=None,
                    help="one example per line (default) or a continuous stream")
+    t.add_argument("--lower", action="store_true",
+                   help="lower-case the text first (the course does this for dinos.txt)")
     t.add_argument("--val-fraction", type=FRACTION, metavar="X", help="held-out fraction "
                    "(default 0.05 for 100+ lines or 2000+ characters, else 0)")
     t.add_argument("--seed", type=NONNEG_INT, metavar="N", help="random seed (default: random)")
@@ -260,6 +262,8 @@ _TRAIN_DEFAULTS = {"cell": "rnn", "hidden": 100, "optimizer": "adam", "batch_siz
 def cmd_train(args, out, err) -> int:
     quiet = args.quiet
     text = read_text(args.file) if args.file else default_corpus()
+    if args.lower:
+        text = text.lower()
     source = args.file or "the embedded names corpus"
 
     if args.resume:

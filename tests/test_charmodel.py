@@ -289,7 +289,8 @@ def test_stream_mode_carries_state_like_truncated_bptt():
     n_windows = -(-(len(data) - 1) // S)
     state, p = None, 0
     for _ in range(10):
-        x, y = data[p * S:min(p * S + S, len(data) - 1)], data[p * S + 1:min(p * S + S, len(data) - 1) + 1]
+        e = min(p * S + S, len(data) - 1)
+        x, y = data[p * S:e], data[p * S + 1:e + 1]
         _, state = ref.net.train_step(x, y, state, lr=0.05, clip=5.0)
         p += 1
         if p == n_windows:  # a new epoch starts from a zero state

@@ -339,3 +339,12 @@ def test_read_text_normalises(tmp_path):
     p = tmp_path / "t.txt"
     p.write_bytes("\ufeffanna\r\nbob\rcarl\n".encode("utf-8"))
     assert cli.read_text(str(p)) == "anna\nbob\ncarl\n"
+
+
+def test_lower_flag(tmp_path, capsys):
+    f = tmp_path / "dinos.txt"
+    f.write_text("Aachenosaurus\nAardonyx\nAbelisaurus\n")
+    out = tmp_path / "d.npz"
+    rc, o, e = call(["train", f, "--lower", "--iterations", 5, "--quiet", "--out", out], capsys)
+    assert rc == 0 and o == e == ""
+    assert fastrnn.load(out).vocab == fastrnn.Vocab.from_text("aachenosaurus\naardonyx\nabelisaurus")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastrnn
+import fastrnn._ext as _ext
 from fastrnn import cli
 from fastrnn.charmodel import TrainInfo
 
@@ -111,6 +112,9 @@ def test_resume_writes_back_by_default(corpus, tmp_path):
     assert fastrnn.load(p).iteration == 30
 
 
+@pytest.mark.skipif(not (_ext.compiled_available()
+                         and hasattr(_ext.kernels("cython"), "lstm_train_step_ix")),
+                    reason="fastrnn._lstm kernels (lstm_train_step_ix) not built")
 def test_stream_mode_and_lstm(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("the quick brown fox jumps over the lazy dog.\n" * 8)

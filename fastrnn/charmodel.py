@@ -296,31 +296,38 @@ class CharModel:
                              "(or pass vocab=... when creating it)")
 
     # ----------------------------------------------------------------- training
-    def fit(self, text: str | Sequence[str], *, mode: str = "lines",
-            iterations: int | None = None, epochs: int | None = None, batch_size: int = 1,
-            seq_length: int = 25, optimizer: str | Optimizer = "sgd", lr: float | None = None,
+    def fit(self, text: str | Sequence[str], *, mode: str | None = None,
+            iterations: int | None = None, epochs: int | None = None,
+            batch_size: int | None = None, seq_length: int | None = None,
+            optimizer: str | Optimizer | None = None, lr: float | None = None,
             clip: float | None = None, clip_norm: float | None = None,
-            val_fraction: float = 0.0, eval_every: int | None = None,
+            val_fraction: float | None = None, eval_every: int | None = None,
             smoothing: float = 0.999, callback: Callable[[TrainInfo], Any] | None = None,
             sample_every: int = 0, n_samples: int = 5, shuffle: bool = True) -> History:
         """Train on ``text``; continue where the last ``fit`` (or the loaded checkpoint) stopped.
+
+        The data settings and the optimizer (``mode``, ``batch_size``, ``seq_length``,
+        ``optimizer``, ``lr``, ``clip``, ``clip_norm``, ``val_fraction``) default to
+        those of the previous ``fit`` of this model, also across :meth:`save` /
+        :meth:`load`, so ``fit(text, iterations=M)`` on a loaded checkpoint continues the
+        run exactly; a fresh model uses the defaults below.
 
         Parameters
         ----------
         text : str or list of str
             The training text (a list is joined with newlines). Its characters must all
             be in the vocabulary when the model already has one.
-        mode : {"lines", "stream"}
+        mode : {"lines", "stream"}, default "lines"
             One example per line, or a continuous stream cut into ``seq_length`` windows
             with the state carried between them (see the module docstring).
         iterations, epochs : int >= 1
             How long to train: a number of steps, or of passes over the training data
             (one of them; default ``epochs=1``). Counted from the current position.
-        batch_size : int >= 1
+        batch_size : int >= 1, default 1
             B: lines per step (padded and masked) or parallel streams.
-        seq_length : int >= 1
+        seq_length : int >= 1, default 25
             Stream mode: characters per window (truncated-BPTT length).
-        optimizer : {"sgd", "adam", "adagrad"} or an Optimizer
+        optimizer : {"sgd", "adam", "adagrad"} or an Optimizer, default "sgd"
             A name keeps the optimizer (and its state) of the previous fit when the
             name is the same; an instance is used as given.
         lr : float > 0 or None
@@ -331,7 +338,7 @@ class CharModel:
             5.0 (the course's) unless ``clip_norm`` is given, then 0.
         clip_norm : float > 0 or None
             Rescale the gradients so their global L2 norm is at most ``clip_norm``.
-        val_fraction : float in [0, 1)
+        val_fraction : float in [0, 1), default 0
             Hold out this fraction of the lines (a seeded random choice) or of the end of
             the stream; its loss is computed every ``eval_every`` steps and at the end.
         eval_every : int >= 1 or None
@@ -362,10 +369,15 @@ class CharModel:
             short for the mode, or a training that diverged (non-finite loss).
         """
         body = _as_text(text)
-        mode = _choice(mode, "mode", MODES)
-        B = positive_int(batch_size, "batch_size")
-        S = positive_int(seq_length, "seq_length")
-        val_fraction = finite_float(val_fraction, "val_fraction", 0.0)
+        prev = self.train_config
+
+        def last(value, key, default):
+            return value if value is not None else prev.get(key, default)
+
+        mode = _choice(last(mode, "mode", "lines"), "mode", MODES)
+        B = positive_int(last(batch_size, "batch_size", 1), "batch_size")
+        S = positive_int(last(seq_length, "seq_length", 25), "seq_length")
+        val_fraction = finite_float(last(val_fraction, "val_fraction", 0.0), "val_fraction", 0.0)
         if val_fraction >= 1:
             raise ValueError(f"val_fraction must be < 1, got {val_fraction}")
         smoothing = finite_float(smoothing, "smoothing", 0.0)
@@ -383,23 +395,33 @@ class CharModel:
             eval_every = positive_int(eval_every, "eval_every")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        if clip is None and clip_norm is None and "clip" in prev:
+            clip, clip_norm = prev["clip"], prev.get("clip_norm")
         if clip_norm is not None:
             clip_norm = finite_float(clip_norm, "clip_norm", 0.0, strict=True)
         clip = (0.0 if clip_norm is not None else 5.0) if clip is None else \
             finite_float(clip, "clip", 0.0)
-        opt = self._make_optimizer(optimizer, lr)
+        if optimizer is None:
+            optimizer = self._optimizer if self._optimizer is not None else "sgd"
+        opt, new_lr = self._make_optimizer(optimizer, lr)
 
         if not body.strip(NEWLINE):
             raise ValueError("text is empty: nothing to train on")
         if self.vocab is None:
-            self._build(Vocab.from_text(body))
+            vocab = Vocab.from_text(body)
         else:
-            self.vocab.check(body, "text")
-        data = _Data(self.vocab, body, mode, B, S, val_fraction, self.seed)
+            vocab = self.vocab
+            vocab.check(body, "text")
+        data = _Data(vocab, body, mode, B, S, val_fraction, self.seed)
+        if self.vocab is None:
+            self._build(vocab)
         steps = iterations if iterations is not None else (epochs or 1) * data.per_epoch
         if eval_every is None:
             eval_every = max(1, min(-(-steps // 10), 1000))
 
+        if new_lr is not None:
+            opt.lr = new_lr
+        self._optimizer = opt
         cur = self._cursor
         if cur is None or cur.get("fingerprint") != data.fingerprint:
             cur = self._cursor = {"fingerprint": data.fingerprint, "epoch": 0, "pos": 0,
@@ -481,21 +503,17 @@ class CharModel:
         return hist
 
     def _make_optimizer(self, optimizer, lr):
-        if isinstance(optimizer, Optimizer):
-            if lr is not None:
-                optimizer.lr = finite_float(lr, "lr", 0.0, strict=True)
-            self._optimizer = optimizer
-            return optimizer
-        name = _choice(optimizer, "optimizer", OPTIMIZERS)
+        """``(optimizer, lr)``: the optimizer to train with and a new learning rate for it
+        (or None); nothing is changed until :meth:`fit` has checked all its input."""
         if lr is not None:
             lr = finite_float(lr, "lr", 0.0, strict=True)
+        if isinstance(optimizer, Optimizer):
+            return optimizer, lr
+        name = _choice(optimizer, "optimizer", OPTIMIZERS)
         opt = self._optimizer
         if opt is None or opt.name != name:
-            opt = OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr)
-        elif lr is not None:
-            opt.lr = lr
-        self._optimizer = opt
-        return opt
+            return OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr), None
+        return opt, lr
 
     @property
     def optimizer(self) -> Optimizer | None:

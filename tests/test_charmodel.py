@@ -490,3 +490,26 @@ def test_diverging_training_raises_clearly():
     m = CharModel(hidden_size=8, dtype="float32", seed=0, init_scale=1.0)
     with pytest.raises(ValueError, match="learning rate"):
         m.fit(STREAM, mode="stream", iterations=200, lr=1e38, clip=0)
+
+
+def test_bad_fit_changes_nothing():
+    m = CharModel(hidden_size=4, seed=0)
+    with pytest.raises(ValueError, match="too short"):
+        m.fit("ab", mode="stream", batch_size=4, optimizer="adam")
+    assert m.vocab is None and m.net is None and m.optimizer is None
+    m.fit("abc\n", iterations=1, optimizer="adam", lr=0.01)
+    with pytest.raises(ValueError, match="'z'"):
+        m.fit("z\n", optimizer="sgd", lr=0.5)
+    assert isinstance(m.optimizer, fastrnn.Adam) and m.optimizer.lr == 0.01
+    assert m.train_config["optimizer"] == "adam"
+
+
+def test_fit_defaults_to_previous_settings():
+    m = CharModel(hidden_size=4, seed=0)
+    m.fit(STREAM, mode="stream", iterations=2, batch_size=2, seq_length=9, optimizer="adagrad",
+          clip_norm=3.0)
+    m.fit(STREAM, iterations=1)
+    assert m.train_config == {"mode": "stream", "batch_size": 2, "seq_length": 9,
+                              "optimizer": "adagrad", "lr": 0.1, "clip": 0.0,
+                              "clip_norm": 3.0, "val_fraction": 0.0}
+    assert m.optimizer.name == "adagrad"

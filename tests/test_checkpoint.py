@@ -294,3 +294,18 @@ def test_resume_on_other_text_restarts_the_data_position(tmp_path):
     r.fit("anna\nbob\n", iterations=2)
     assert r.iteration == 5
     assert r._cursor["epoch"] == 1 and r._cursor["pos"] == 0
+
+
+def test_fit_after_load_reuses_the_run_settings(tmp_path):
+    """``fit(text, iterations=M)`` on a loaded model continues with the saved settings."""
+    kw = dict(batch_size=3, optimizer="adam", lr=0.004, clip_norm=2.0, val_fraction=0.2)
+    one = CharModel(hidden_size=7, dtype="float64", seed=2)
+    one.fit(NAMES, iterations=20, **kw)
+    m = CharModel(hidden_size=7, dtype="float64", seed=2)
+    m.fit(NAMES, iterations=8, **kw)
+    m.save(tmp_path / "m.npz")
+    r = CharModel.load(tmp_path / "m.npz")
+    r.fit(NAMES, iterations=12)
+    assert r.train_config == one.train_config
+    for k in one.params:
+        assert np.array_equal(r.params[k], one.params[k])

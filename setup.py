@@ -38,7 +38,8 @@ extensions = [
         [f"src_c/fastrnn/{name}.pyx"],
         include_dirs=["src_c/fastrnn"],
         extra_compile_args=COMPILE_ARGS,
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("FASTRNN_DEBUG", "1" if DEBUG else "0")],
     )
     for name in MODULES
     if os.path.exists(f"src_c/fastrnn/{name}.pyx")

@@ -6,11 +6,15 @@ course functions (:mod:`fastrnn.course`) and a character-level language model.
 
 Public API: :class:`RNN`, :class:`LSTM`, :func:`clip_by_value`, :func:`clip_by_norm`,
 :func:`global_norm`, :class:`SGD`, :class:`Adam`, :class:`Adagrad`, the backend switch
-(:func:`set_backend`, :func:`get_backend`, :func:`use_backend`) and ``__version__``.
+(:func:`set_backend`, :func:`get_backend`, :func:`use_backend`), threads
+(:func:`set_num_threads`, :func:`get_num_threads`, :func:`threads`), :func:`show_config`,
+the character model (:class:`Vocab`, :class:`CharModel`, :func:`load`,
+:func:`default_corpus`) and ``__version__``.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from ._config import get_num_threads, set_num_threads, show_config, threads
 from ._ext import get_backend, set_backend, use_backend
 from .models import GATES, LSTM, RNN
 from .optim import SGD, Adagrad, Adam, clip_by_norm, clip_by_value, global_norm
@@ -26,4 +30,5 @@ __all__ = [
     "RNN", "LSTM", "GATES", "SGD", "Adam", "Adagrad", "clip_by_value", "clip_by_norm",
     "global_norm", "get_backend", "set_backend", "use_backend", "__version__",
     "Vocab", "CharModel", "History", "TrainInfo", "default_corpus", "load",
+    "get_num_threads", "set_num_threads", "threads", "show_config",
 ]

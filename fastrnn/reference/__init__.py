@@ -43,6 +43,7 @@ try:  # the LSTM twin lives in its own file
         lstm_backward_ix,
         lstm_backward_dense,
         lstm_sample,
+        lstm_train_step_ix,
     )
 except ImportError:  # pragma: no cover - during development only
     pass

@@ -258,6 +258,8 @@ def lstm_train_step_ix(X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
     lstm_forward_ix(X, Wx, Wh, b, a0, c0, A, C, G)
     dA[...] = 0
     loss = softmax_xent(A, Wy, by, Y, P, dWy, dby, dA)
+    if not np.isfinite(loss):
+        return loss                     # nothing clipped or updated
     dc0[...] = 0
     lstm_backward_ix(X, Wh, a0, c0, A, C, G, dA, dc0, dWx, dWh, db, da0, dc0)
     if clip > 0:

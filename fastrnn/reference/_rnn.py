@@ -180,6 +180,8 @@ def rnn_train_step_ix(X, Y, Wax, Waa, ba, Wya, by, a0, A, P, dA,
     rnn_forward_ix(X, Wax, Waa, ba, a0, A)
     dA[...] = 0
     loss = softmax_xent(A, Wya, by, Y, P, dWya, dby, dA)
+    if not np.isfinite(loss):
+        return loss                     # nothing clipped or updated
     rnn_backward_ix(X, Waa, a0, A, dA, dWax, dWaa, dba, da0)
     if clip > 0:
         clip_(grads, clip)

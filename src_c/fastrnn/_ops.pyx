@@ -215,6 +215,25 @@ def pick_index(p, double u):
     return V - 1
 
 
+cdef extern from "_vecmath.h" nogil:
+    const char* fr_simd_level()
+
+cdef extern from *:
+    int FASTRNN_DEBUG
+
+DEBUG_BUILD = bool(FASTRNN_DEBUG)
+
+
+def simd_level():
+    """The vector instruction set the element-wise loops run with on this CPU."""
+    return fr_simd_level().decode()
+
+
+def debug_build():
+    """True when compiled with FASTRNN_DEBUG_CYTHON=1 (bounds checking on)."""
+    return DEBUG_BUILD
+
+
 def _vec_tanh(floating[::1] x):
     """Test hook: the kernels' vectorised tanh, in place."""
     if x.shape[0]:

@@ -26,6 +26,19 @@
 #define FR_CLONES
 #endif
 
+/* The instruction set the target_clones dispatcher picks on this CPU. */
+static const char *fr_simd_level(void)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return "avx512f";
+    if (__builtin_cpu_supports("avx2")) return "avx2";
+    return "sse2";
+#else
+    return "baseline (no runtime dispatch)";
+#endif
+}
+
 static inline double fr_exp1(double x)
 {
     const double LOG2E = 1.4426950408889634074;

@@ -4,12 +4,14 @@ Public through ``fastrnn``. The kernels multiply matrices with the BLAS that Sci
 ships (OpenBLAS in the wheels); its thread pool is the only one fastrnn uses. The
 element-wise passes run on the calling thread.
 
-Thread policy: at batch 1 every product is a small matrix-vector product and BLAS
-threads only cost synchronisation, so :class:`~fastrnn.RNN`/:class:`~fastrnn.LSTM` runs and the
-benchmarks of the course's sizes use 1 thread; with real batches (B >= 16, H >= 256) the
-products are GEMMs and both cores pay. ``set_num_threads`` fixes the count for the whole
-process (it limits every BLAS loaded in the process, NumPy's too, so nothing is
-oversubscribed); ``threads(n)`` does it for a ``with`` block.
+Thread policy (automatic by default): at batch 1 every product is a small
+matrix-vector product and BLAS threads only cost synchronisation, so the public entry
+points (models, character model, course functions) switch SciPy's BLAS to 1 thread;
+with batches the products are GEMMs and all cores pay, so they switch it to the number
+of usable cores (never more: no oversubscription). ``set_num_threads(n)`` fixes the
+count (``None`` returns to automatic), ``threads(n)`` fixes it for a ``with`` block,
+and ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` fix it from
+the environment. Only SciPy's BLAS is touched, not NumPy's.
 """
 
 from __future__ import annotations
@@ -28,20 +30,61 @@ try:
 except ImportError:  # pragma: no cover - threadpoolctl is a dependency
     threadpoolctl = None
 
-_controller = {"limits": None}
+def _env_threads():
+    for var in ("FASTRNN_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit() and int(v) >= 1:
+            return int(v)
+    return None
 
 
-def _blas_pools():
-    if threadpoolctl is None:
-        return []
-    return [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+def _cpu_count():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# policy: None = automatic (1 thread at batch 1, all cores otherwise), or a fixed count
+_state = {"policy": _env_threads(), "current": None, "libs": None}
+
+
+def _kernel_blas():
+    """threadpoolctl controllers of the BLAS the kernels call (SciPy's), found once."""
+    if _state["libs"] is None:
+        if threadpoolctl is None:  # pragma: no cover
+            _state["libs"] = []
+        else:
+            import scipy.linalg.cython_blas  # noqa: F401  (make sure it is loaded)
+
+            libs = [lc for lc in threadpoolctl.ThreadpoolController().lib_controllers
+                    if lc.user_api == "blas"]
+            mine = [lc for lc in libs if "numpy" not in os.path.dirname(lc.filepath)]
+            _state["libs"] = mine or libs
+    return _state["libs"]
+
+
+def _apply(n):
+    if _state["current"] != n:
+        for lc in _kernel_blas():
+            lc.set_num_threads(n)
+        _state["current"] = n
+
+
+def auto_threads(batch):
+    """Called by the public entry points before kernels run: in automatic mode, 1 BLAS
+    thread for batch 1 (every product is a small matrix-vector product, threads only
+    cost), all cores for real batches. A fixed count (``set_num_threads``, ``threads``,
+    or ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` in the
+    environment) is left alone."""
+    if _state["policy"] is None:
+        _apply(1 if batch <= 1 else _cpu_count())
 
 
 def get_num_threads() -> int:
-    """The number of threads SciPy's BLAS (the kernels' BLAS) uses now."""
-    pools = [p for p in _blas_pools() if "scipy" in os.path.basename(p.get("filepath", ""))]
-    pools = pools or _blas_pools()
-    return int(pools[-1]["num_threads"]) if pools else 1
+    """The number of threads of the BLAS the kernels use (SciPy's) right now."""
+    libs = _kernel_blas()
+    return int(libs[-1].num_threads) if libs else 1
 
 
 def _check_n(n):
@@ -50,27 +93,42 @@ def _check_n(n):
     return int(n)
 
 
-def set_num_threads(n: int) -> None:
-    """Use ``n`` BLAS threads from now on (for every BLAS in the process).
+def set_num_threads(n) -> None:
+    """Fix the kernels' BLAS thread count from now on.
 
     Parameters
     ----------
-    n : int >= 1. ``os.cpu_count()`` is the most that helps; more oversubscribes.
+    n : int >= 1, or None to return to the automatic policy (1 thread at batch 1,
+        all cores for batches). More threads than cores only oversubscribes.
     """
+    if n is None:
+        _state["policy"] = None
+        return
     n = _check_n(n)
-    if threadpoolctl is None:  # pragma: no cover
-        raise RuntimeError("threadpoolctl is needed to set thread counts")
-    _controller["limits"] = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+    _state["policy"] = n
+    _state["current"] = None
+    _apply(n)
+
+
+def get_thread_policy():
+    """``None`` (automatic) or the fixed thread count."""
+    return _state["policy"]
 
 
 @contextlib.contextmanager
 def threads(n: int):
-    """Context manager: run the block with ``n`` BLAS threads, then restore the count."""
+    """Context manager: run the block with ``n`` BLAS threads, then restore the policy."""
     n = _check_n(n)
-    if threadpoolctl is None:  # pragma: no cover
-        raise RuntimeError("threadpoolctl is needed to set thread counts")
-    with threadpoolctl.threadpool_limits(limits=n, user_api="blas"):
+    old_policy, old_current = _state["policy"], get_num_threads()
+    _state["policy"] = n
+    _state["current"] = None
+    _apply(n)
+    try:
         yield
+    finally:
+        _state["policy"] = old_policy
+        _state["current"] = None
+        _apply(old_current)
 
 
 def config() -> dict:
@@ -99,11 +157,14 @@ def config() -> dict:
         info["debug_build"] = _ops.debug_build()
         info["openmp"] = False
     info["blas"] = [
-        {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-        | {"library": os.path.basename(p.get("filepath", ""))}
-        for p in _blas_pools()
+        {"internal_api": lc.internal_api, "version": lc.version,
+         "num_threads": lc.num_threads, "architecture": getattr(lc, "architecture", None),
+         "library": os.path.basename(lc.filepath)}
+        for lc in _kernel_blas()
     ]
     info["blas_threads"] = get_num_threads()
+    info["thread_policy"] = ("automatic (1 at batch 1, all cores for batches)"
+                             if _state["policy"] is None else f"fixed at {_state['policy']}")
     return info
 
 
@@ -112,7 +173,8 @@ def show_config(file=None) -> None:
     out = file if file is not None else sys.stdout
     c = config()
     for k in ("fastrnn", "python", "numpy", "scipy", "platform", "cpu_count", "backend",
-              "compiled_kernels", "simd", "debug_build", "openmp", "blas_threads"):
+              "compiled_kernels", "simd", "debug_build", "openmp", "blas_threads",
+              "thread_policy"):
         if k in c:
             print(f"{k + ':':<18}{c[k]}", file=out)
     for p in c["blas"]:

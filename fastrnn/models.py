@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _ext
+from . import _config, _ext
 from ._validation import (
     as_dtype,
     check_finite_loss,
@@ -138,6 +138,7 @@ class _Model:
         return y
 
     def _workspace(self, T, B):
+        _config.auto_threads(B)
         key = (T, B)
         ws = self._ws.get(key)
         if ws is None:
@@ -210,6 +211,7 @@ class _Model:
             raise ValueError("sampling feeds outputs back as inputs: output_size must be "
                              "<= input_size")
         st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
+        _config.auto_threads(1)
         u = _rng(seed, rng).random(n)
         out = np.empty(n, np.int64)
         m = self._sample(_ext.kernels(), st, start, u, temperature, top_k, int(stop), out)

@@ -1,0 +1,59 @@
+"""show_config, the thread policy and the backend switch."""
+
+import io
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import _config
+
+
+def test_show_config_reports_build_and_blas():
+    buf = io.StringIO()
+    fastrnn.show_config(file=buf)
+    text = buf.getvalue()
+    for key in ("fastrnn:", "backend:", "compiled_kernels:", "simd:", "blas_threads:",
+                "thread_policy:", "blas:"):
+        assert key in text
+    c = _config.config()
+    assert c["fastrnn"] == fastrnn.__version__
+    assert c["compiled_kernels"] is True
+    assert c["debug_build"] in (True, False)
+
+
+def test_threads_context_and_set_num_threads():
+    before = fastrnn.get_num_threads()
+    with fastrnn.threads(1):
+        assert fastrnn.get_num_threads() == 1
+        assert _config.get_thread_policy() == 1
+    assert fastrnn.get_num_threads() == before
+    old = _config.get_thread_policy()
+    try:
+        fastrnn.set_num_threads(1)
+        assert fastrnn.get_num_threads() == 1
+        _config.auto_threads(64)                      # a fixed count is left alone
+        assert fastrnn.get_num_threads() == 1
+        fastrnn.set_num_threads(None)                 # back to automatic
+        _config.auto_threads(1)
+        assert fastrnn.get_num_threads() == 1
+        _config.auto_threads(64)
+        assert fastrnn.get_num_threads() == _config._cpu_count()
+    finally:
+        _config._state["policy"] = old
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="thread count"):
+            fastrnn.set_num_threads(bad)
+
+
+def test_results_do_not_depend_on_threads(rng):
+    m = fastrnn.RNN(7, 32, dtype=np.float64, seed=0, init_scale=0.3)
+    X = rng.integers(-1, 7, size=(12, 16))
+    Y = rng.integers(0, 7, size=(12, 16))
+    with fastrnn.threads(1):
+        l1, g1, _ = m.loss_and_grads(X, Y)
+    with fastrnn.threads(2):
+        l2, g2, _ = m.loss_and_grads(X, Y)
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    for k in g1:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-11, atol=1e-14)

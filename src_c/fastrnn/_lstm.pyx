@@ -39,7 +39,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
-from fastrnn._math cimport vclip, vexpm, vtanh
+from fastrnn._math cimport vclip, vclip_sgd, vexpm, vtanh
 
 
 cdef object _F64 = np.dtype(np.float64)
@@ -437,14 +437,6 @@ cdef double _softmax_xent(int N, int H, int V, const floating* A, const floating
     return loss
 
 
-cdef inline void _sgd(floating* p, const floating* g, Py_ssize_t n,
-                      floating nlr) noexcept nogil:
-    """``p += nlr * g`` over n entries (``nlr = -lr`` in the parameter dtype)."""
-    cdef Py_ssize_t k
-    for k in range(n):
-        p[k] = p[k] + nlr * g[k]
-
-
 cdef double _kth_smallest(double* w, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     """Quickselect: the value of rank ``k`` (0-based, ascending) of ``w[:n]``; w is permuted."""
     cdef Py_ssize_t lo = 0, hi = n - 1, i, j
@@ -741,7 +733,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     cdef Py_ssize_t Xn = Wx.shape[1], V = Wy.shape[0]
     cdef double loss
     cdef floating fclip = <floating>clip
-    cdef floating nlr = -(<floating>lr)
+    cdef floating flr = <floating>lr
     _chk_dims(T, B, H, Xn, V)
     _chk2("Y", "(T, B)", Y.shape[0], Y.shape[1], T, B)
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
@@ -759,7 +751,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     cdef int iX = <int>Xn, iV = <int>V
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
     if TC == NULL:
-        raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
+        raise MemoryError("cannot allocate the scratch of the LSTM training step")
     try:
         with nogil:
             memset(&dWx[0, 0], 0, <size_t>G4 * iX * sizeof(floating))
@@ -773,24 +765,25 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&dA[0, 0, 0], 0, <size_t>N * iH * sizeof(floating))
             loss = _softmax_xent(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
                                  &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0])
-            # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
-            memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
-            _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0], &C[0, 0, 0],
-                  &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0], &db[0], &da0[0, 0],
-                  &dc0[0, 0], TC)
-            _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
-            if clip > 0:
-                vclip(&dWx[0, 0], <Py_ssize_t>G4 * iX, fclip)
-                vclip(&dWh[0, 0], <Py_ssize_t>G4 * iH, fclip)
-                vclip(&db[0], G4, fclip)
-                vclip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
-                vclip(&dby[0], iV, fclip)
-            if lr != 0:
-                _sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, nlr)
-                _sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, nlr)
-                _sgd(&b[0], &db[0], G4, nlr)
-                _sgd(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, nlr)
-                _sgd(&by[0], &dby[0], iV, nlr)
+            if isfinite(loss):          # else: nothing clipped or updated
+                # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
+                memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
+                _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
+                      &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
+                      &db[0], &da0[0, 0], &dc0[0, 0], TC)
+                _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+                if lr != 0:
+                    vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
+                    vclip_sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, fclip, flr)
+                    vclip_sgd(&b[0], &db[0], G4, fclip, flr)
+                    vclip_sgd(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, fclip, flr)
+                    vclip_sgd(&by[0], &dby[0], iV, fclip, flr)
+                elif clip > 0:
+                    vclip(&dWx[0, 0], <Py_ssize_t>G4 * iX, fclip)
+                    vclip(&dWh[0, 0], <Py_ssize_t>G4 * iH, fclip)
+                    vclip(&db[0], G4, fclip)
+                    vclip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
+                    vclip(&dby[0], iV, fclip)
     finally:
         free(TC)
     return loss

@@ -24,8 +24,9 @@ DIRECTIVES = dict(
     cdivision=True,
 )
 
-# -ffp-contract=off: no fused multiply-add, so every update rounds as written (like NumPy)
-COMPILE_ARGS = ["-O3", "-ffp-contract=off"] if not DEBUG else ["-O1", "-g", "-ffp-contract=off"]
+# -ffp-contract=off: no fused multiply-add, so every update rounds as written (like NumPy);
+# -fno-trapping-math: lets GCC if-convert (and so vectorise) the clamps in _vecmath.h
+COMPILE_ARGS = (["-O3"] if not DEBUG else ["-O1", "-g"]) + ["-ffp-contract=off", "-fno-trapping-math"]
 
 MODULES = ["_rnn", "_lstm", "_ops"]
 # FASTRNN_MODULES=_rnn,_ops builds a subset (development only)
@@ -36,6 +37,8 @@ extensions = [
     Extension(
         f"fastrnn.{name}",
         [f"src_c/fastrnn/{name}.pyx"],
+        depends=[f"src_c/fastrnn/{h}" for h in
+                 ("_vecmath.h", "_math.pxd", "_blas.pxd", "_common.pxd")],
         include_dirs=["src_c/fastrnn"],
         extra_compile_args=COMPILE_ARGS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),

@@ -10,7 +10,7 @@ modules must be built in place)::
 Registered implementations (library "fastrnn"):
 
 - train ``fastrnn-f64``, ``fastrnn-f32``: one fused kernel call per training step
-  (``rnn_train_step_ix`` / ``lstm_train_step_ix``: forward, summed cross-entropy, BPTT,
+  (``RNNTrainer.step`` / ``lstm_train_step_ix``: forward, summed cross-entropy, BPTT,
   clip to [-5, 5], SGD lr 0.01, in place), zero initial state, BLAS pinned to 1 thread
   (``threads=1``: at B = 1 every product is a tiny GEMV and a second BLAS thread only
   costs; the batched cases c, d, f, g then also run single-threaded).
@@ -90,12 +90,11 @@ def _train(dtype):
         H, V = case.n_a, case.n_y
         e = lambda *s: np.empty(s, dt)  # noqa: E731
         if case.cell == "rnn":
+            # RNNTrainer converts the arguments once; a step converts only X and Y
             p = rnn_layout(params, dt)
-            args = (X, Y, p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"], np.zeros((m, H), dt),
-                    e(T, m, H), e(T, m, V), e(T, m, H),                      # A, P, dA
-                    e(H, case.n_x), e(H, H), e(H), e(V, H), e(V), e(m, H),   # grads, da0
-                    CLIP, LR)
-            return functools.partial(K.rnn_train_step_ix, *args)
+            trainer = K.RNNTrainer(p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"], T, m,
+                                   CLIP, LR)                 # a0 stays zero (no carry)
+            return functools.partial(trainer.step, X, Y)
         p = lstm_layout(params, dt)
         args = (X, Y, p["Wx"], p["Wh"], p["b"], p["Wy"], p["by"],
                 np.zeros((m, H), dt), np.zeros((m, H), dt),                  # a0, c0

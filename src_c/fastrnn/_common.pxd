@@ -122,9 +122,9 @@ cdef inline int sample_pick(const floating* logits, int V, double temperature,
     for k in range(1, V):
         if z[k] > m:
             m = z[k]
+    vexpm(z, V, m)                 # e = exp(z - max), vectorised
     s = 0
     for k in range(V):
-        z[k] = fexp(z[k] - m)
         s += z[k]
     for k in range(V):
         z[k] = z[k] / s            # p

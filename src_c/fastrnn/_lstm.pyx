@@ -39,7 +39,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
-from fastrnn._math cimport vclip, vclip_sgd, vexpm, vtanh
+from fastrnn._math cimport lstm_gates, vclip, vclip_sgd, vexpm, vtanh
 
 
 cdef object _F64 = np.dtype(np.float64)
@@ -58,17 +58,6 @@ cdef inline floating _log(floating x) noexcept nogil:
         return logf(x)
     else:
         return log(x)
-
-
-cdef inline void _sigmoid_block(floating* z, Py_ssize_t n, floating* w) noexcept nogil:
-    """``z = sigmoid(z)`` in place over n entries, stably: ``e = exp(-|z|)`` (vectorised,
-    in the scratch ``w`` of n entries), then ``1/(1+e)`` for z >= 0 and ``e/(1+e)`` else."""
-    cdef Py_ssize_t k
-    for k in range(n):
-        w[k] = z[k] if z[k] < 0 else -z[k]
-    vexpm(w, n, 0)
-    for k in range(n):
-        z[k] = 1 / (1 + w[k]) if z[k] >= 0 else w[k] / (1 + w[k])
 
 
 # ================================================================ argument checks
@@ -249,7 +238,6 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     cdef floating* g
     cdef floating* at
     cdef floating* ct
-    cdef floating c
     for t in range(T):
         ap = a0 if t == 0 else A + (t - 1) * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
@@ -262,20 +250,9 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         at = A + t * BH
         ct = C + t * BH
         for bb in range(B):
-            # f, i, o = sigmoid(z_f, z_i, z_o); cc = tanh(z_c), in place in G (a_t as scratch)
-            _sigmoid_block(g, H, at)
-            _sigmoid_block(g + H, H, at)
-            _sigmoid_block(g + 3 * H, H, at)
-            vtanh(g + 2 * H, H)
-            # c_t = f * c_{t-1} + i * cc
-            for j in range(H):
-                c = g[j] * cp[j] + g[H + j] * g[2 * H + j]
-                ct[j] = c
-                at[j] = c
-            # a_t = o * tanh(c_t)
-            vtanh(at, H)
-            for j in range(H):
-                at[j] = g[3 * H + j] * at[j]
+            # f, i, o = sigmoid(z_f, z_i, z_o); cc = tanh(z_c) (in place in G);
+            # c_t = f * c_{t-1} + i * cc; a_t = o * tanh(c_t)
+            lstm_gates(g, cp, ct, at, H)
             g += G4
             cp += H
             at += H
@@ -493,9 +470,9 @@ cdef Py_ssize_t _pick(const floating* logits, Py_ssize_t V, double temperature,
     for k in range(1, V):
         if z[k] > m:
             m = z[k]
+    vexpm(z, V, m)                 # e = exp(z - max), vectorised
     s = 0
     for k in range(V):
-        z[k] = exp(z[k] - m)
         s = s + z[k]
     c = 0
     for k in range(V):
@@ -528,17 +505,9 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
                 z[k] = Wx[k * Xn + x] + z[k]
         for k in range(G4):
             z[k] = z[k] + b[k]
-        _sigmoid_block(z, H, w)
-        _sigmoid_block(z + H, H, w)
-        _sigmoid_block(z + 3 * H, H, w)
-        vtanh(z + 2 * H, H)
-        # c = f * c + i * cc; a = o * tanh(c)
-        for j in range(H):
-            c[j] = z[j] * c[j] + z[H + j] * z[2 * H + j]
-            a[j] = c[j]
-        vtanh(a, H)
-        for j in range(H):
-            a[j] = z[3 * H + j] * a[j]
+        # gates in place; c = f * c + i * cc; a = o * tanh(c) (c_prev copied to w first)
+        memcpy(w, c, <size_t>H * sizeof(floating))
+        lstm_gates(z, w, c, a, H)
         # logits = Wy a + by
         gemv(False, V, H, 1, Wy, H, a, 0, logits)
         for k in range(V):

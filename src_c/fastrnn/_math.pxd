@@ -50,6 +50,8 @@ cdef extern from "_vecmath.h" nogil:
     void fr_tanh_f(float* x, Py_ssize_t n)
     void fr_expm_d(double* x, Py_ssize_t n, double m)
     void fr_expm_f(float* x, Py_ssize_t n, float m)
+    void fr_lstm_gates_d(double* g, const double* c_prev, double* c, double* a, Py_ssize_t H)
+    void fr_lstm_gates_f(float* g, const float* c_prev, float* c, float* a, Py_ssize_t H)
     void fr_clip_d(double* g, Py_ssize_t n, double m)
     void fr_clip_f(float* g, Py_ssize_t n, float m)
     void fr_clip_sgd_d(double* p, double* g, Py_ssize_t n, double m, double lr)
@@ -87,3 +89,13 @@ cdef inline void vclip_sgd(floating* p, floating* g, Py_ssize_t n, floating m,
         fr_clip_sgd_f(p, g, n, m, lr)
     else:
         fr_clip_sgd_d(p, g, n, m, lr)
+
+
+cdef inline void lstm_gates(floating* g, const floating* c_prev, floating* c, floating* a,
+                            Py_ssize_t H) noexcept nogil:
+    """One LSTM cell step for one row, vectorised: activates the gate blocks [f, i, c, o]
+    of ``g`` (4H) in place, ``c = f * c_prev + i * cc``, ``a = o * tanh(c)``."""
+    if floating is float:
+        fr_lstm_gates_f(g, c_prev, c, a, H)
+    else:
+        fr_lstm_gates_d(g, c_prev, c, a, H)

@@ -88,6 +88,12 @@ static inline double fr_tanh1(double x)
     return ax < 0.625 ? small : big;
 }
 
+static inline double fr_sigmoid1(double x)
+{
+    double e = fr_exp1(-fabs(x));                     /* never overflows */
+    return (x >= 0 ? 1.0 : e) / (1.0 + e);
+}
+
 /* x[i] = tanh(x[i]) */
 FR_CLONES static void fr_tanh_d(double *x, Py_ssize_t n)
 {
@@ -109,6 +115,41 @@ FR_CLONES static void fr_expm_f(float *x, Py_ssize_t n, float m)
 {
     for (Py_ssize_t i = 0; i < n; i++) x[i] = (float)fr_exp1((double)(x[i] - m));
 }
+
+/* x[i] = sigmoid(x[i]) */
+FR_CLONES static void fr_sigmoid_d(double *x, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_sigmoid1(x[i]);
+}
+
+FR_CLONES static void fr_sigmoid_f(float *x, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) x[i] = (float)fr_sigmoid1((double)x[i]);
+}
+
+/* One LSTM cell step for one batch row, gate blocks [f, i, c, o] of g (4H):
+ *   g <- [sigmoid(z_f), sigmoid(z_i), tanh(z_c), sigmoid(z_o)]   (in place)
+ *   c = f * c_prev + i * cc;   a = o * tanh(c)
+ * c_prev must not overlap c or a.                                                     */
+#define FR_LSTM_GATES(NAME, T, SIG, TANH)                                              \
+static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *restrict a,          \
+                 Py_ssize_t H)                                                          \
+{                                                                                       \
+    const T *restrict f = g, *restrict i = g + H, *restrict cc = g + 2 * H;             \
+    const T *restrict o = g + 3 * H;                                                    \
+    SIG(g, 2 * H);                                                                      \
+    TANH(g + 2 * H, H);                                                                 \
+    SIG(g + 3 * H, H);                                                                  \
+    for (Py_ssize_t j = 0; j < H; j++) {                                                \
+        T cn = f[j] * c_prev[j] + i[j] * cc[j];                                         \
+        c[j] = cn;                                                                      \
+        a[j] = cn;                                                                      \
+    }                                                                                   \
+    TANH(a, H);                                                                         \
+    for (Py_ssize_t j = 0; j < H; j++) a[j] = o[j] * a[j];                              \
+}
+FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)
+FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)
 
 /* g[i] = clip(g[i], -m, m) (NaN stays NaN, like np.clip) */
 FR_CLONES static void fr_clip_d(double *g, Py_ssize_t n, double m)

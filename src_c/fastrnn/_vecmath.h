@@ -79,13 +79,16 @@ static inline double fr_tanh1(double x)
                  P2 = -1.61468768441708447952e3;
     const double Q0 = 1.12811678491632931402e2, Q1 = 2.23548839060100448583e3,
                  Q2 = 4.84406305325125486048e3;
-    double ax = fabs(x), s = x * x, p, q, small, t, big;
+    double ax = fabs(x), s = x * x, p, q, t, num, den, r;
+    int small = ax < 0.625;
     p = (P0 * s + P1) * s + P2;
     q = ((s + Q0) * s + Q1) * s + Q2;
-    small = x * (1.0 + s * (p / q));                  /* keeps the sign of -0.0 */
     t = fr_exp1(-2.0 * ax);
-    big = copysign((1.0 - t) / (1.0 + t), x);
-    return ax < 0.625 ? small : big;
+    /* one division for both forms: x (1 + s p / q) and (1 - t) / (1 + t) */
+    num = small ? s * p : 1.0 - t;
+    den = small ? q : 1.0 + t;
+    r = num / den;
+    return small ? x * (1.0 + r) : copysign(r, x);   /* keeps the sign of -0.0 */
 }
 
 static inline double fr_sigmoid1(double x)

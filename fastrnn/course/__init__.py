@@ -7,7 +7,8 @@ backend (``fastrnn.set_backend("cython" | "numpy")``):
 
 - :mod:`fastrnn.course.step_by_step`: W1A1 "Building a Recurrent Neural Network -
   Step by Step" (``rnn_cell_forward``, ``rnn_forward``, ``rnn_cell_backward``,
-  ``rnn_backward``; the LSTM functions join once the LSTM kernels exist).
+  ``rnn_backward``, ``lstm_cell_forward``, ``lstm_forward``, ``lstm_cell_backward``,
+  ``lstm_backward``).
 - :mod:`fastrnn.course.dinosaurus`: W1A2 "Dinosaurus Island" (``clip``, ``sample``,
   ``optimize``, ``model`` and the ``utils.py`` helpers).
 

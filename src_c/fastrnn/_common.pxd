@@ -85,6 +85,34 @@ cdef inline void sgd_core(floating* p, const floating* g, Py_ssize_t n,
         p[i] = p[i] + nlr * g[i]
 
 
+cdef inline double kth_smallest(double* w, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Quickselect: the value of rank ``k`` (0-based, ascending) of ``w[:n]``; permutes w."""
+    cdef Py_ssize_t lo = 0, hi = n - 1, i, j
+    cdef double pivot, tmp
+    while lo < hi:
+        pivot = w[lo + (hi - lo) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while i <= hi and w[i] < pivot:
+                i += 1
+            while j >= lo and w[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = w[i]
+                w[i] = w[j]
+                w[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return w[k]
+    return w[k]
+
+
 cdef inline int sample_pick(const floating* logits, int V, double temperature,
                             int top_k, double u, double* work) noexcept nogil:
     """Pick an index from ``softmax(logits / temperature)`` by inverse CDF of ``u``.
@@ -94,8 +122,8 @@ cdef inline int sample_pick(const floating* logits, int V, double temperature,
     ``temperature == 0`` returns the (first) argmax; ``0 < top_k < V`` keeps only the
     ``top_k`` largest logits. ``work`` is scratch of 2*V doubles.
     """
-    cdef int k, j, best = 0
-    cdef double m, s, c, total, kth, tmp
+    cdef int k, best = 0
+    cdef double m, s, c, total, kth
     cdef double* z = work
     cdef double* srt = work + V
     if temperature == 0:
@@ -106,15 +134,9 @@ cdef inline int sample_pick(const floating* logits, int V, double temperature,
     for k in range(V):
         z[k] = <double>logits[k] if temperature == 1 else <double>logits[k] / temperature
     if 0 < top_k < V:
-        # the top_k-th largest value: insertion sort (descending) of a copy
         for k in range(V):
-            tmp = z[k]
-            j = k
-            while j > 0 and srt[j - 1] < tmp:
-                srt[j] = srt[j - 1]
-                j -= 1
-            srt[j] = tmp
-        kth = srt[top_k - 1]
+            srt[k] = z[k]
+        kth = kth_smallest(srt, V, V - top_k)       # the top_k-th largest value
         for k in range(V):
             if z[k] < kth:
                 z[k] = -INFINITY

@@ -39,6 +39,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
+from fastrnn._common cimport sample_pick, softmax_xent_core
 from fastrnn._math cimport lstm_gates, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -362,129 +363,6 @@ cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating*
     gemm(False, False, N, Xn, G4, 1, dZ, G4, Wx, Xn, 0, dx, Xn)
 
 
-cdef double _softmax_xent(int N, int H, int V, const floating* A, const floating* Wy,
-                          const floating* by, const int64_t* Y, floating* P,
-                          floating* dWy, floating* dby, floating* dA) noexcept nogil:
-    """Fused softmax output layer over N rows, forward and backward.
-
-    ``P = softmax(A @ Wy.T + by)`` (row max shifted), loss ``sum log(sum e) - z_y``
-    over rows with ``Y >= 0``; then ``P <- dz = p - onehot(y)`` (zero rows where
-    masked), ``dWy += dz^T A``, ``dby += sum dz``, ``dA += dz @ Wy``.
-    Returns the summed loss (NaN/inf is returned, not raised).
-    """
-    cdef Py_ssize_t r, k
-    cdef int64_t y
-    cdef floating* row
-    cdef floating m, zy, s
-    cdef double loss = 0
-    # z = Wy a + by: one GEMM over all rows
-    gemm(False, True, N, V, H, 1, A, H, Wy, H, 0, P, V)
-    for r in range(N):
-        row = P + r * V
-        y = Y[r]
-        for k in range(V):
-            row[k] = row[k] + by[k]
-        m = row[0]
-        for k in range(1, V):
-            if row[k] > m:
-                m = row[k]
-        zy = row[y] - m if y >= 0 else 0
-        vexpm(row, V, m)                     # e = exp(z - max)
-        s = 0
-        for k in range(V):
-            s = s + row[k]
-        if y >= 0:
-            # L = -log softmax(z)[y] = log(sum exp(z - max)) - (z_y - max)
-            loss += <double>(_log(s) - zy)
-            for k in range(V):
-                row[k] = row[k] / s
-            # L = -log softmax(z)[y]  ->  dz = p - onehot(y)
-            row[y] -= 1
-        else:
-            for k in range(V):
-                row[k] = 0
-    # z = Wy a + by  ->  dWy += dz^T A, dby += sum dz, dA += dz @ Wy
-    gemm(True, False, V, H, N, 1, P, V, A, H, 1, dWy, H)
-    for k in range(V):
-        s = 0
-        for r in range(N):
-            s = s + P[r * V + k]
-        dby[k] += s
-    gemm(False, False, N, H, V, 1, P, V, Wy, H, 1, dA, H)
-    return loss
-
-
-cdef double _kth_smallest(double* w, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """Quickselect: the value of rank ``k`` (0-based, ascending) of ``w[:n]``; w is permuted."""
-    cdef Py_ssize_t lo = 0, hi = n - 1, i, j
-    cdef double pivot, tmp
-    while lo < hi:
-        pivot = w[lo + (hi - lo) // 2]
-        i = lo
-        j = hi
-        while i <= j:
-            while i <= hi and w[i] < pivot:
-                i += 1
-            while j >= lo and w[j] > pivot:
-                j -= 1
-            if i <= j:
-                tmp = w[i]
-                w[i] = w[j]
-                w[j] = tmp
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return w[k]
-    return w[k]
-
-
-cdef Py_ssize_t _pick(const floating* logits, Py_ssize_t V, double temperature,
-                      Py_ssize_t top_k, double u, double* z, double* work) noexcept nogil:
-    """Index from ``softmax(logits / temperature)`` by inverse CDF of ``u``.
-
-    As ``fastrnn.reference.pick_index`` (``np.random.choice`` given its uniform):
-    float64 ``cdf = cumsum(p)``, ``cdf /= cdf[-1]``, the first index with ``cdf > u``.
-    ``temperature == 0``: the first argmax. ``0 < top_k < V``: logits below the
-    ``top_k``-th largest are dropped. ``z``, ``work``: scratch of V doubles each.
-    """
-    cdef Py_ssize_t k, best = 0
-    cdef double m, s, c, total, kth
-    if temperature == 0:
-        for k in range(1, V):
-            if logits[k] > logits[best]:
-                best = k
-        return best
-    for k in range(V):
-        z[k] = <double>logits[k] if temperature == 1 else <double>logits[k] / temperature
-    if 0 < top_k < V:
-        memcpy(work, z, <size_t>V * sizeof(double))
-        kth = _kth_smallest(work, V, V - top_k)
-        for k in range(V):
-            if z[k] < kth:
-                z[k] = -INFINITY
-    m = z[0]
-    for k in range(1, V):
-        if z[k] > m:
-            m = z[k]
-    vexpm(z, V, m)                 # e = exp(z - max), vectorised
-    s = 0
-    for k in range(V):
-        s = s + z[k]
-    c = 0
-    for k in range(V):
-        c = c + z[k] / s           # cdf = cumsum(p), p = e / sum(e)
-        z[k] = c
-    total = z[V - 1]
-    for k in range(V):
-        if z[k] / total > u:
-            return k
-    return V - 1
-
-
 cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const floating* Wh,
                              const floating* b, const floating* Wy, const floating* by,
                              floating* a, floating* c, Py_ssize_t x, const double* u,
@@ -493,8 +371,8 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
                              floating* w, double* pz, double* work) noexcept nogil:
     """The sampling loop of :func:`lstm_sample` on raw pointers; returns the count.
 
-    Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz``, ``work``
-    (Y doubles each)."""
+    Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz`` (2Y
+    doubles, the scratch of ``sample_pick``; ``work`` is unused)."""
     cdef Py_ssize_t step, k, j, idx
     cdef int G4 = 4 * H
     for step in range(n):
@@ -512,7 +390,7 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
         gemv(False, V, H, 1, Wy, H, a, 0, logits)
         for k in range(V):
             logits[k] = logits[k] + by[k]
-        idx = _pick(logits, V, temperature, top_k, u[step], pz, work)
+        idx = sample_pick(logits, <int>V, temperature, <int>top_k, u[step], pz)
         out[step] = idx
         x = idx
         if idx == stop:
@@ -732,8 +610,8 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0])
             memset(&dA[0, 0, 0], 0, <size_t>N * iH * sizeof(floating))
-            loss = _softmax_xent(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
-                                 &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0])
+            loss = softmax_xent_core(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                                     &P[0, 0, 0], True, &dWy[0, 0], &dby[0], &dA[0, 0, 0])
             if isfinite(loss):          # else: nothing clipped or updated
                 # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
                 memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))

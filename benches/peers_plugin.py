@@ -11,12 +11,12 @@ Registered implementations (library "fastrnn"):
 
 - train ``fastrnn-f64``, ``fastrnn-f32``: one fused kernel call per training step
   (``RNNTrainer.step`` / ``lstm_train_step_ix``: forward, summed cross-entropy, BPTT,
-  clip to [-5, 5], SGD lr 0.01, in place), zero initial state, BLAS pinned to 1 thread
-  (``threads=1``: at B = 1 every product is a tiny GEMV and a second BLAS thread only
-  costs; the batched cases c, d, f, g then also run single-threaded).
-- train ``fastrnn-f32 BLAS default threads``: the same with the BLAS default (2 here),
-  for the batched cases, whose output projection and weight gradients are GEMMs.
-- sample ``fastrnn-f64``, ``fastrnn-f32``: ``rnn_sample`` / ``lstm_sample`` once per call
+  clip to [-5, 5], SGD lr 0.01, in place), zero initial state, with the BLAS at its
+  default thread count (all cores), like the harness's default torch rows.
+- train ``fastrnn-f64 1 thread``, ``fastrnn-f32 1 thread``: the same with SciPy's BLAS
+  pinned to 1 thread (what fastrnn's automatic policy picks at B = 1).
+- sample ``fastrnn-f64``, ``fastrnn-f32`` (and ``... 1 thread``): ``rnn_sample`` /
+  ``lstm_sample`` once per call
   for all n characters, from the zero input and zero state, never stopping early, with n
   uniforms drawn per call from a seeded ``numpy.random.Generator``.
 
@@ -147,12 +147,15 @@ def register(reg):
     K = _ext.kernels("cython")
     cells = tuple(c for c in ("rnn", "lstm") if hasattr(K, f"{c}_train_step_ix"))
     sample_cells = tuple(c for c in ("rnn", "lstm") if hasattr(K, f"{c}_sample"))
-    one = _blas_threads(1) if threadpoolctl is not None else None
+    if threadpoolctl is None:  # pragma: no cover
+        print("peers_plugin: threadpoolctl missing; thread counts are not pinned", file=sys.stderr)
+    ncpu = os.cpu_count() or 1
     for dtype, short in (("float64", "f64"), ("float32", "f32")):
-        reg.train(f"fastrnn-{short}", _train(dtype), dtype=dtype, threads=1 if one else None,
-                  context=one, cells=cells, library="fastrnn")
-        reg.sample(f"fastrnn-{short}", _sample(dtype), dtype=dtype,
-                   threads=1 if one else None, context=one, cells=sample_cells,
-                   library="fastrnn")
-    reg.train("fastrnn-f32 BLAS default threads", _train("float32"), dtype="float32",
-              threads=None, cells=cells, library="fastrnn")
+        for threads, suffix in ((None, ""), (1, " 1 thread")):
+            n = ncpu if threads is None else threads
+            ctx = _blas_threads(n) if threadpoolctl is not None else None
+            name = f"fastrnn-{short}{suffix}"
+            reg.train(name, _train(dtype), dtype=dtype, threads=threads, context=ctx,
+                      cells=cells, library="fastrnn")
+            reg.sample(name, _sample(dtype), dtype=dtype, threads=threads, context=ctx,
+                       cells=sample_cells, library="fastrnn")

@@ -536,30 +536,24 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if n == 0:
         return 0
-    # S = [Waa; Wya] (H + V, H): one GEMV per character gives both Waa a (the next
-    # step's recurrent term) and Wya a (this step's logits)
-    cdef floating* S = <floating*>malloc(<size_t>(H + V) * H * sizeof(floating))
     cdef floating* z = <floating*>malloc((H + V) * sizeof(floating))
     cdef double* work = <double*>malloc(2 * V * sizeof(double))
-    if z == NULL or work == NULL or S == NULL:
-        free(S)
+    if z == NULL or work == NULL:
         free(z)
         free(work)
         raise MemoryError()
     cdef floating* logits = z + H
     with nogil:
-        memcpy(S, &Waa[0, 0], <size_t>H * H * sizeof(floating))
-        memcpy(S + H * H, &Wya[0, 0], <size_t>V * H * sizeof(floating))
-        gemv(False, H, H, 1, &Waa[0, 0], H, &a[0], 0, z)          # Waa a_0
         for k in range(n):
             # a = tanh(Wax x + Waa a + ba), summed in the course's order
+            gemv(False, H, H, 1, &Waa[0, 0], H, &a[0], 0, z)
             if x >= 0:
                 for h in range(H):
                     z[h] = Wax[h, x] + z[h]
             for h in range(H):
                 a[h] = z[h] + ba[h]
             vtanh(&a[0], H)
-            gemv(False, H + V, H, 1, S, H, &a[0], 0, z)            # [Waa a; Wya a]
+            gemv(False, V, H, 1, &Wya[0, 0], H, &a[0], 0, logits)
             for h in range(V):
                 logits[h] = logits[h] + by[h]
             idx = sample_pick(logits, V, temperature, top_k, u[k], work)
@@ -568,7 +562,6 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
             x = idx
             if idx == stop:
                 break
-    free(S)
     free(z)
     free(work)
     return written

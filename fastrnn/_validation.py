@@ -73,6 +73,18 @@ def index_array(a, name, high, ndim=None, allow_none=True, low=-1):
     ``allow_none``. Floats that are whole numbers are not accepted: indices must
     be integers (``TypeError``).
     """
+    if type(a) is np.ndarray and a.dtype == INDEX_DTYPE and a.flags.c_contiguous and a.size \
+            and (ndim is None or a.ndim == ndim):
+        # fast path: already int64 and contiguous; only the range is checked
+        lo, hi = int(a.min()), int(a.max())
+        if lo >= low and hi < high:
+            return a
+        arr = a
+        bad = lo if lo < low else hi
+        raise ValueError(
+            f"{name} holds index {bad}, outside [{low}, {high - 1}]"
+            + (" (-1 means no input)" if low == -1 else "")
+        )
     if a is None:
         raise TypeError(f"{name} must be a sequence of integer indices, got None")
     if isinstance(a, (list, tuple)):
@@ -113,7 +125,8 @@ def positive_int(v, name, minimum=1):
 
 def finite_float(v, name, minimum=None, strict=False):
     """``v`` as a finite float, optionally ``> minimum`` (strict) or ``>= minimum``."""
-    if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating, np.integer)):
+    if type(v) is not float and (isinstance(v, bool) or not isinstance(
+            v, (numbers.Real, np.floating, np.integer))):
         raise TypeError(f"{name} must be a number, got {type(v).__name__} {v!r}")
     v = float(v)
     if not np.isfinite(v):

@@ -57,6 +57,8 @@ class _Model:
             self.params[name] = float_array(params[name], name, self.dtype, shape=shape)
         self._ws = {}
         self._grads = None
+        self._trainer = None          # RNN: the RNNTrainer of the last train_step
+        self._trainer_backend = None
 
     @classmethod
     def from_params(cls, params, dtype=None):
@@ -270,11 +272,9 @@ class _Model:
         st = self._state(state, B)
         lr = finite_float(lr, "lr")
         clip = finite_float(clip, "clip", 0.0)
-        if self._grads is None:
-            self._grads = self.zero_grads()
-        loss = self._train_step(_ext.kernels(), x, y, st, self._workspace(T, B), lr, clip)
+        loss, final = self._train_step(_ext.kernels(), x, y, state, st, T, B, lr, clip)
         check_finite_loss(loss)
-        return float(loss), self._final_state(self._workspace(T, B))
+        return float(loss), final
 
     @property
     def last_grads(self):
@@ -359,11 +359,27 @@ class RNN(_Model):
                               grads["dWaa"], grads["dba"], ws["da0"])
         grads["da0"] = ws["da0"].copy()
 
-    def _train_step(self, k, x, y, st, ws, lr, clip):
-        p, g = self.params, self._grads
-        return k.rnn_train_step_ix(x, y, p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"], st[0],
-                                   ws["A"], ws["P"], ws["dA"], g["dWax"], g["dWaa"], g["dba"],
-                                   g["dWya"], g["dby"], ws["da0"], clip, lr)
+    def _train_step(self, k, x, y, state, st, T, B, lr, clip):
+        # an RNNTrainer holds the converted arguments, so a step converts only X and Y;
+        # it is rebuilt when the batch, the backend or a parameter array changes
+        p = self.params
+        tr = self._trainer
+        arrays = (p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"])
+        if (tr is None or tr.B != B or tr.max_T < T or self._trainer_backend != k.BACKEND
+                or any(a is not b for a, b in zip(tr.params, arrays))):
+            _config.auto_threads(B)
+            max_T = max(T, 2 * tr.max_T) if tr is not None and tr.B == B else T
+            tr = self._trainer = k.RNNTrainer(*arrays, max_T, B, clip, lr)
+            self._trainer_backend = k.BACKEND
+            self._grads = dict(zip(("dWax", "dWaa", "dba", "dWya", "dby"), tr.grads))
+        tr.clip = clip
+        tr.lr = lr
+        if state is None:
+            tr.a0.fill(0)
+        else:
+            np.copyto(tr.a0, st[0])
+        loss = tr.step(x, y)
+        return loss, tr.A[T - 1].copy()
 
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params
@@ -451,12 +467,16 @@ class LSTM(_Model):
         grads["da0"] = ws["da0"].copy()
         grads["dc0"] = ws["dc0"].copy()
 
-    def _train_step(self, k, x, y, st, ws, lr, clip):
+    def _train_step(self, k, x, y, state, st, T, B, lr, clip):
+        if self._grads is None:
+            self._grads = self.zero_grads()
+        ws = self._workspace(T, B)
         p, g = self.params, self._grads
-        return k.lstm_train_step_ix(x, y, p["Wx"], p["Wh"], p["b"], p["Wy"], p["by"], st[0],
+        loss = k.lstm_train_step_ix(x, y, p["Wx"], p["Wh"], p["b"], p["Wy"], p["by"], st[0],
                                     st[1], ws["A"], ws["C"], ws["G"], ws["P"], ws["dA"],
                                     g["dWx"], g["dWh"], g["db"], g["dWy"], g["dby"], ws["da0"],
                                     ws["dc0"], clip, lr)
+        return loss, self._final_state(ws)
 
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params

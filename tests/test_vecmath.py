@@ -54,6 +54,9 @@ def test_float32_versions(ops):
     f = e.copy()
     ops._vec_exp(f)
     np.testing.assert_allclose(f, np.exp(e.astype(np.float64)), rtol=1.2e-7)
+    big = np.array([-1000.0, 1000.0, -87.0, 88.0], dtype=np.float32)
+    ops._vec_exp(big)
+    assert np.isfinite(big).all() and 0 <= big[0] < 1e-37 and big[1] > 1e38
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -107,24 +107,15 @@ class _Model:
 
     # ------------------------------------------------------------------- inputs
     def _inputs(self, X, name="X"):
-        """Return (x, dense, T, B) with x (T, B) int64 or (T, B, X) float of self.dtype."""
-        if not isinstance(X, np.ndarray):          # lists are index sequences
-            x = index_array(X, name, self.input_size)
-            if x.ndim == 1:
-                x = x[:, None]
-            if x.ndim != 2:
-                raise ValueError(f"{name} must be (T,) or (T, B) indices, got shape {x.shape}")
-            return x, False, x.shape[0], x.shape[1]
-        arr = X
-        if arr.size == 0:
-            raise ValueError(f"{name} is empty: a sequence needs at least one time step")
-        if arr.dtype.kind == "f":
-            if arr.ndim == 2:
-                arr = arr[:, None, :]
+        """Return (x, dense, T, B) with x (T, B) int64 or (T, B, X) float of self.dtype.
+
+        Lists and integer arrays are index sequences ``(T,)`` / ``(T, B)``; float arrays
+        are dense inputs ``(T, X)`` / ``(T, B, X)``."""
+        if isinstance(X, np.ndarray) and X.size and X.dtype.kind == "f":
+            arr = X[:, None, :] if X.ndim == 2 else X
             x = float_array(arr, name, self.dtype, shape=(None, None, self.input_size))
             return x, True, x.shape[0], x.shape[1]
-        arr = X
-        x = index_array(arr, name, self.input_size)
+        x = index_array(X, name, self.input_size)
         if x.ndim == 1:
             x = x[:, None]
         if x.ndim != 2:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ops import clip_, pick_index, sgd_update_, softmax_xent
+from ._ops import clip_, pick_index, sgd_update_, softmax_t, softmax_xent
 
 
 def _sigmoid(z):
@@ -166,14 +166,6 @@ def lstm_backward_dense(x, Wx, Wh, a0, c0, A, C, G, dA, dcT, dWx, dWh, db, da0, 
 
 # ------------------------------------------------------------------------ sampling
 
-def _softmax_t(logits, temperature, top_k):
-    """float64 ``softmax(logits / temperature)`` keeping only the ``top_k`` largest (0 = all)."""
-    z = logits / temperature if temperature != 1.0 else logits.copy()
-    if 0 < top_k < z.shape[0]:
-        kth = np.partition(z, z.shape[0] - top_k)[z.shape[0] - top_k]
-        z[z < kth] = -np.inf
-    e = np.exp(z - np.max(z))
-    return e / e.sum()
 
 
 def lstm_sample(Wx, Wh, b, Wy, by, a, c, x0, u, temperature, top_k, stop, out):
@@ -216,7 +208,7 @@ def lstm_sample(Wx, Wh, b, Wy, by, a, c, x0, u, temperature, top_k, stop, out):
         if temperature == 0:
             idx = int(np.argmax(logits))
         else:
-            idx = pick_index(_softmax_t(logits.astype(np.float64), float(temperature), top_k), u[k])
+            idx = pick_index(softmax_t(logits.astype(np.float64), float(temperature), top_k), u[k])
         out[k] = idx
         x = idx
         if idx == stop:

@@ -117,6 +117,17 @@ def adagrad_update_(params, grads, mems, lr, eps):
         p -= dt(lr) * g / np.sqrt(mem + dt(eps))
 
 
+def softmax_t(logits, temperature, top_k):
+    """float64 ``softmax(logits / temperature)`` keeping only the ``top_k`` largest (0 = all);
+    the sampling kernels' distribution (ties at the cut-off are all kept)."""
+    z = logits / temperature if temperature != 1.0 else logits.copy()
+    if 0 < top_k < z.shape[0]:
+        kth = np.partition(z, z.shape[0] - top_k)[z.shape[0] - top_k]
+        z[z < kth] = -np.inf
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
 def pick_index(p, u):
     """Inverse-CDF pick exactly as ``np.random.choice(len(p), p=p)`` after it drew ``u``.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ops import clip_, pick_index, sgd_update_, softmax_xent
+from ._ops import clip_, pick_index, sgd_update_, softmax_t, softmax_xent
 
 
 def _gather_input(X, Wax, ba, A):
@@ -100,13 +100,6 @@ def rnn_backward_dense(x, Wax, Waa, a0, A, dA, dWax, dWaa, dba, da0, dx):
     np.dot(dZ, Wax, out=dx.reshape(T * B, Xn))
 
 
-def _softmax_t(logits, temperature, top_k):
-    z = logits / temperature if temperature != 1.0 else logits.copy()
-    if 0 < top_k < z.shape[0]:
-        kth = np.partition(z, z.shape[0] - top_k)[z.shape[0] - top_k]
-        z[z < kth] = -np.inf
-    e = np.exp(z - np.max(z))
-    return e / e.sum()
 
 
 def rnn_sample(Wax, Waa, ba, Wya, by, a, x0, u, temperature, top_k, stop, out):
@@ -142,7 +135,7 @@ def rnn_sample(Wax, Waa, ba, Wya, by, a, x0, u, temperature, top_k, stop, out):
         if temperature == 0:
             idx = int(np.argmax(logits))
         else:
-            idx = pick_index(_softmax_t(logits.astype(np.float64), float(temperature), top_k), u[k])
+            idx = pick_index(softmax_t(logits.astype(np.float64), float(temperature), top_k), u[k])
         out[k] = idx
         x = idx
         if idx == stop:

@@ -191,55 +191,36 @@ FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)
 FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)
 
 /* g[i] = clip(g[i], -m, m) (NaN stays NaN, like np.clip) */
-FR_CLONES static void fr_clip_d(double *g, Py_ssize_t n, double m)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double v = g[i];
-        v = v > m ? m : v;
-        g[i] = v < -m ? -m : v;
-    }
+#define FR_CLIP(NAME, T)                                                                \
+FR_CLONES static void NAME(T *g, Py_ssize_t n, T m)                                     \
+{                                                                                       \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                \
+        T v = g[i];                                                                     \
+        v = v > m ? m : v;                                                              \
+        g[i] = v < -m ? -m : v;                                                         \
+    }                                                                                   \
 }
-
-FR_CLONES static void fr_clip_f(float *g, Py_ssize_t n, float m)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        float v = g[i];
-        v = v > m ? m : v;
-        g[i] = v < -m ? -m : v;
-    }
-}
+FR_CLIP(fr_clip_d, double)
+FR_CLIP(fr_clip_f, float)
 
 /* Fused clip (when m > 0) and SGD: g = clip(g); p = p + (-lr) * g (the course's update) */
-FR_CLONES static void fr_clip_sgd_d(double *p, double *g, Py_ssize_t n, double m, double lr)
-{
-    const double nlr = -lr;
-    if (m > 0) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            double v = g[i];
-            v = v > m ? m : v;
-            v = v < -m ? -m : v;
-            g[i] = v;
-            p[i] = p[i] + nlr * v;
-        }
-    } else {
-        for (Py_ssize_t i = 0; i < n; i++) p[i] = p[i] + nlr * g[i];
-    }
+#define FR_CLIP_SGD(NAME, T)                                                            \
+FR_CLONES static void NAME(T *p, T *g, Py_ssize_t n, T m, T lr)                         \
+{                                                                                       \
+    const T nlr = -lr;                                                                  \
+    if (m > 0) {                                                                        \
+        for (Py_ssize_t i = 0; i < n; i++) {                                            \
+            T v = g[i];                                                                 \
+            v = v > m ? m : v;                                                          \
+            v = v < -m ? -m : v;                                                        \
+            g[i] = v;                                                                   \
+            p[i] = p[i] + nlr * v;                                                      \
+        }                                                                               \
+    } else {                                                                            \
+        for (Py_ssize_t i = 0; i < n; i++) p[i] = p[i] + nlr * g[i];                    \
+    }                                                                                   \
 }
-
-FR_CLONES static void fr_clip_sgd_f(float *p, float *g, Py_ssize_t n, float m, float lr)
-{
-    const float nlr = -lr;
-    if (m > 0) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            float v = g[i];
-            v = v > m ? m : v;
-            v = v < -m ? -m : v;
-            g[i] = v;
-            p[i] = p[i] + nlr * v;
-        }
-    } else {
-        for (Py_ssize_t i = 0; i < n; i++) p[i] = p[i] + nlr * g[i];
-    }
-}
+FR_CLIP_SGD(fr_clip_sgd_d, double)
+FR_CLIP_SGD(fr_clip_sgd_f, float)
 
 #endif

@@ -532,7 +532,7 @@ class CharModel:
             state = None
             for s in range(0, len(val) - 1, _VAL_WINDOW):
                 e = min(s + _VAL_WINDOW, len(val) - 1)
-                loss, _, state = net.loss_and_grads(val[s:e], val[s + 1:e + 1], state)
+                loss, state = net.loss(val[s:e], val[s + 1:e + 1], state, return_state=True)
                 total += loss
                 count += e - s
         return total / max(count, 1)
@@ -619,7 +619,7 @@ class CharModel:
             start = int(ix[-1]) if len(ix) else self.vocab.newline
         state = None
         if warm is not None and len(warm):
-            _, _, state = self.net.loss_and_grads(warm, np.full(len(warm), -1, np.int64))
+            _, state = self.net.forward(warm)
         stop = self.vocab.newline if stop_at_newline else -1
         out = []
         for _ in range(n):

@@ -151,8 +151,12 @@ class _Model:
         return int(sum(v.size for v in self.params.values()))
 
     # --------------------------------------------------------------- public API
-    def loss(self, X, Y, state=None):
-        """Summed cross-entropy of targets ``Y`` given inputs ``X`` (no gradients)."""
+    def loss(self, X, Y, state=None, return_state=False):
+        """Summed cross-entropy of targets ``Y`` given inputs ``X`` (no gradients).
+
+        With ``return_state=True`` returns ``(loss, final_state)``, the state after the
+        last step (copies), to carry into the next window.
+        """
         x, dense, T, B = self._inputs(X)
         y = self._targets(Y, T, B)
         st = self._state(state, B)
@@ -162,7 +166,25 @@ class _Model:
         p = self.params
         loss = k.softmax_xent_forward(ws["A"], p[self._wy], p["by"], y, ws["P"])
         check_finite_loss(loss)
+        if return_state:
+            return float(loss), self._final_state(ws)
         return float(loss)
+
+    def forward(self, X, state=None):
+        """Run the recurrence only (no output layer).
+
+        Returns
+        -------
+        A : ndarray (T, B, H), the hidden states a_1..a_T (a new array).
+        final_state : the state after the last step (RNN ``(B, H)``; LSTM ``(a, c)``).
+        """
+        x, dense, T, B = self._inputs(X)
+        st = self._state(state, B)
+        ws = self._workspace(T, B)
+        self._forward(_ext.kernels(), x, dense, st, ws)
+        if not np.isfinite(ws["A"][-1]).all():
+            check_finite_loss(float("nan"), "hidden state")
+        return ws["A"].copy(), self._final_state(ws)
 
     def predict_proba(self, X, state=None):
         """Softmax outputs ``(T, B, Y)`` for inputs ``X`` (a new array)."""

@@ -180,3 +180,19 @@ def test_bad_inputs_raise_clear_errors():
         m.loss([-1, 3], [1, 2])
     with pytest.raises(ValueError, match="backend"):
         fastrnn.set_backend("fortran")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_and_loss_return_state(cell, rng):
+    m = make(cell)
+    X, Y = batch_data(rng, T=6, B=2)
+    _, _, final = m.loss_and_grads(X, Y)
+    A, final2 = m.forward(X)
+    loss, final3 = m.loss(X, Y, return_state=True)
+    assert loss == pytest.approx(m.loss(X, Y), rel=1e-15)
+    assert A.shape == (6, 2, 6)
+    for f in (final2, final3):
+        for a, b in zip(np.atleast_3d(final) if cell == "rnn" else final,
+                        np.atleast_3d(f) if cell == "rnn" else f):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(A[-1], final2 if cell == "rnn" else final2[0])

@@ -5,7 +5,8 @@
  * AVX2, AVX-512F) and the best version for the CPU is picked at load time
  * (target_clones, dispatched on CPU features), so the extension stays portable while
  * using the machine's vector width. The module is compiled with -ffp-contract=off, so
- * every clone rounds exactly as the C source reads (no fused multiply-add).
+ * the updates round exactly as the C source reads; only the transcendental functions
+ * (exp, tanh, sigmoid) may use fused multiply-adds (see the pragma below).
  *
  * Accuracy (float64, checked in tests/test_vecmath.py against math.tanh / math.exp):
  *   fr_exp:  |rel err| <= ~2 ulp on [-708, 709] (Cody-Waite reduction, degree-13 Taylor);
@@ -28,7 +29,7 @@
 #endif
 
 /* The instruction set the target_clones dispatcher picks on this CPU. */
-static const char *fr_simd_level(void)
+static inline const char *fr_simd_level(void)
 {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     __builtin_cpu_init();
@@ -39,6 +40,13 @@ static const char *fr_simd_level(void)
     return "baseline (no runtime dispatch)";
 #endif
 }
+
+/* The transcendental functions below may contract a * b + c into fused multiply-adds
+ * (the AVX-512F clones have FMA): faster and at least as accurate. The updates further
+ * down (clip, SGD, the LSTM cell) keep the module-wide -ffp-contract=off, so they round
+ * exactly as the NumPy twin does. */
+#pragma GCC push_options
+#pragma GCC optimize ("fp-contract=fast")
 
 static inline double fr_exp1(double x)
 {
@@ -165,6 +173,8 @@ FR_CLONES static void fr_sigmoid_f(float *x, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_sigmoidf1(x[i]);
 }
+
+#pragma GCC pop_options
 
 /* One LSTM cell step for one batch row, gate blocks [f, i, c, o] of g (4H):
  *   g <- [sigmoid(z_f), sigmoid(z_i), tanh(z_c), sigmoid(z_o)]   (in place)

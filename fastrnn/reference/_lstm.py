@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ops import clip_, pick_index, sgd_update_, softmax_t, softmax_xent
+from ._ops import clip_, sample_pick, sgd_update_, softmax_xent
 
 
 def _sigmoid(z):
@@ -205,10 +205,7 @@ def lstm_sample(Wx, Wh, b, Wy, by, a, c, x0, u, temperature, top_k, stop, out):
         c[...] = f * c + i * cc
         a[...] = o * np.tanh(c)
         logits = Wy @ a + by
-        if temperature == 0:
-            idx = int(np.argmax(logits))
-        else:
-            idx = pick_index(softmax_t(logits.astype(np.float64), float(temperature), top_k), u[k])
+        idx = sample_pick(logits, temperature, top_k, u[k])
         out[k] = idx
         x = idx
         if idx == stop:

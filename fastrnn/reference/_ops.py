@@ -138,3 +138,12 @@ def pick_index(p, u):
     cdf /= cdf[-1]
     k = int(np.searchsorted(cdf, u, side="right"))
     return min(k, cdf.shape[0] - 1)
+
+
+def sample_pick(logits, temperature, top_k, u):
+    """The sampling kernels' pick (twin of ``sample_pick`` in ``_common.pxd``): the first
+    argmax when ``temperature == 0``, else :func:`pick_index` of
+    :func:`softmax_t` (float64) with the uniform ``u``."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    return pick_index(softmax_t(np.asarray(logits, dtype=np.float64), float(temperature), top_k), u)

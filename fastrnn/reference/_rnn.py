@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ops import clip_, pick_index, sgd_update_, softmax_t, softmax_xent
+from ._ops import clip_, sample_pick, sgd_update_, softmax_xent
 
 
 def _gather_input(X, Wax, ba, A):
@@ -132,10 +132,7 @@ def rnn_sample(Wax, Waa, ba, Wya, by, a, x0, u, temperature, top_k, stop, out):
         z += ba
         np.tanh(z, out=a)
         logits = Wya @ a + by
-        if temperature == 0:
-            idx = int(np.argmax(logits))
-        else:
-            idx = pick_index(softmax_t(logits.astype(np.float64), float(temperature), top_k), u[k])
+        idx = sample_pick(logits, temperature, top_k, u[k])
         out[k] = idx
         x = idx
         if idx == stop:

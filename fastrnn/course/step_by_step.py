@@ -373,6 +373,26 @@ def rnn_cell_backward(da_next, cache):
     }
 
 
+
+def _backward_inputs(caches, da, forward_name):
+    """Check the ``(list_of_caches, x)`` pair of a course forward and the upstream ``da``
+    ``(n_a, m, T_x)``; return ``(cache_list, da, T_x)``, T_x taken from ``da`` (the
+    course's rule: a shorter ``da`` than the forward pass uses the first T_x caches)."""
+    if not isinstance(caches, (tuple, list)) or len(caches) != 2 \
+            or not isinstance(caches[0], (list, tuple)):
+        raise TypeError(f"caches must be the (list_of_caches, x) 2-tuple returned by "
+                        f"{forward_name}")
+    cache_list = caches[0]
+    if len(cache_list) == 0:
+        raise ValueError(f"caches holds no cell cache ({forward_name} ran over zero time steps)")
+    da = float_array(da, "da", dtype=_F64, ndim=3)
+    T_x = da.shape[2]
+    if T_x > len(cache_list):
+        raise ValueError(
+            f"da has T_x = {T_x} time steps but caches holds only {len(cache_list)} cell caches"
+        )
+    return cache_list, da, T_x
+
 def rnn_backward(da, caches):
     """Backpropagation through time for the course RNN (one kernel call).
 
@@ -388,18 +408,7 @@ def rnn_backward(da, caches):
     gradients : dict with ``"dx" (n_x, m, T_x)``, ``"da0" (n_a, m)``,
         ``"dWax" (n_a, n_x)``, ``"dWaa" (n_a, n_a)`` and ``"dba" (n_a, 1)``.
     """
-    if not isinstance(caches, (tuple, list)) or len(caches) != 2 \
-            or not isinstance(caches[0], (list, tuple)):
-        raise TypeError("caches must be the (list_of_caches, x) 2-tuple returned by rnn_forward")
-    cache_list = caches[0]
-    if len(cache_list) == 0:
-        raise ValueError("caches holds no cell cache (rnn_forward ran over zero time steps)")
-    da = float_array(da, "da", dtype=_F64, ndim=3)
-    T_x = da.shape[2]
-    if T_x > len(cache_list):
-        raise ValueError(
-            f"da has T_x = {T_x} time steps but caches holds only {len(cache_list)} cell caches"
-        )
+    cache_list, da, T_x = _backward_inputs(caches, da, "rnn_forward")
     Wax, Waa, xk, a0k, A = _gather_caches(cache_list, max(T_x, 1))
     m, n_a = a0k.shape
     n_x = xk.shape[2]
@@ -731,18 +740,7 @@ def lstm_backward(da, caches):
         ``"dbf"``, ``"dWi"``, ``"dbi"``, ``"dWc"``, ``"dbc"``, ``"dWo"``, ``"dbo"``
         (each ``dW (n_a, n_a+n_x)``, ``db (n_a, 1)``). There is no ``dc0``.
     """
-    if not isinstance(caches, (tuple, list)) or len(caches) != 2 \
-            or not isinstance(caches[0], (list, tuple)):
-        raise TypeError("caches must be the (list_of_caches, x) 2-tuple returned by lstm_forward")
-    cache_list = caches[0]
-    if len(cache_list) == 0:
-        raise ValueError("caches holds no cell cache (lstm_forward ran over zero time steps)")
-    da = float_array(da, "da", dtype=_F64, ndim=3)
-    T_x = da.shape[2]
-    if T_x > len(cache_list):
-        raise ValueError(
-            f"da has T_x = {T_x} time steps but caches holds only {len(cache_list)} cell caches"
-        )
+    cache_list, da, T_x = _backward_inputs(caches, da, "lstm_forward")
     p, xk, a0k, c0k, A, C, G = _gather_lstm_caches(cache_list, max(T_x, 1))
     m, n_a = a0k.shape
     n_x = xk.shape[2]

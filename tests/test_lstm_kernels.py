@@ -411,6 +411,31 @@ def test_sample_matches_twin(K, rng, temperature, top_k, x0):
     assert not np.allclose(a_k, p["a0"][0])
 
 
+@pytest.mark.parametrize("x0", [-1, 3])
+def test_sample_states_are_the_forward_states(K, dtype, x0):
+    """Sampling feeds each pick back as the next input: its state after n steps is the
+    forward pass's state on that input sequence, bit for bit in the compiled kernels
+    (same order of sums: (b + Wx x) + Wh a, same GEMV, same gate pass), to the
+    tolerance in the NumPy twin (its forward multiplies a (B, H) matrix)."""
+    rng = np.random.default_rng(7)
+    p = make_problem(rng, dtype, B=1, H=40, X=9, Y=9, scale=0.5)
+    n = 30
+    u = rng.random(n)
+    for mod in (K, R):
+        k, out, a, c = sample(mod, p, x0, u, 1.0, 0, -1, n)
+        assert k == n
+        X = np.concatenate([[x0], out[:-1]]).astype(np.int64).reshape(n, 1)
+        A, C, G = (np.zeros((n, 1, 40), dtype), np.zeros((n, 1, 40), dtype),
+                   np.zeros((n, 1, 160), dtype))
+        mod.lstm_forward_ix(X, p["Wx"], p["Wh"], p["b"], p["a0"][:1], p["c0"][:1], A, C, G)
+        if mod is K:
+            np.testing.assert_array_equal(a, A[-1, 0])
+            np.testing.assert_array_equal(c, C[-1, 0])
+        else:
+            assert_close(a, A[-1, 0], dtype)
+            assert_close(c, C[-1, 0], dtype)
+
+
 def test_sample_greedy_and_top1(K, rng):
     p = make_problem(rng, np.float64, B=1, H=8, X=7, Y=7, scale=1.0)
     u1, u2 = rng.random(30), rng.random(30)

@@ -186,7 +186,8 @@ def lstm_sample(Wx, Wh, b, Wy, by, a, c, x0, u, temperature, top_k, stop, out):
     -------
     n : int, the number of characters written to ``out``.
 
-    Per step: ``z = Wh a + Wx x + b`` (as in :func:`fastrnn.reference.rnn_sample`), the
+    Per step: ``z = (b + Wx x) + Wh a`` (the order of sums of the forward pass, so the
+    states match :func:`lstm_forward_ix`'s), the
     forward lines above, ``p = softmax((Wy a + by) / temperature)``, pick by inverse CDF
     of ``u[k]`` (:func:`fastrnn.reference.pick_index`).
     """
@@ -194,10 +195,8 @@ def lstm_sample(Wx, Wh, b, Wy, by, a, c, x0, u, temperature, top_k, stop, out):
     x = int(x0)
     n = out.shape[0]
     for k in range(n):
-        z = Wh @ a
-        if x >= 0:
-            z = Wx[:, x] + z
-        z += b
+        z = b + Wx[:, x] if x >= 0 else b.copy()
+        z += Wh @ a
         f = _sigmoid(z[0 * H:1 * H])
         i = _sigmoid(z[1 * H:2 * H])
         cc = np.tanh(z[2 * H:3 * H])

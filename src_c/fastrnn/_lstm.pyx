@@ -376,13 +376,14 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
     cdef Py_ssize_t step, k, j, idx
     cdef int G4 = 4 * H
     for step in range(n):
-        # z = Wh a + Wx x + b (the order of sums of rnn_sample)
-        gemv(False, G4, H, 1, Wh, H, a, 0, z)
+        # z = (b + Wx x) + Wh a: the order of sums of the forward pass (_gather_ix, then
+        # the recurrent GEMV adds into G), so sampling reproduces forward()'s states
         if x >= 0:
             for k in range(G4):
-                z[k] = Wx[k * Xn + x] + z[k]
-        for k in range(G4):
-            z[k] = z[k] + b[k]
+                z[k] = b[k] + Wx[k * Xn + x]
+        else:
+            memcpy(z, b, <size_t>G4 * sizeof(floating))
+        gemv(False, G4, H, 1, Wh, H, a, 1, z)
         # gates in place; c = f * c + i * cc; a = o * tanh(c) (c_prev copied to w first)
         memcpy(w, c, <size_t>H * sizeof(floating))
         lstm_gates(z, w, c, a, H)

@@ -11,10 +11,11 @@ Registered implementations (library "fastrnn"):
 
 - train ``fastrnn-f64``, ``fastrnn-f32``: one fused kernel call per training step
   (``RNNTrainer.step`` / ``lstm_train_step_ix``: forward, summed cross-entropy, BPTT,
-  clip to [-5, 5], SGD lr 0.01, in place), zero initial state, with the BLAS at its
-  default thread count (all cores), like the harness's default torch rows.
+  clip to [-5, 5], SGD lr 0.01, in place), zero initial state, with fastrnn's default
+  (automatic) thread policy, as the public API applies it (``fastrnn._config``): SciPy's
+  BLAS at 1 thread for batch 1, at all cores for batches.
 - train ``fastrnn-f64 1 thread``, ``fastrnn-f32 1 thread``: the same with SciPy's BLAS
-  pinned to 1 thread (what fastrnn's automatic policy picks at B = 1).
+  pinned to 1 thread at every batch size.
 - sample ``fastrnn-f64``, ``fastrnn-f32`` (and ``... 1 thread``): ``rnn_sample`` /
   ``lstm_sample`` once per call
   for all n characters, from the zero input and zero state, never stopping early, with n
@@ -41,7 +42,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:                 # import fastrnn from this checkout
     sys.path.insert(0, _ROOT)
 
-from fastrnn import _ext  # noqa: E402
+from fastrnn import _config, _ext  # noqa: E402
 
 try:
     import threadpoolctl
@@ -57,6 +58,32 @@ def _blas_threads(n):
     def ctx():
         return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
     return ctx
+
+
+# The batch of the case being built: the harness builds every implementation of a case
+# (inside its context), then times them in interleaved rounds, so the automatic policy of
+# the default rows follows the case through this one value.
+_CURRENT = {"batch": 1}
+
+
+def _auto_count(batch):
+    """fastrnn's automatic policy (``fastrnn._config.auto_threads``): 1 BLAS thread at
+    batch 1, every usable core for batches."""
+    return 1 if batch <= 1 else _config._cpu_count()
+
+
+def _set_case_batch(batch):
+    """Called by ``make``: remember the case's batch and apply its thread count now (the
+    enclosing context restores the previous limits on exit)."""
+    _CURRENT["batch"] = batch
+    if threadpoolctl is not None:
+        threadpoolctl.threadpool_limits(limits=_auto_count(batch), user_api="blas")
+
+
+def _auto_threads():
+    """Context factory for the default rows: the automatic policy for the current case."""
+    return threadpoolctl.threadpool_limits(limits=_auto_count(_CURRENT["batch"]),
+                                           user_api="blas")
 
 
 def rnn_layout(params, dtype):
@@ -79,7 +106,7 @@ def lstm_layout(params, dtype):
             "Wy": c(params["Wy"]).copy(), "by": c(params["by"].ravel()).copy()}
 
 
-def _train(dtype):
+def _train(dtype, auto):
     dt = np.dtype(dtype)
 
     def make(case, params, X, Y):
@@ -87,6 +114,8 @@ def _train(dtype):
         X = np.ascontiguousarray(X, dtype=np.int64)
         Y = np.ascontiguousarray(Y, dtype=np.int64)
         T, m = X.shape
+        if auto:
+            _set_case_batch(m)
         H, V = case.n_a, case.n_y
         e = lambda *s: np.empty(s, dt)  # noqa: E731
         if case.cell == "rnn":
@@ -105,12 +134,14 @@ def _train(dtype):
     return make
 
 
-def _sample(dtype, seed=0):
+def _sample(dtype, auto, seed=0):
     dt = np.dtype(dtype)
 
     def make(case, params):
         K = _ext.kernels("cython")
         rng = np.random.default_rng(seed)
+        if auto:
+            _set_case_batch(1)
         H = case.n_a
         outs = {}
         if case.cell == "rnn":
@@ -149,13 +180,14 @@ def register(reg):
     sample_cells = tuple(c for c in ("rnn", "lstm") if hasattr(K, f"{c}_sample"))
     if threadpoolctl is None:  # pragma: no cover
         print("peers_plugin: threadpoolctl missing; thread counts are not pinned", file=sys.stderr)
-    ncpu = os.cpu_count() or 1
     for dtype, short in (("float64", "f64"), ("float32", "f32")):
         for threads, suffix in ((None, ""), (1, " 1 thread")):
-            n = ncpu if threads is None else threads
-            ctx = _blas_threads(n) if threadpoolctl is not None else None
+            if threadpoolctl is None:  # pragma: no cover
+                ctx = None
+            else:
+                ctx = _auto_threads if threads is None else _blas_threads(threads)
             name = f"fastrnn-{short}{suffix}"
-            reg.train(name, _train(dtype), dtype=dtype, threads=threads, context=ctx,
+            reg.train(name, _train(dtype, threads is None), dtype=dtype, threads=threads, context=ctx,
                       cells=cells, library="fastrnn")
-            reg.sample(name, _sample(dtype), dtype=dtype, threads=threads, context=ctx,
+            reg.sample(name, _sample(dtype, threads is None), dtype=dtype, threads=threads, context=ctx,
                        cells=sample_cells, library="fastrnn")

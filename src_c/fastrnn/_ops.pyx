@@ -15,6 +15,7 @@ import numpy as np
 
 from fastrnn._common cimport softmax_xent_core, clip_core, sgd_core, sample_pick
 from fastrnn._math cimport vtanh, vexpm
+from fastrnn._blas cimport gemv
 
 
 cdef _check_targets(const int64_t[:, ::1] Y, Py_ssize_t V, str name):
@@ -246,3 +247,19 @@ def _vec_exp(floating[::1] x):
     if x.shape[0]:
         with nogil:
             vexpm(&x[0], x.shape[0], 0)
+
+
+def _gemv_loop(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
+               Py_ssize_t reps):
+    """Benchmark hook (``benches/roofline.py``): ``reps`` times ``y = W @ x`` through the
+    kernels' row-major GEMV shim, the GIL released. Returns nothing."""
+    cdef int M = <int>W.shape[0], N = <int>W.shape[1]
+    cdef Py_ssize_t r
+    if x.shape[0] != N or y.shape[0] != M:
+        raise ValueError(f"x must have shape ({N},) and y ({M},), got {x.shape[0]}, "
+                         f"{y.shape[0]}")
+    if M == 0 or N == 0 or reps <= 0:
+        return
+    with nogil:
+        for r in range(reps):
+            gemv(False, M, N, 1, &W[0, 0], N, &x[0], 0, &y[0])

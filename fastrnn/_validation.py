@@ -8,9 +8,22 @@ that no bad input ever reaches nogil code.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
+
+try:  # one C pass for (min, max) of an index array; NumPy's two reductions otherwise
+    from fastrnn._ops import index_bounds as _index_bounds
+except ImportError:  # pragma: no cover - without the compiled modules
+    _index_bounds = None
+
+
+def _bounds(arr):
+    """``(min, max)`` of a non-empty C-contiguous int64 array as Python ints."""
+    if _index_bounds is not None:
+        return _index_bounds(arr.reshape(-1))
+    return int(arr.min()), int(arr.max())
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INDEX_DTYPE = np.dtype(np.int64)
@@ -76,7 +89,7 @@ def index_array(a, name, high, ndim=None, allow_none=True, low=-1):
     if type(a) is np.ndarray and a.dtype == INDEX_DTYPE and a.flags.c_contiguous and a.size \
             and (ndim is None or a.ndim == ndim):
         # fast path: already int64 and contiguous; only the range is checked
-        lo, hi = int(a.min()), int(a.max())
+        lo, hi = _bounds(a)
         if lo >= low and hi < high:
             return a
         arr = a
@@ -103,7 +116,7 @@ def index_array(a, name, high, ndim=None, allow_none=True, low=-1):
     if arr.size == 0:
         raise ValueError(f"{name} is empty: a sequence needs at least one time step")
     arr = np.ascontiguousarray(arr, dtype=INDEX_DTYPE)
-    lo, hi = int(arr.min()), int(arr.max())
+    lo, hi = _bounds(arr)
     if lo < low or hi >= high:
         bad = lo if lo < low else hi
         raise ValueError(
@@ -129,7 +142,7 @@ def finite_float(v, name, minimum=None, strict=False):
             v, (numbers.Real, np.floating, np.integer))):
         raise TypeError(f"{name} must be a number, got {type(v).__name__} {v!r}")
     v = float(v)
-    if not np.isfinite(v):
+    if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     if minimum is not None and (v <= minimum if strict else v < minimum):
         raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {v}")

@@ -263,3 +263,20 @@ def _gemv_loop(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
     with nogil:
         for r in range(reps):
             gemv(False, M, N, 1, &W[0, 0], N, &x[0], 0, &y[0])
+
+
+def index_bounds(const int64_t[::1] v):
+    """``(min, max)`` of a 1-D int64 array in one pass (the range check of the public
+    API's index validation); ``v`` must not be empty."""
+    cdef Py_ssize_t n = v.shape[0], i
+    if n == 0:
+        raise ValueError("index_bounds: the array is empty")
+    cdef int64_t lo = v[0], hi = v[0], x
+    with nogil:
+        for i in range(1, n):
+            x = v[i]
+            if x < lo:
+                lo = x
+            if x > hi:
+                hi = x
+    return lo, hi

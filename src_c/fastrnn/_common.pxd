@@ -17,7 +17,7 @@ cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
                                      const floating* Wya, const floating* by,
                                      const int64_t* Y, floating* P,
                                      bint backward, floating* dWya, floating* dby,
-                                     floating* dA) noexcept nogil:
+                                     floating* dA, bint add_dA=True) noexcept nogil:
     """Output layer over N rows: ``P = softmax(A @ Wya.T + by)``, summed cross-entropy.
 
     Parameters
@@ -26,7 +26,9 @@ cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
     A : IN (N, H); Wya : IN (V, H); by : IN (V,); Y : IN (N,) targets, -1 = masked.
     P : OUT (N, V) probabilities, or ``dz = p - onehot(y)`` (zero rows where masked)
         when ``backward``.
-    dWya (V, H), dby (V,), dA (N, H) : accumulated when ``backward``.
+    dWya (V, H), dby (V,) : accumulated when ``backward``.
+    dA (N, H) : ``dz @ Wya`` is added to it when ``backward`` (``add_dA``), or written
+        over it (``add_dA=False``: the training steps, which would otherwise zero it).
 
     Returns the loss ``sum_{rows, y >= 0} log(sum exp(z - max)) - (z_y - max)``.
     """
@@ -67,7 +69,8 @@ cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
             row = P + r * V
             for k in range(V):
                 dby[k] += row[k]
-        gemm(False, False, N, H, V, 1, P, V, Wya, H, 1, dA, H)      # dA += dz @ Wya
+        # dA (+)= dz @ Wya
+        gemm(False, False, N, H, V, 1, P, V, Wya, H, 1 if add_dA else 0, dA, H)
     return loss
 
 

@@ -610,9 +610,10 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             _gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0])
-            memset(&dA[0, 0, 0], 0, <size_t>N * iH * sizeof(floating))
+            # dA = dz @ Wy, written (not added): the only gradient on the states so far
             loss = softmax_xent_core(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
-                                     &P[0, 0, 0], True, &dWy[0, 0], &dby[0], &dA[0, 0, 0])
+                                     &P[0, 0, 0], True, &dWy[0, 0], &dby[0], &dA[0, 0, 0],
+                                     False)
             if isfinite(loss):          # else: nothing clipped or updated
                 # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
                 memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))

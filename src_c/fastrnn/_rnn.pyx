@@ -309,10 +309,10 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     memset(dba, 0, <size_t>H * sizeof(floating))
     memset(dWya, 0, <size_t>V * H * sizeof(floating))
     memset(dby, 0, <size_t>V * sizeof(floating))
-    memset(dA, 0, <size_t>N * H * sizeof(floating))
     _input_ix(N, H, Xn, X, Wax, ba, A)
     _recurrence(T, B, H, Waa, a0, A)
-    loss = softmax_xent_core(N, H, V, A, Wya, by, Y, P, True, dWya, dby, dA)
+    # dA = dz @ Wya, written (not added): the only gradient on the states so far
+    loss = softmax_xent_core(N, H, V, A, Wya, by, Y, P, True, dWya, dby, dA, False)
     if not isfinite(loss):
         return loss                     # nothing clipped or updated
     _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)

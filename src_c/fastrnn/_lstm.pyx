@@ -35,7 +35,7 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport exp, log, logf, isfinite, INFINITY
 from libc.stdint cimport int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
@@ -200,10 +200,27 @@ cdef int _chk_cell(Py_ssize_t H, Py_ssize_t Xn, str wx_name,
 
 cdef void _gather_ix(int N, int G4, int Xn, const int64_t* X, const floating* Wx,
                      const floating* b, floating* G) noexcept nogil:
-    """G[r] = Wx[:, X[r]] + b (b alone where X[r] == -1), r over N = T*B rows."""
+    """G[r] = Wx[:, X[r]] + b (b alone where X[r] == -1), r over N = T*B rows.
+
+    With more rows than inputs, the sums ``b + Wx[:, x]`` are formed once per input in
+    a transposed table (contiguous rows) and copied: the same values, without a strided
+    column gather per row."""
     cdef Py_ssize_t r, k
     cdef int64_t ix
     cdef floating* row
+    cdef floating* WT = NULL
+    if N > Xn:
+        WT = <floating*>malloc(<size_t>Xn * G4 * sizeof(floating))
+    if WT != NULL:
+        for k in range(G4):
+            for r in range(Xn):
+                WT[r * G4 + k] = b[k] + Wx[k * Xn + r]
+        for r in range(N):
+            ix = X[r]
+            memcpy(G + r * G4, (WT + ix * G4) if ix >= 0 else b,
+                   <size_t>G4 * sizeof(floating))
+        free(WT)
+        return
     for r in range(N):
         row = G + r * G4
         ix = X[r]
@@ -344,10 +361,30 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
 
 cdef void _dwx_ix(int N, int G4, int Xn, const int64_t* X, const floating* dZ,
                   floating* dWx) noexcept nogil:
-    """z_t used Wx[:, X[r]]  ->  dWx[:, X[r]] += dz_r (rows with X == -1 skipped)."""
+    """z_t used Wx[:, X[r]]  ->  dWx[:, X[r]] += dz_r (rows with X == -1 skipped).
+
+    With more rows than inputs, the rows are summed per input into a transposed
+    accumulator (contiguous adds), which is added to ``dWx`` once (as in ``_rnn``)."""
     cdef Py_ssize_t r, k
     cdef int64_t ix
     cdef const floating* row
+    cdef floating* acc = NULL
+    cdef floating* arow
+    if N > Xn:
+        acc = <floating*>calloc(<size_t>Xn * G4, sizeof(floating))
+    if acc != NULL:
+        for r in range(N):
+            ix = X[r]
+            if ix >= 0:
+                row = dZ + r * G4
+                arow = acc + ix * G4
+                for k in range(G4):
+                    arow[k] += row[k]
+        for k in range(G4):
+            for r in range(Xn):
+                dWx[k * Xn + r] += acc[r * G4 + k]
+        free(acc)
+        return
     for r in range(N):
         ix = X[r]
         if ix >= 0:

@@ -40,7 +40,7 @@ from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
 from fastrnn._common cimport sample_pick, softmax_xent_core
-from fastrnn._math cimport lstm_gates, vclip, vclip_sgd, vexpm, vtanh
+from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
 cdef object _F64 = np.dtype(np.float64)
@@ -217,8 +217,10 @@ cdef void _gather_ix(int N, int G4, int Xn, const int64_t* X, const floating* Wx
                 WT[r * G4 + k] = b[k] + Wx[k * Xn + r]
         for r in range(N):
             ix = X[r]
-            memcpy(G + r * G4, (WT + ix * G4) if ix >= 0 else b,
-                   <size_t>G4 * sizeof(floating))
+            if ix >= 0:
+                memcpy(G + r * G4, WT + ix * G4, <size_t>G4 * sizeof(floating))
+            else:
+                memcpy(G + r * G4, b, <size_t>G4 * sizeof(floating))
         free(WT)
         return
     for r in range(N):
@@ -297,7 +299,6 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef floating* gt
     cdef floating* da
     cdef floating* dc
-    cdef floating f, i, cc, o, tc, d_a, dcv
     if dc0 != dcT:
         memcpy(dc0, dcT, <size_t>BH * sizeof(floating))
     memcpy(TC, C, <size_t>T * BH * sizeof(floating))
@@ -310,25 +311,14 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
         cp = c0 if t == 0 else C + (t - 1) * BH
         dc = dc0
         for bb in range(B):
-            for j in range(H):
-                f = g[j]
-                i = g[H + j]
-                cc = g[2 * H + j]
-                o = g[3 * H + j]
-                tc = ct[j]                      # tanh(c_t)
-                d_a = da[j]
-                # a_t = o * tanh(c_t)  ->  dc_t += da_t * o * (1 - tanh(c_t)^2)
-                dcv = dc[j] + d_a * o * (1 - tc * tc)
-                # a_t = o * tanh(c_t), o = sigmoid(z_o)  ->  dz_o = da_t tanh(c_t) o (1 - o)
-                g[3 * H + j] = d_a * tc * o * (1 - o)
-                # c_t = f c_{t-1} + i cc, cc = tanh(z_c)  ->  dz_c = dc_t i (1 - cc^2)
-                g[2 * H + j] = dcv * i * (1 - cc * cc)
-                # c_t = f c_{t-1} + i cc, i = sigmoid(z_i)  ->  dz_i = dc_t cc i (1 - i)
-                g[H + j] = dcv * cc * i * (1 - i)
-                # c_t = f c_{t-1} + i cc, f = sigmoid(z_f)  ->  dz_f = dc_t c_{t-1} f (1 - f)
-                g[j] = dcv * cp[j] * f * (1 - f)
-                # c_t = f c_{t-1} + ...  ->  dc_{t-1} = dc_t f
-                dc[j] = dcv * f
+            # per unit j, with tc = tanh(c_t) (lstm_gates_bwd, vectorised):
+            # a_t = o * tanh(c_t)  ->  dc_t += da_t * o * (1 - tc^2)
+            # o = sigmoid(z_o)     ->  dz_o = da_t tc o (1 - o)
+            # cc = tanh(z_c)       ->  dz_c = dc_t i (1 - cc^2)
+            # i = sigmoid(z_i)     ->  dz_i = dc_t cc i (1 - i)
+            # f = sigmoid(z_f)     ->  dz_f = dc_t c_{t-1} f (1 - f)
+            # c_t = f c_{t-1} + i cc  ->  dc_{t-1} = dc_t f
+            lstm_gates_bwd(g, da, ct, cp, dc, H)
             g += G4
             da += H
             ct += H

@@ -52,6 +52,10 @@ cdef extern from "_vecmath.h" nogil:
     void fr_expm_f(float* x, Py_ssize_t n, float m)
     void fr_lstm_gates_d(double* g, const double* c_prev, double* c, double* a, Py_ssize_t H)
     void fr_lstm_gates_f(float* g, const float* c_prev, float* c, float* a, Py_ssize_t H)
+    void fr_lstm_gates_bwd_d(double* g, const double* da, const double* tc,
+                             const double* cp, double* dc, Py_ssize_t H)
+    void fr_lstm_gates_bwd_f(float* g, const float* da, const float* tc, const float* cp,
+                             float* dc, Py_ssize_t H)
     void fr_clip_d(double* g, Py_ssize_t n, double m)
     void fr_clip_f(float* g, Py_ssize_t n, float m)
     void fr_clip_sgd_d(double* p, double* g, Py_ssize_t n, double m, double lr)
@@ -99,3 +103,14 @@ cdef inline void lstm_gates(floating* g, const floating* c_prev, floating* c, fl
         fr_lstm_gates_f(g, c_prev, c, a, H)
     else:
         fr_lstm_gates_d(g, c_prev, c, a, H)
+
+
+cdef inline void lstm_gates_bwd(floating* g, const floating* da, const floating* tc,
+                                const floating* cp, floating* dc, Py_ssize_t H) noexcept nogil:
+    """One LSTM cell's backward for one row, vectorised: the activated gates of ``g``
+    (4H) become ``dz`` in place and the cell-state carry ``dc`` (H) moves one step back,
+    given ``da`` = dL/da_t, ``tc`` = tanh(c_t) and ``cp`` = c_{t-1} (see _vecmath.h)."""
+    if floating is float:
+        fr_lstm_gates_bwd_f(g, da, tc, cp, dc, H)
+    else:
+        fr_lstm_gates_bwd_d(g, da, tc, cp, dc, H)

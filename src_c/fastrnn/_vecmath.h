@@ -200,6 +200,30 @@ static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *restrict a,  
 FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)
 FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)
 
+/* One LSTM cell's backward for one batch row (the loop of _bptt in _lstm.pyx).
+ * On entry g (4H) holds the activated gates [f, i, cc, o], da (H) the gradient on a_t,
+ * tc (H) tanh(c_t), cp (H) c_{t-1}, dc (H) the gradient on c_t from step t+1. On return
+ * g holds [dz_f, dz_i, dz_c, dz_o] and dc the gradient on c_{t-1}. Products are formed
+ * left to right as written, without contraction (this part keeps -ffp-contract=off).  */
+#define FR_LSTM_GATES_BWD(NAME, T)                                                      \
+FR_CLONES static void NAME(T *restrict g, const T *restrict da, const T *restrict tc,   \
+                           const T *restrict cp, T *restrict dc, Py_ssize_t H)          \
+{                                                                                       \
+    T *restrict gf = g, *restrict gi = g + H, *restrict gc = g + 2 * H;                 \
+    T *restrict go = g + 3 * H;                                                         \
+    for (Py_ssize_t j = 0; j < H; j++) {                                                \
+        T f = gf[j], i = gi[j], cc = gc[j], o = go[j], t = tc[j], d = da[j];            \
+        T dcv = dc[j] + d * o * (1 - t * t);                                            \
+        go[j] = d * t * o * (1 - o);                                                    \
+        gc[j] = dcv * i * (1 - cc * cc);                                                \
+        gi[j] = dcv * cc * i * (1 - i);                                                 \
+        gf[j] = dcv * cp[j] * f * (1 - f);                                              \
+        dc[j] = dcv * f;                                                                \
+    }                                                                                   \
+}
+FR_LSTM_GATES_BWD(fr_lstm_gates_bwd_d, double)
+FR_LSTM_GATES_BWD(fr_lstm_gates_bwd_f, float)
+
 /* g[i] = clip(g[i], -m, m) (NaN stays NaN, like np.clip) */
 #define FR_CLIP(NAME, T)                                                                \
 FR_CLONES static void NAME(T *g, Py_ssize_t n, T m)                                     \

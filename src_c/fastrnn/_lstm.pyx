@@ -248,8 +248,10 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
 
 cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a0,
                       const floating* c0, floating* A, floating* C,
-                      floating* G) noexcept nogil:
-    """Per step: G[t] += A[t-1] @ Wh.T, then gates, C[t], A[t]; G[t] <- [f, i, cc, o]."""
+                      floating* G, floating* TC) noexcept nogil:
+    """Per step: G[t] += A[t-1] @ Wh.T, then gates, C[t], A[t]; G[t] <- [f, i, cc, o].
+
+    ``TC`` (T*B*H), when not NULL, receives ``tanh(C)`` for the backward pass."""
     cdef Py_ssize_t t, bb, j
     cdef int G4 = 4 * H
     cdef int BH = B * H
@@ -258,6 +260,7 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     cdef floating* g
     cdef floating* at
     cdef floating* ct
+    cdef floating* tct = NULL
     for t in range(T):
         ap = a0 if t == 0 else A + (t - 1) * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
@@ -269,26 +272,32 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
             gemm(False, True, B, G4, H, 1, ap, H, Wh, H, 1, g, G4)
         at = A + t * BH
         ct = C + t * BH
+        if TC != NULL:
+            tct = TC + t * BH
         for bb in range(B):
             # f, i, o = sigmoid(z_f, z_i, z_o); cc = tanh(z_c) (in place in G);
             # c_t = f * c_{t-1} + i * cc; a_t = o * tanh(c_t)
-            lstm_gates(g, cp, ct, at, H)
+            lstm_gates(g, cp, ct, at, H, tct)
             g += G4
             cp += H
             at += H
             ct += H
+            if tct != NULL:
+                tct += H
 
 
 cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 const floating* c0, const floating* A, const floating* C, floating* G,
                 floating* dA, const floating* dcT, floating* dWh, floating* db,
-                floating* da0, floating* dc0, floating* TC) noexcept nogil:
+                floating* da0, floating* dc0, floating* TC,
+                bint tc_ready=False) noexcept nogil:
     """Backward through time; G (activated gates) -> dZ in place.
 
     ``dc0`` carries the cell-state gradient (starting from ``dcT``, which may be the
     same buffer); ``dA[t-1]`` receives the carry ``dz_t @ Wh``; ``dWh`` and ``db`` are
-    accumulated after the loop. ``TC`` is scratch of T*B*H + 4H entries (``tanh(C)``,
-    computed in one vectorised pass before the loop, then the column sums for ``db``).
+    accumulated after the loop. ``TC`` is scratch of T*B*H + 4H entries: ``tanh(C)``
+    (kept by the forward pass when ``tc_ready``, else computed here in one vectorised
+    pass), then the column sums for ``db``.
     """
     cdef Py_ssize_t t, bb, j, r, k
     cdef int G4 = 4 * H
@@ -301,8 +310,9 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef floating* dc
     if dc0 != dcT:
         memcpy(dc0, dcT, <size_t>BH * sizeof(floating))
-    memcpy(TC, C, <size_t>T * BH * sizeof(floating))
-    vtanh(TC, <Py_ssize_t>T * BH)
+    if not tc_ready:
+        memcpy(TC, C, <size_t>T * BH * sizeof(floating))
+        vtanh(TC, <Py_ssize_t>T * BH)
     for t in range(T - 1, -1, -1):
         gt = G + t * B * G4
         g = gt
@@ -442,7 +452,7 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
         _gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
                    &G[0, 0, 0])
         _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
-                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0])
+                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL)
     return 0
 
 
@@ -459,7 +469,7 @@ cdef int _forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
         _project_dense(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0], &b[0],
                        &G[0, 0, 0])
         _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
-                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0])
+                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL)
     return 0
 
 
@@ -636,7 +646,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&dby[0], 0, <size_t>iV * sizeof(floating))
             _gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
-                        &C[0, 0, 0], &G[0, 0, 0])
+                        &C[0, 0, 0], &G[0, 0, 0], TC)          # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
             loss = softmax_xent_core(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
                                      &P[0, 0, 0], True, &dWy[0, 0], &dby[0], &dA[0, 0, 0],
@@ -646,7 +656,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
-                      &db[0], &da0[0, 0], &dc0[0, 0], TC)
+                      &db[0], &da0[0, 0], &dc0[0, 0], TC, True)
                 _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
                 if lr != 0:
                     vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)

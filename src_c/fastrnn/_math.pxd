@@ -50,8 +50,10 @@ cdef extern from "_vecmath.h" nogil:
     void fr_tanh_f(float* x, Py_ssize_t n)
     void fr_expm_d(double* x, Py_ssize_t n, double m)
     void fr_expm_f(float* x, Py_ssize_t n, float m)
-    void fr_lstm_gates_d(double* g, const double* c_prev, double* c, double* a, Py_ssize_t H)
-    void fr_lstm_gates_f(float* g, const float* c_prev, float* c, float* a, Py_ssize_t H)
+    void fr_lstm_gates_d(double* g, const double* c_prev, double* c, double* a, double* tc,
+                         Py_ssize_t H)
+    void fr_lstm_gates_f(float* g, const float* c_prev, float* c, float* a, float* tc,
+                         Py_ssize_t H)
     void fr_lstm_gates_bwd_d(double* g, const double* da, const double* tc,
                              const double* cp, double* dc, Py_ssize_t H)
     void fr_lstm_gates_bwd_f(float* g, const float* da, const float* tc, const float* cp,
@@ -96,13 +98,14 @@ cdef inline void vclip_sgd(floating* p, floating* g, Py_ssize_t n, floating m,
 
 
 cdef inline void lstm_gates(floating* g, const floating* c_prev, floating* c, floating* a,
-                            Py_ssize_t H) noexcept nogil:
+                            Py_ssize_t H, floating* tc=NULL) noexcept nogil:
     """One LSTM cell step for one row, vectorised: activates the gate blocks [f, i, c, o]
-    of ``g`` (4H) in place, ``c = f * c_prev + i * cc``, ``a = o * tanh(c)``."""
+    of ``g`` (4H) in place, ``c = f * c_prev + i * cc``, ``a = o * tanh(c)``; also
+    ``tc = tanh(c)`` when ``tc`` is not NULL."""
     if floating is float:
-        fr_lstm_gates_f(g, c_prev, c, a, H)
+        fr_lstm_gates_f(g, c_prev, c, a, tc, H)
     else:
-        fr_lstm_gates_d(g, c_prev, c, a, H)
+        fr_lstm_gates_d(g, c_prev, c, a, tc, H)
 
 
 cdef inline void lstm_gates_bwd(floating* g, const floating* da, const floating* tc,

@@ -178,11 +178,11 @@ FR_CLONES static void fr_sigmoid_f(float *x, Py_ssize_t n)
 
 /* One LSTM cell step for one batch row, gate blocks [f, i, c, o] of g (4H):
  *   g <- [sigmoid(z_f), sigmoid(z_i), tanh(z_c), sigmoid(z_o)]   (in place)
- *   c = f * c_prev + i * cc;   a = o * tanh(c)
- * c_prev must not overlap c or a.                                                     */
+ *   c = f * c_prev + i * cc;   a = o * tanh(c);   tc = tanh(c) when tc is not NULL
+ * (kept for the backward pass). c_prev must not overlap c, a or tc.                   */
 #define FR_LSTM_GATES(NAME, T, SIG, TANH)                                              \
 static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *restrict a,          \
-                 Py_ssize_t H)                                                          \
+                 T *restrict tc, Py_ssize_t H)                                          \
 {                                                                                       \
     const T *restrict f = g, *restrict i = g + H, *restrict cc = g + 2 * H;             \
     const T *restrict o = g + 3 * H;                                                    \
@@ -195,6 +195,7 @@ static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *restrict a,  
         a[j] = cn;                                                                      \
     }                                                                                   \
     TANH(a, H);                                                                         \
+    if (tc) memcpy(tc, a, (size_t)H * sizeof(T));                                       \
     for (Py_ssize_t j = 0; j < H; j++) a[j] = o[j] * a[j];                              \
 }
 FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Inline cores shared by the kernels: fused softmax + cross-entropy, clip, SGD, sampling pick.
+"""Inline cores shared by the kernels: the index-input gather and its gradient, fused softmax +
+cross-entropy, clip, SGD, sampling pick.
 
 Private; cimported by ``fastrnn._ops``, ``fastrnn._rnn`` and ``fastrnn._lstm`` (inline:
 compiled into each module, no runtime import between extension modules).
@@ -8,9 +9,82 @@ compiled into each module, no runtime import between extension modules).
 from cython cimport floating
 from libc.math cimport isfinite, INFINITY
 from libc.stdint cimport int64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
 
 from fastrnn._blas cimport gemm
 from fastrnn._math cimport fexp, flog, vexpm, vclip
+
+
+cdef inline void gather_ix(int N, int G4, int Xn, const int64_t* X, const floating* Wx,
+                           const floating* b, floating* G) noexcept nogil:
+    """The input projection of index inputs: ``G[r] = b + Wx[:, X[r]]`` (``b`` alone where
+    ``X[r] == -1``), r over N = T*B rows of width G4 (H for the RNN, 4H for the LSTM).
+
+    With more rows than inputs, the sums ``b + Wx[:, x]`` are formed once per input in
+    a transposed table (contiguous rows) and copied: the same values, without a strided
+    column gather per row."""
+    cdef Py_ssize_t r, k
+    cdef int64_t ix
+    cdef floating* row
+    cdef floating* WT = NULL
+    if N > Xn:
+        WT = <floating*>malloc(<size_t>Xn * G4 * sizeof(floating))
+    if WT != NULL:
+        for k in range(G4):
+            for r in range(Xn):
+                WT[r * G4 + k] = b[k] + Wx[k * Xn + r]
+        for r in range(N):
+            ix = X[r]
+            if ix >= 0:
+                memcpy(G + r * G4, WT + ix * G4, <size_t>G4 * sizeof(floating))
+            else:
+                memcpy(G + r * G4, b, <size_t>G4 * sizeof(floating))
+        free(WT)
+        return
+    for r in range(N):
+        row = G + r * G4
+        ix = X[r]
+        if ix >= 0:
+            for k in range(G4):
+                row[k] = b[k] + Wx[k * Xn + ix]
+        else:
+            for k in range(G4):
+                row[k] = b[k]
+
+
+cdef inline void scatter_add_ix(int N, int G4, int Xn, const int64_t* X, const floating* dZ,
+                                floating* dWx) noexcept nogil:
+    """Gradient of :func:`gather_ix`: ``dWx[:, X[r]] += dz_r`` (rows with X == -1 skipped).
+
+    With more rows than inputs, the rows are summed per input into a transposed
+    accumulator (contiguous adds), which is added to ``dWx`` once."""
+    cdef Py_ssize_t r, k
+    cdef int64_t ix
+    cdef const floating* row
+    cdef floating* acc = NULL
+    cdef floating* arow
+    if N > Xn:
+        acc = <floating*>calloc(<size_t>Xn * G4, sizeof(floating))
+    if acc != NULL:
+        for r in range(N):
+            ix = X[r]
+            if ix >= 0:
+                row = dZ + r * G4
+                arow = acc + ix * G4
+                for k in range(G4):
+                    arow[k] += row[k]
+        for k in range(G4):
+            for r in range(Xn):
+                dWx[k * Xn + r] += acc[r * G4 + k]
+        free(acc)
+        return
+    for r in range(N):
+        ix = X[r]
+        if ix >= 0:
+            row = dZ + r * G4
+            for k in range(G4):
+                dWx[k * Xn + ix] += row[k]
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,

@@ -35,11 +35,11 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport exp, log, logf, isfinite, INFINITY
 from libc.stdint cimport int64_t
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
-from fastrnn._common cimport sample_pick, softmax_xent_core
+from fastrnn._common cimport gather_ix, sample_pick, scatter_add_ix, softmax_xent_core
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -198,42 +198,6 @@ cdef int _chk_cell(Py_ssize_t H, Py_ssize_t Xn, str wx_name,
 
 # ==================================================================== cores (nogil)
 
-cdef void _gather_ix(int N, int G4, int Xn, const int64_t* X, const floating* Wx,
-                     const floating* b, floating* G) noexcept nogil:
-    """G[r] = Wx[:, X[r]] + b (b alone where X[r] == -1), r over N = T*B rows.
-
-    With more rows than inputs, the sums ``b + Wx[:, x]`` are formed once per input in
-    a transposed table (contiguous rows) and copied: the same values, without a strided
-    column gather per row."""
-    cdef Py_ssize_t r, k
-    cdef int64_t ix
-    cdef floating* row
-    cdef floating* WT = NULL
-    if N > Xn:
-        WT = <floating*>malloc(<size_t>Xn * G4 * sizeof(floating))
-    if WT != NULL:
-        for k in range(G4):
-            for r in range(Xn):
-                WT[r * G4 + k] = b[k] + Wx[k * Xn + r]
-        for r in range(N):
-            ix = X[r]
-            if ix >= 0:
-                memcpy(G + r * G4, WT + ix * G4, <size_t>G4 * sizeof(floating))
-            else:
-                memcpy(G + r * G4, b, <size_t>G4 * sizeof(floating))
-        free(WT)
-        return
-    for r in range(N):
-        row = G + r * G4
-        ix = X[r]
-        if ix >= 0:
-            for k in range(G4):
-                row[k] = b[k] + Wx[k * Xn + ix]
-        else:
-            for k in range(G4):
-                row[k] = b[k]
-
-
 cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floating* Wx,
                          const floating* b, floating* G) noexcept nogil:
     """G (N, 4H) = x (N, X) @ Wx.T + b: one GEMM over all T*B rows."""
@@ -359,40 +323,6 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
         db[k] += TC[k]
 
 
-cdef void _dwx_ix(int N, int G4, int Xn, const int64_t* X, const floating* dZ,
-                  floating* dWx) noexcept nogil:
-    """z_t used Wx[:, X[r]]  ->  dWx[:, X[r]] += dz_r (rows with X == -1 skipped).
-
-    With more rows than inputs, the rows are summed per input into a transposed
-    accumulator (contiguous adds), which is added to ``dWx`` once (as in ``_rnn``)."""
-    cdef Py_ssize_t r, k
-    cdef int64_t ix
-    cdef const floating* row
-    cdef floating* acc = NULL
-    cdef floating* arow
-    if N > Xn:
-        acc = <floating*>calloc(<size_t>Xn * G4, sizeof(floating))
-    if acc != NULL:
-        for r in range(N):
-            ix = X[r]
-            if ix >= 0:
-                row = dZ + r * G4
-                arow = acc + ix * G4
-                for k in range(G4):
-                    arow[k] += row[k]
-        for k in range(G4):
-            for r in range(Xn):
-                dWx[k * Xn + r] += acc[r * G4 + k]
-        free(acc)
-        return
-    for r in range(N):
-        ix = X[r]
-        if ix >= 0:
-            row = dZ + r * G4
-            for k in range(G4):
-                dWx[k * Xn + ix] += row[k]
-
-
 cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating* Wx,
                        const floating* dZ, floating* dWx, floating* dx) noexcept nogil:
     """z_t = Wx x_t + ...  ->  dWx += dZ^T x (one GEMM), dx = dZ @ Wx (one GEMM)."""
@@ -413,7 +343,7 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
     cdef Py_ssize_t step, k, j, idx
     cdef int G4 = 4 * H
     for step in range(n):
-        # z = (b + Wx x) + Wh a: the order of sums of the forward pass (_gather_ix, then
+        # z = (b + Wx x) + Wh a: the order of sums of the forward pass (gather_ix, then
         # the recurrent GEMV adds into G), so sampling reproduces forward()'s states
         if x >= 0:
             for k in range(G4):
@@ -449,7 +379,7 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_index("X", &X[0, 0], T, B, Xn)
     with nogil:
-        _gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
+        gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
                    &G[0, 0, 0])
         _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
                     &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL)
@@ -523,7 +453,7 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                   &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
                   &da0[0, 0], &dc0[0, 0], TC)
-            _dwx_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0],
+            scatter_add_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0],
                     &dWx[0, 0])
     finally:
         free(TC)
@@ -644,7 +574,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&db[0], 0, <size_t>G4 * sizeof(floating))
             memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
             memset(&dby[0], 0, <size_t>iV * sizeof(floating))
-            _gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
+            gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0], TC)          # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
@@ -657,7 +587,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
                       &db[0], &da0[0, 0], &dc0[0, 0], TC, True)
-                _dwx_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+                scatter_add_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
                 if lr != 0:
                     vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
                     vclip_sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, fclip, flr)

@@ -25,7 +25,8 @@ import numpy as np
 
 from fastrnn._blas cimport gemm, gemv
 from fastrnn._math cimport ftanh, vtanh, vclip_sgd
-from fastrnn._common cimport softmax_xent_core, clip_core, sgd_core, sample_pick
+from fastrnn._common cimport (clip_core, gather_ix, sample_pick, scatter_add_ix, sgd_core,
+                             softmax_xent_core)
 
 
 # ----------------------------------------------------------------- checks (GIL)
@@ -68,41 +69,6 @@ cdef _check_core(Py_ssize_t T, Py_ssize_t B, const floating[:, ::1] Wax,
 
 
 # ---------------------------------------------------------------- cores (nogil)
-
-cdef inline void _input_ix(int N, int H, int Xn, const int64_t* X, const floating* Wax,
-                           const floating* ba, floating* A) noexcept nogil:
-    """A[r] = Wax[:, X[r]] + ba (ba alone for X[r] == -1), r over N = T*B rows."""
-    cdef Py_ssize_t r, h
-    cdef int64_t ix
-    cdef floating* row
-    cdef floating* WT = NULL
-    if N > Xn:                       # many rows: gather from a transposed copy
-        WT = <floating*>malloc(<size_t>Xn * H * sizeof(floating))
-    if WT != NULL:
-        for h in range(H):
-            for r in range(Xn):
-                WT[r * H + h] = Wax[h * Xn + r]
-        for r in range(N):
-            row = A + r * H
-            ix = X[r]
-            if ix >= 0:
-                for h in range(H):
-                    row[h] = WT[ix * H + h] + ba[h]
-            else:
-                for h in range(H):
-                    row[h] = ba[h]
-        free(WT)
-    else:
-        for r in range(N):
-            row = A + r * H
-            ix = X[r]
-            if ix >= 0:
-                for h in range(H):
-                    row[h] = Wax[h * Xn + ix] + ba[h]
-            else:
-                for h in range(H):
-                    row[h] = ba[h]
-
 
 cdef inline void _input_dense(int N, int H, int Xn, const floating* x, const floating* Wax,
                               const floating* ba, floating* A) noexcept nogil:
@@ -166,35 +132,6 @@ cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating*
             dba[i] += cur[i]
 
 
-cdef inline void _dwax_ix(int N, int H, int Xn, const int64_t* X, const floating* dZ,
-                          floating* dWax) noexcept nogil:
-    """z uses Wax[:, X[r]]  ->  dWax[:, X[r]] += dz_r (rows with X = -1 skipped)."""
-    cdef Py_ssize_t r, h
-    cdef int64_t ix
-    cdef const floating* row
-    cdef floating* acc = NULL
-    if N > Xn:
-        acc = <floating*>malloc(<size_t>Xn * H * sizeof(floating))
-    if acc != NULL:
-        memset(acc, 0, <size_t>Xn * H * sizeof(floating))
-        for r in range(N):
-            ix = X[r]
-            if ix >= 0:
-                row = dZ + r * H
-                for h in range(H):
-                    acc[ix * H + h] += row[h]
-        for h in range(H):
-            for r in range(Xn):
-                dWax[h * Xn + r] += acc[r * H + h]
-        free(acc)
-    else:
-        for r in range(N):
-            ix = X[r]
-            if ix >= 0:
-                row = dZ + r * H
-                for h in range(H):
-                    dWax[h * Xn + ix] += row[h]
-
 
 # ------------------------------------------------------------------- kernels
 
@@ -210,7 +147,7 @@ def rnn_forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wax,
     _check_core(T, B, Wax, Waa, ba, a0, A)
     _check_index(X, Xn, "X")
     with nogil:
-        _input_ix(T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+        gather_ix(T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
         _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
 
 
@@ -266,7 +203,7 @@ def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
     with nogil:
         _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
               &dba[0], &da0[0, 0])
-        _dwax_ix(T * B, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
+        scatter_add_ix(T * B, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
 
 
 def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
@@ -309,14 +246,14 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     memset(dba, 0, <size_t>H * sizeof(floating))
     memset(dWya, 0, <size_t>V * H * sizeof(floating))
     memset(dby, 0, <size_t>V * sizeof(floating))
-    _input_ix(N, H, Xn, X, Wax, ba, A)
+    gather_ix(N, H, Xn, X, Wax, ba, A)
     _recurrence(T, B, H, Waa, a0, A)
     # dA = dz @ Wya, written (not added): the only gradient on the states so far
     loss = softmax_xent_core(N, H, V, A, Wya, by, Y, P, True, dWya, dby, dA, False)
     if not isfinite(loss):
         return loss                     # nothing clipped or updated
     _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
-    _dwax_ix(N, H, Xn, X, dA, dWax)
+    scatter_add_ix(N, H, Xn, X, dA, dWax)
     if lr != 0:
         vclip_sgd(Wax, dWax, H * Xn, <floating>clip, <floating>lr)
         vclip_sgd(Waa, dWaa, H * H, <floating>clip, <floating>lr)

@@ -150,6 +150,17 @@ class _Model:
         """Total number of scalar parameters."""
         return int(sum(v.size for v in self.params.values()))
 
+    def _run_forward(self, X, state, Y=None):
+        """Check ``X`` (and ``Y``, before any work) and ``state``, then run the recurrence
+        into the workspace. Returns ``(kernels, x, dense, T, B, y, state arrays, ws)``."""
+        x, dense, T, B = self._inputs(X)
+        y = None if Y is None else self._targets(Y, T, B)
+        st = self._state(state, B)
+        ws = self._workspace(T, B)
+        k = _ext.kernels()
+        self._forward(k, x, dense, st, ws)
+        return k, x, dense, T, B, y, st, ws
+
     # --------------------------------------------------------------- public API
     def loss(self, X, Y, state=None, return_state=False):
         """Summed cross-entropy of targets ``Y`` given inputs ``X`` (no gradients).
@@ -157,12 +168,7 @@ class _Model:
         With ``return_state=True`` returns ``(loss, final_state)``, the state after the
         last step (copies), to carry into the next window.
         """
-        x, dense, T, B = self._inputs(X)
-        y = self._targets(Y, T, B)
-        st = self._state(state, B)
-        ws = self._workspace(T, B)
-        k = _ext.kernels()
-        self._forward(k, x, dense, st, ws)
+        k, x, dense, T, B, y, st, ws = self._run_forward(X, state, Y)
         p = self.params
         loss = k.softmax_xent_forward(ws["A"], p[self._wy], p["by"], y, ws["P"])
         check_finite_loss(loss)
@@ -178,21 +184,14 @@ class _Model:
         A : ndarray (T, B, H), the hidden states a_1..a_T (a new array).
         final_state : the state after the last step (RNN ``(B, H)``; LSTM ``(a, c)``).
         """
-        x, dense, T, B = self._inputs(X)
-        st = self._state(state, B)
-        ws = self._workspace(T, B)
-        self._forward(_ext.kernels(), x, dense, st, ws)
+        ws = self._run_forward(X, state)[-1]
         if not np.isfinite(ws["A"][-1]).all():
             check_finite_loss(float("nan"), "hidden state")
         return ws["A"].copy(), self._final_state(ws)
 
     def predict_proba(self, X, state=None):
         """Softmax outputs ``(T, B, Y)`` for inputs ``X`` (a new array)."""
-        x, dense, T, B = self._inputs(X)
-        st = self._state(state, B)
-        ws = self._workspace(T, B)
-        k = _ext.kernels()
-        self._forward(k, x, dense, st, ws)
+        k, x, dense, T, B, y, st, ws = self._run_forward(X, state)
         P = np.empty((T, B, self.output_size), self.dtype)
         k.softmax_xent_forward(ws["A"], self.params[self._wy], self.params["by"],
                                np.full((T, B), -1, np.int64), P)
@@ -248,12 +247,7 @@ class _Model:
             ``"dx"`` for dense inputs); new arrays owned by the caller.
         final_state : the last state (RNN: ``(B, H)``; LSTM: ``(a, c)``), copies.
         """
-        x, dense, T, B = self._inputs(X)
-        y = self._targets(Y, T, B)
-        st = self._state(state, B)
-        ws = self._workspace(T, B)
-        k = _ext.kernels()
-        self._forward(k, x, dense, st, ws)
+        k, x, dense, T, B, y, st, ws = self._run_forward(X, state, Y)
         grads = self.zero_grads()
         if dA is None:
             ws["dA"][...] = 0

@@ -66,23 +66,17 @@ def _blas_threads(n):
 _CURRENT = {"batch": 1}
 
 
-def _auto_count(batch):
-    """fastrnn's automatic policy (``fastrnn._config.auto_threads``): 1 BLAS thread at
-    batch 1, every usable core for batches."""
-    return 1 if batch <= 1 else _config._cpu_count()
-
-
 def _set_case_batch(batch):
     """Called by ``make``: remember the case's batch and apply its thread count now (the
     enclosing context restores the previous limits on exit)."""
     _CURRENT["batch"] = batch
     if threadpoolctl is not None:
-        threadpoolctl.threadpool_limits(limits=_auto_count(batch), user_api="blas")
+        threadpoolctl.threadpool_limits(limits=_config.auto_count(batch), user_api="blas")
 
 
 def _auto_threads():
     """Context factory for the default rows: the automatic policy for the current case."""
-    return threadpoolctl.threadpool_limits(limits=_auto_count(_CURRENT["batch"]),
+    return threadpoolctl.threadpool_limits(limits=_config.auto_count(_CURRENT["batch"]),
                                            user_api="blas")
 
 

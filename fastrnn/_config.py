@@ -71,6 +71,12 @@ def _apply(n):
         _state["current"] = n
 
 
+def auto_count(batch):
+    """The automatic policy's BLAS thread count for a batch: 1 at batch 1 (every product
+    is a small matrix-vector product, threads only cost), the usable cores otherwise."""
+    return 1 if batch <= 1 else _cpu_count()
+
+
 def auto_threads(batch):
     """Called by the public entry points before kernels run: in automatic mode, 1 BLAS
     thread for batch 1 (every product is a small matrix-vector product, threads only
@@ -78,7 +84,7 @@ def auto_threads(batch):
     or ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` in the
     environment) is left alone."""
     if _state["policy"] is None:
-        _apply(1 if batch <= 1 else _cpu_count())
+        _apply(auto_count(batch))
 
 
 def get_num_threads() -> int:

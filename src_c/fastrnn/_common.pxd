@@ -16,75 +16,76 @@ from fastrnn._blas cimport gemm
 from fastrnn._math cimport fexp, flog, vexpm, vclip
 
 
-cdef inline void gather_ix(int N, int G4, int Xn, const int64_t* X, const floating* Wx,
-                           const floating* b, floating* G) noexcept nogil:
-    """The input projection of index inputs: ``G[r] = b + Wx[:, X[r]]`` (``b`` alone where
-    ``X[r] == -1``), r over N = T*B rows of width G4 (H for the RNN, 4H for the LSTM).
+cdef inline void gather_ix(int N, int W, int Xn, const int64_t* X, const floating* M,
+                           const floating* b, floating* out) noexcept nogil:
+    """The input projection of index inputs: ``out[r] = b + M[:, X[r]]`` (``b`` alone where
+    ``X[r] == -1``), r over N = T*B rows of width W (H for the RNN, 4H for the LSTM);
+    ``M`` is (W, Xn), row-major.
 
-    With more rows than inputs, the sums ``b + Wx[:, x]`` are formed once per input in
+    With more rows than inputs, the sums ``b + M[:, x]`` are formed once per input in
     a transposed table (contiguous rows) and copied: the same values, without a strided
     column gather per row."""
     cdef Py_ssize_t r, k
     cdef int64_t ix
     cdef floating* row
-    cdef floating* WT = NULL
+    cdef floating* tbl = NULL
     if N > Xn:
-        WT = <floating*>malloc(<size_t>Xn * G4 * sizeof(floating))
-    if WT != NULL:
-        for k in range(G4):
+        tbl = <floating*>malloc(<size_t>Xn * W * sizeof(floating))
+    if tbl != NULL:
+        for k in range(W):
             for r in range(Xn):
-                WT[r * G4 + k] = b[k] + Wx[k * Xn + r]
+                tbl[r * W + k] = b[k] + M[k * Xn + r]
         for r in range(N):
             ix = X[r]
             if ix >= 0:
-                memcpy(G + r * G4, WT + ix * G4, <size_t>G4 * sizeof(floating))
+                memcpy(out + r * W, tbl + ix * W, <size_t>W * sizeof(floating))
             else:
-                memcpy(G + r * G4, b, <size_t>G4 * sizeof(floating))
-        free(WT)
+                memcpy(out + r * W, b, <size_t>W * sizeof(floating))
+        free(tbl)
         return
     for r in range(N):
-        row = G + r * G4
+        row = out + r * W
         ix = X[r]
         if ix >= 0:
-            for k in range(G4):
-                row[k] = b[k] + Wx[k * Xn + ix]
+            for k in range(W):
+                row[k] = b[k] + M[k * Xn + ix]
         else:
-            for k in range(G4):
+            for k in range(W):
                 row[k] = b[k]
 
 
-cdef inline void scatter_add_ix(int N, int G4, int Xn, const int64_t* X, const floating* dZ,
-                                floating* dWx) noexcept nogil:
-    """Gradient of :func:`gather_ix`: ``dWx[:, X[r]] += dz_r`` (rows with X == -1 skipped).
+cdef inline void scatter_add_ix(int N, int W, int Xn, const int64_t* X, const floating* dZ,
+                                floating* dM) noexcept nogil:
+    """Gradient of :func:`gather_ix`: ``dM[:, X[r]] += dz_r`` (rows with X == -1 skipped).
 
     With more rows than inputs, the rows are summed per input into a transposed
-    accumulator (contiguous adds), which is added to ``dWx`` once."""
+    accumulator (contiguous adds), which is added to ``dM`` once."""
     cdef Py_ssize_t r, k
     cdef int64_t ix
     cdef const floating* row
     cdef floating* acc = NULL
     cdef floating* arow
     if N > Xn:
-        acc = <floating*>calloc(<size_t>Xn * G4, sizeof(floating))
+        acc = <floating*>calloc(<size_t>Xn * W, sizeof(floating))
     if acc != NULL:
         for r in range(N):
             ix = X[r]
             if ix >= 0:
-                row = dZ + r * G4
-                arow = acc + ix * G4
-                for k in range(G4):
+                row = dZ + r * W
+                arow = acc + ix * W
+                for k in range(W):
                     arow[k] += row[k]
-        for k in range(G4):
+        for k in range(W):
             for r in range(Xn):
-                dWx[k * Xn + r] += acc[r * G4 + k]
+                dM[k * Xn + r] += acc[r * W + k]
         free(acc)
         return
     for r in range(N):
         ix = X[r]
         if ix >= 0:
-            row = dZ + r * G4
-            for k in range(G4):
-                dWx[k * Xn + ix] += row[k]
+            row = dZ + r * W
+            for k in range(W):
+                dM[k * Xn + ix] += row[k]
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,

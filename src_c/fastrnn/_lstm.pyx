@@ -342,14 +342,12 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
     doubles, the scratch of ``sample_pick``; ``work`` is unused)."""
     cdef Py_ssize_t step, k, j, idx
     cdef int G4 = 4 * H
+    cdef int64_t xi
     for step in range(n):
         # z = (b + Wx x) + Wh a: the order of sums of the forward pass (gather_ix, then
         # the recurrent GEMV adds into G), so sampling reproduces forward()'s states
-        if x >= 0:
-            for k in range(G4):
-                z[k] = b[k] + Wx[k * Xn + x]
-        else:
-            memcpy(z, b, <size_t>G4 * sizeof(floating))
+        xi = x
+        gather_ix(1, G4, Xn, &xi, Wx, b, z)
         gemv(False, G4, H, 1, Wh, H, a, 1, z)
         # gates in place; c = f * c + i * cc; a = o * tanh(c) (c_prev copied to w first)
         memcpy(w, c, <size_t>H * sizeof(floating))

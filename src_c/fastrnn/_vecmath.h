@@ -181,22 +181,22 @@ FR_CLONES static void fr_sigmoid_f(float *x, Py_ssize_t n)
  *   c = f * c_prev + i * cc;   a = o * tanh(c);   tc = tanh(c) when tc is not NULL
  * (kept for the backward pass). c_prev must not overlap c, a or tc.                   */
 #define FR_LSTM_GATES(NAME, T, SIG, TANH)                                              \
-static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *restrict a,          \
-                 T *restrict tc, Py_ssize_t H)                                          \
+static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *a, T *tc,            \
+                 Py_ssize_t H)                                          \
 {                                                                                       \
     const T *restrict f = g, *restrict i = g + H, *restrict cc = g + 2 * H;             \
     const T *restrict o = g + 3 * H;                                                    \
     SIG(g, 2 * H);                                                                      \
     TANH(g + 2 * H, H);                                                                 \
     SIG(g + 3 * H, H);                                                                  \
+    T *t = tc ? tc : a;                 /* where tanh(c) is formed (may be a itself) */  \
     for (Py_ssize_t j = 0; j < H; j++) {                                                \
         T cn = f[j] * c_prev[j] + i[j] * cc[j];                                         \
         c[j] = cn;                                                                      \
-        a[j] = cn;                                                                      \
+        t[j] = cn;                                                                      \
     }                                                                                   \
-    TANH(a, H);                                                                         \
-    if (tc) memcpy(tc, a, (size_t)H * sizeof(T));                                       \
-    for (Py_ssize_t j = 0; j < H; j++) a[j] = o[j] * a[j];                              \
+    TANH(t, H);                                                                         \
+    for (Py_ssize_t j = 0; j < H; j++) a[j] = o[j] * t[j];                              \
 }
 FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)
 FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)

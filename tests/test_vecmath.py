@@ -50,6 +50,17 @@ def test_float32_versions(ops):
     y = x.copy()
     ops._vec_tanh(y)
     np.testing.assert_allclose(y, np.tanh(x.astype(np.float64)), rtol=1.2e-7, atol=1e-30)
+    # both branches of the float32 tanh (x itself below 2^-13, the exp form above) and
+    # the tails, both signs; zeros keep their sign, infinities give +-1, NaN stays NaN
+    g = np.geomspace(1e-30, 40, 40001).astype(np.float32)
+    g = np.concatenate([g, -g, np.float32([2.0 ** -13, np.nextafter(2.0 ** -13, 0)])])
+    y = g.copy()
+    ops._vec_tanh(y)
+    np.testing.assert_allclose(y, np.tanh(g.astype(np.float64)), rtol=1.2e-7, atol=0)
+    z = np.float32([0.0, -0.0, np.inf, -np.inf, np.nan])
+    ops._vec_tanh(z)
+    assert np.signbit(z[:2]).tolist() == [False, True]
+    assert z[2] == 1.0 and z[3] == -1.0 and np.isnan(z[4])
     e = np.linspace(-80, 80, 5001).astype(np.float32)
     f = e.copy()
     ops._vec_exp(f)

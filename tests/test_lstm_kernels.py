@@ -412,14 +412,16 @@ def test_sample_matches_twin(K, rng, temperature, top_k, x0):
 
 
 @pytest.mark.parametrize("x0", [-1, 3])
-def test_sample_states_are_the_forward_states(K, dtype, x0):
+@pytest.mark.parametrize("n, X", [(30, 9), (1, 9), (2, 9), (3, 9), (25, 7000)])
+def test_sample_states_are_the_forward_states(K, dtype, x0, n, X):
     """Sampling feeds each pick back as the next input: its state after n steps is the
     forward pass's state on that input sequence, bit for bit in the compiled kernels
     (same order of sums: (b + Wx x) + Wh a, same GEMV, same gate pass), to the
-    tolerance in the NumPy twin (its forward multiplies a (B, H) matrix)."""
+    tolerance in the NumPy twin (its forward multiplies a (B, H) matrix). n = 1, 2, 3
+    end with c_t in either of the kernel's two cell-state buffers; X = 7000 makes the
+    per-input cache of b + Wx[:, x] larger than its 4 MiB cap (column gathers only)."""
     rng = np.random.default_rng(7)
-    p = make_problem(rng, dtype, B=1, H=40, X=9, Y=9, scale=0.5)
-    n = 30
+    p = make_problem(rng, dtype, B=1, H=40, X=X, Y=9, scale=0.5)
     u = rng.random(n)
     for mod in (K, R):
         k, out, a, c = sample(mod, p, x0, u, 1.0, 0, -1, n)

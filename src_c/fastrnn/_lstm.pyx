@@ -35,7 +35,7 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport exp, log, logf, isfinite, INFINITY
 from libc.stdint cimport int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv
@@ -330,38 +330,73 @@ cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating*
     gemm(False, False, N, Xn, G4, 1, dZ, G4, Wx, Xn, 0, dx, Xn)
 
 
+# the largest per-call cache of b + Wx[:, x] rows that lstm_sample allocates (4 MiB)
+cdef size_t _SAMPLE_TABLE_BYTES = 4 << 20
+
+
+cdef inline void _load_input(int G4, int Xn, const floating* Wx, const floating* b,
+                             int64_t xi, floating* tbl, unsigned char* built,
+                             floating* z) noexcept nogil:
+    """``z = b + Wx[:, xi]`` (``b`` for ``xi == -1``), as the forward pass's gather.
+    ``tbl`` (X rows of 4H, or NULL) caches those sums per input the first time it is
+    drawn (``built[x]`` zeroed by the caller): a repeated input then costs a contiguous
+    copy, not a strided column gather."""
+    cdef floating* row
+    if xi >= 0 and tbl != NULL:
+        row = tbl + xi * G4
+        if not built[xi]:
+            gather_ix(1, G4, Xn, &xi, Wx, b, row)
+            built[xi] = 1
+        memcpy(z, row, <size_t>G4 * sizeof(floating))
+    else:
+        gather_ix(1, G4, Xn, &xi, Wx, b, z)
+
+
+cdef inline Py_ssize_t _pick(int H, int V, const floating* Wy, const floating* by,
+                             const floating* a, double temperature, Py_ssize_t top_k,
+                             double u, floating* logits, double* pz) noexcept nogil:
+    """The next index from ``softmax(Wy a + by)`` (see ``sample_pick``)."""
+    cdef Py_ssize_t k
+    gemv(False, V, H, 1, Wy, H, a, 0, logits)
+    for k in range(V):
+        logits[k] = logits[k] + by[k]
+    return sample_pick(logits, <int>V, temperature, <int>top_k, u, pz)
+
+
 cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const floating* Wh,
                              const floating* b, const floating* Wy, const floating* by,
                              floating* a, floating* c, Py_ssize_t x, const double* u,
                              double temperature, Py_ssize_t top_k, Py_ssize_t stop,
                              int64_t* out, Py_ssize_t n, floating* z, floating* logits,
-                             floating* w, double* pz, double* work) noexcept nogil:
-    """The sampling loop of :func:`lstm_sample` on raw pointers; returns the count.
+                             floating* w, double* pz, floating* tbl,
+                             unsigned char* built) noexcept nogil:
+    """The sampling loop of :func:`lstm_sample` on one thread; returns the count.
 
     Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz`` (2Y
-    doubles, the scratch of ``sample_pick``; ``work`` is unused)."""
-    cdef Py_ssize_t step, k, j, idx
+    doubles, the scratch of ``sample_pick``), ``tbl`` / ``built`` (see ``_load_input``).
+    z_t = (b + Wx x_t) + Wh a_{t-1} in the forward pass's order (its GEMM adds into the
+    gathered G), so sampling reproduces forward()'s states bit for bit."""
+    cdef Py_ssize_t step, idx, count = n
     cdef int G4 = 4 * H
-    cdef int64_t xi
+    cdef floating* cp = c          # c_{t-1}; the new c goes to the other buffer
+    cdef floating* cn = w
+    cdef floating* tmp
     for step in range(n):
-        # z = (b + Wx x) + Wh a: the order of sums of the forward pass (gather_ix, then
-        # the recurrent GEMV adds into G), so sampling reproduces forward()'s states
-        xi = x
-        gather_ix(1, G4, Xn, &xi, Wx, b, z)
+        _load_input(G4, Xn, Wx, b, x, tbl, built, z)
         gemv(False, G4, H, 1, Wh, H, a, 1, z)
-        # gates in place; c = f * c + i * cc; a = o * tanh(c) (c_prev copied to w first)
-        memcpy(w, c, <size_t>H * sizeof(floating))
-        lstm_gates(z, w, c, a, H)
-        # logits = Wy a + by
-        gemv(False, V, H, 1, Wy, H, a, 0, logits)
-        for k in range(V):
-            logits[k] = logits[k] + by[k]
-        idx = sample_pick(logits, <int>V, temperature, <int>top_k, u[step], pz)
+        lstm_gates(z, cp, cn, a, H)        # gates in place; c_t to cn; a_t
+        tmp = cp
+        cp = cn
+        cn = tmp
+        idx = _pick(H, V, Wy, by, a, temperature, top_k, u[step], logits, pz)
         out[step] = idx
         x = idx
         if idx == stop:
-            return step + 1
-    return n
+            count = step + 1
+            break
+    if cp != c:                    # the last c_t is in the scratch buffer
+        memcpy(c, cp, <size_t>H * sizeof(floating))
+    return count
 
 
 # =========================================================== implementations (GIL)
@@ -518,6 +553,19 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         return 0
     cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
+    # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
+    # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
+    # costs no more than the inputs actually drawn)
+    cdef floating* tbl = NULL
+    cdef unsigned char* built = NULL
+    if n > 1 and <size_t>Xn * 4 * H * sizeof(floating) <= _SAMPLE_TABLE_BYTES:
+        tbl = <floating*>malloc(<size_t>Xn * 4 * H * sizeof(floating))
+        built = <unsigned char*>calloc(<size_t>Xn, 1)
+        if tbl == NULL or built == NULL:      # fall back to the column gather
+            free(tbl)
+            free(built)
+            tbl = NULL
+            built = NULL
     try:
         if fbuf == NULL or dbuf == NULL:
             raise MemoryError("lstm_sample: cannot allocate scratch")
@@ -525,10 +573,12 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
             count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
                                  &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
                                  top_k, stop, &out[0], n, fbuf, fbuf + 4 * H,
-                                 fbuf + 4 * H + V, dbuf, dbuf + V)
+                                 fbuf + 4 * H + V, dbuf, tbl, built)
     finally:
         free(fbuf)
         free(dbuf)
+        free(tbl)
+        free(built)
     return count
 
 

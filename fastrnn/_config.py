@@ -64,6 +64,40 @@ def _kernel_blas():
     return _state["libs"]
 
 
+def _blas_thread_functions(lc):
+    """Addresses of ``get_num_threads`` / ``set_num_threads`` of an OpenBLAS controller's
+    library (SciPy's wheels prefix the symbols with ``scipy_``), or (0, 0)."""
+    import ctypes
+
+    if lc.internal_api != "openblas":
+        return 0, 0
+    try:
+        lib = ctypes.CDLL(lc.filepath)
+    except OSError:  # pragma: no cover
+        return 0, 0
+    for prefix, suffix in (("scipy_", ""), ("", ""), ("scipy_", "64_"), ("", "64_")):
+        get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+        put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+        if get is not None and put is not None:
+            return (ctypes.cast(get, ctypes.c_void_p).value or 0,
+                    ctypes.cast(put, ctypes.c_void_p).value or 0)
+    return 0, 0  # pragma: no cover
+
+
+def _connect_team():
+    """Hand the compiled kernels their BLAS's thread-count functions: a batched LSTM call
+    then runs on a team of as many threads as the BLAS has, with the BLAS at 1 thread
+    meanwhile (one setting for both)."""
+    if not _ext.compiled_available():
+        return
+    libs = _kernel_blas()
+    get, put = _blas_thread_functions(libs[-1]) if libs else (0, 0)
+    for name in ("_rnn", "_lstm"):
+        mod = sys.modules.get(f"fastrnn.{name}")
+        if mod is not None and hasattr(mod, "_connect_blas_threads"):
+            mod._connect_blas_threads(get, put)
+
+
 def _apply(n):
     if _state["current"] != n:
         for lc in _kernel_blas():
@@ -161,7 +195,9 @@ def config() -> dict:
 
         info["simd"] = _ops.simd_level()
         info["debug_build"] = _ops.debug_build()
-        info["openmp"] = False
+        from . import _lstm
+
+        info["openmp"], info["team_threads"] = _lstm._team_info()
     info["blas"] = [
         {"internal_api": lc.internal_api, "version": lc.version,
          "num_threads": lc.num_threads, "architecture": getattr(lc, "architecture", None),
@@ -179,10 +215,14 @@ def show_config(file=None) -> None:
     out = file if file is not None else sys.stdout
     c = config()
     for k in ("fastrnn", "python", "numpy", "scipy", "platform", "cpu_count", "backend",
-              "compiled_kernels", "simd", "debug_build", "openmp", "blas_threads",
+              "compiled_kernels", "simd", "debug_build", "openmp", "team_threads",
+              "blas_threads",
               "thread_policy"):
         if k in c:
             print(f"{k + ':':<18}{c[k]}", file=out)
     for p in c["blas"]:
         print(f"{'blas:':<18}{p['internal_api']} {p['version']} ({p['library']}), "
               f"{p['num_threads']} threads, arch {p['architecture']}", file=out)
+
+
+_connect_team()

@@ -138,6 +138,38 @@ def test_backward_matches_twin(K, rng, dtype, batch, mode):
         assert_close(res["cy"][key], res["np"][key], dtype, err_msg=key)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batched_team_matches_twin(K, rng, threads):
+    """The batched kernels run on a team of as many threads as SciPy's BLAS has, each on
+    a slice of the hidden units, with tiled per-step products (src_c/fastrnn/_team.h).
+    Sizes that split the units unevenly (H = 70: 48 + 22), the batch into two row tiles
+    (B = 37 > 32) and the backward product's depth into two tiles (4H = 280 > 256);
+    forward, backward and the training step (whose output layer the team splits by rows)
+    against the twin, and the BLAS's thread count as it was afterwards. float64: its
+    sums over T*B = 148 rows keep TOL's bound, float32's need not (the float32 instance
+    of the same fused code runs the team in the smaller tests above)."""
+    dtype = np.dtype(np.float64)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _config
+
+    blas = _config._kernel_blas()
+    p = make_problem(rng, dtype, T=4, B=37, H=70, X=9, Y=9, scale=0.3)
+    with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        before = [lc.num_threads for lc in blas]
+        out = {}
+        for name, mod in (("cy", K), ("np", R)):
+            A, C, G = forward(mod, p, "ix", dtype)
+            g = backward(mod, p, "ix", dtype, A, C, G.copy(), p["dA"].copy(), p["dcT"].copy())
+            loss, q, f, tg = train_step(mod, p, dtype, 1.0, 0.05)
+            out[name] = (dict(A=A, C=C, G=G), g, q, f, tg, loss)
+        after = [lc.num_threads for lc in blas]
+    assert before == after
+    np.testing.assert_allclose(out["cy"][5], out["np"][5], rtol=TOL[np.dtype(dtype)][0])
+    for d_k, d_r in zip(out["cy"][:5], out["np"][:5]):
+        for key in d_k:
+            assert_close(d_k[key], d_r[key], dtype, err_msg=key)
+
+
 def test_backward_dcT_may_alias_dc0(K, rng):
     p = make_problem(rng, np.float64)
     A, C, G = forward(K, p, "ix", np.float64)

@@ -55,6 +55,38 @@ cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K,
               &beta, C, &ldc)
 
 
+# Tile of gemm_tiles: rows x columns x depth of each BLAS call. 32 x 64 x 256 keeps
+# M*N*K at 524288, under the size (100^3) below which OpenBLAS (SMALL_MATRIX_OPT, in
+# SciPy's wheels) multiplies without packing its operands: measured 1.5x the packed
+# GEMM's speed at the per-step products of the batched recurrences (benches/README.md).
+cdef enum:
+    TILE_M = 32
+    TILE_N = 64
+    TILE_K = 256
+
+
+cdef inline void gemm_tiles(int M, int N, int K, const floating* A, int lda,
+                            const floating* B, int ldb, floating beta, floating* C,
+                            int ldc) noexcept nogil:
+    """Row-major ``C (M, N) = A (M, K) @ B (K, N) + beta * C`` as BLAS calls on tiles of
+    at most TILE_M x TILE_N x TILE_K (the depth tiles accumulate in order, the first
+    one with ``beta``)."""
+    cdef int i0, j0 = 0, k0, m, n, k
+    while j0 < N:                      # a tile of B is reused by every row tile of A
+        n = TILE_N if N - j0 > TILE_N else N - j0
+        k0 = 0
+        while k0 < K:
+            k = TILE_K if K - k0 > TILE_K else K - k0
+            i0 = 0
+            while i0 < M:
+                m = TILE_M if M - i0 > TILE_M else M - i0
+                gemm(False, False, m, n, k, 1, A + i0 * lda + k0, lda, B + k0 * ldb + j0,
+                     ldb, beta if k0 == 0 else 1, C + i0 * ldc + j0, ldc)
+                i0 += TILE_M
+            k0 += TILE_K
+        j0 += TILE_N
+
+
 cdef inline void gemv(bint trans_a, int M, int N, floating alpha,
                       const floating* A, int lda, const floating* x,
                       floating beta, floating* y) noexcept nogil:

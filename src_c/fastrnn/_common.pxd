@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Inline cores shared by the kernels: the index-input gather and its gradient, fused softmax +
-cross-entropy, clip, SGD, sampling pick.
+cross-entropy, clip, SGD, sampling pick, the team of the batched recurrences.
 
 Private; cimported by ``fastrnn._ops``, ``fastrnn._rnn`` and ``fastrnn._lstm`` (inline:
 compiled into each module, no runtime import between extension modules).
@@ -14,6 +14,41 @@ from libc.string cimport memcpy
 
 from fastrnn._blas cimport gemm
 from fastrnn._math cimport fexp, flog, vexpm, vclip
+
+
+cdef extern from "_team.h" nogil:
+    int fr_team_size()
+    int fr_team_rank()
+    void fr_team_barrier()
+    int fr_openmp()
+    void fr_set_blas_thread_functions(size_t get_address, size_t set_address)
+    int fr_blas_threads()
+    int fr_team_begin()
+    void fr_team_end(int n)
+
+
+cdef inline void unit_slice(int H, int rank, int size, int* u0, int* u1) noexcept nogil:
+    """The hidden units ``[u0, u1)`` of team thread ``rank`` of ``size``: equal shares
+    rounded to multiples of 16 (whole vectors), the last thread up to H (a thread may
+    get none when H is small)."""
+    cdef int step = (H + size - 1) // size
+    step = (step + 15) // 16 * 16
+    u0[0] = rank * step if rank * step < H else H
+    u1[0] = (rank + 1) * step if (rank + 1) * step < H else H
+    if rank == size - 1:
+        u1[0] = H
+
+
+cdef inline void transpose(int R, int C, const floating* A, floating* AT) noexcept nogil:
+    """``AT (C, R) = A (R, C).T``, both C-contiguous, in 32 x 32 blocks."""
+    cdef int i0, j0, i, j, i1, j1
+    for i0 in range(0, R, 32):
+        i1 = i0 + 32 if i0 + 32 < R else R
+        for j0 in range(0, C, 32):
+            j1 = j0 + 32 if j0 + 32 < C else C
+            for i in range(i0, i1):
+                for j in range(j0, j1):
+                    AT[j * R + i] = A[i * C + j]
 
 
 cdef inline void gather_ix(int N, int W, int Xn, const int64_t* X, const floating* M,

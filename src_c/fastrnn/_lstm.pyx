@@ -38,8 +38,13 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 
-from fastrnn._blas cimport gemm, gemv
-from fastrnn._common cimport gather_ix, sample_pick, scatter_add_ix, softmax_xent_core
+from cython.parallel cimport parallel
+
+from fastrnn._blas cimport gemm, gemm_tiles, gemv
+from fastrnn._common cimport (fr_blas_threads, fr_openmp, fr_set_blas_thread_functions,
+                              fr_team_barrier, fr_team_begin, fr_team_end, fr_team_rank, fr_team_size, gather_ix,
+                              sample_pick, scatter_add_ix, softmax_xent_core, transpose,
+                              unit_slice)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -210,12 +215,54 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
             row[k] = row[k] + b[k]
 
 
+cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
+                           const floating* c0, floating* A, floating* C, floating* G,
+                           floating* TC) noexcept nogil:
+    """One team thread's part of the batched recurrence: the units [u0, u1) of its slice.
+    Per step: its columns of G[t] += A[t-1] @ Wh.T (``WhT`` (H, 4H) is ``Wh.T``; one
+    tiled product per gate block), its units' gates, then the team barrier (A[t], which
+    every thread's next product reads, is complete)."""
+    cdef int G4 = 4 * H, BH = B * H, u0, u1, n, q
+    cdef Py_ssize_t t, bb, o
+    cdef const floating* ap
+    cdef const floating* cp
+    cdef floating* g
+    unit_slice(H, fr_team_rank(), fr_team_size(), &u0, &u1)
+    n = u1 - u0
+    for t in range(T):
+        ap = a0 if t == 0 else A + (t - 1) * BH
+        cp = c0 if t == 0 else C + (t - 1) * BH
+        g = G + t * B * G4
+        if n > 0:
+            for q in range(4):
+                gemm_tiles(B, n, H, ap, H, WhT + q * H + u0, G4, 1, g + q * H + u0, G4)
+            for bb in range(B):
+                o = t * BH + bb * H + u0
+                lstm_gates(g + bb * G4 + u0, cp + bb * H + u0, C + o, A + o, n,
+                           TC + o if TC != NULL else NULL, H)
+        fr_team_barrier()
+
+
 cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a0,
                       const floating* c0, floating* A, floating* C,
-                      floating* G, floating* TC) noexcept nogil:
+                      floating* G, floating* TC, int nth) noexcept nogil:
     """Per step: G[t] += A[t-1] @ Wh.T, then gates, C[t], A[t]; G[t] <- [f, i, cc, o].
 
-    ``TC`` (T*B*H), when not NULL, receives ``tanh(C)`` for the backward pass."""
+    ``TC`` (T*B*H), when not NULL, receives ``tanh(C)`` for the backward pass. With
+    B > 1 the steps run on a team of ``nth`` threads, each on a slice of the units
+    (``_recurrence_team``)."""
+    cdef floating* WhT
+    if B > 1:
+        WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
+        if WhT != NULL:
+            transpose(4 * H, H, Wh, WhT)
+            if nth > 1:
+                with parallel(num_threads=nth):
+                    _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC)
+            else:
+                _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC)
+            free(WhT)
+            return
     cdef Py_ssize_t t, bb, j
     cdef int G4 = 4 * H
     cdef int BH = B * H
@@ -250,10 +297,70 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
                 tct += H
 
 
+cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0,
+                     const floating* c0, const floating* A, const floating* C, floating* G,
+                     floating* dA, floating* dWh, floating* db, floating* da0,
+                     floating* dc0, floating* TC) noexcept nogil:
+    """One team thread's part of the batched backward loop: the units [u0, u1) of its
+    slice. Per step: its units' gate derivatives (dz in place in G, the carry dc0), the
+    team barrier (dz_t, which every thread's product reads, is complete), then its
+    columns of dA[t-1] += dz_t @ Wh (da0 = dz_0 @ Wh), a tiled product. After the loop,
+    its rows of dWh and entries of db (``_param_grads``)."""
+    cdef int G4 = 4 * H, BH = B * H, u0, u1, n
+    cdef Py_ssize_t t, bb, o
+    cdef const floating* cp
+    cdef floating* gt
+    unit_slice(H, fr_team_rank(), fr_team_size(), &u0, &u1)
+    n = u1 - u0
+    for t in range(T - 1, -1, -1):
+        gt = G + t * B * G4
+        cp = c0 if t == 0 else C + (t - 1) * BH
+        if n > 0:
+            for bb in range(B):
+                o = t * BH + bb * H + u0
+                lstm_gates_bwd(gt + bb * G4 + u0, dA + o, TC + o, cp + bb * H + u0,
+                               dc0 + bb * H + u0, n, H)
+        fr_team_barrier()
+        if n > 0:
+            if t > 0:
+                gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 1, dA + (t - 1) * BH + u0, H)
+            else:
+                gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
+    if n > 0:                 # after the last barrier: tanh(C) in TC is read no more
+        _param_grads(T, B, H, u0, n, a0, A, G, dWh, db, TC)
+
+
+cdef void _param_grads(int T, int B, int H, int u0, int n, const floating* a0,
+                       const floating* A, const floating* G, floating* dWh, floating* db,
+                       floating* acc) noexcept nogil:
+    """The rows of ``dWh`` and entries of ``db`` of units [u0, u0 + n) in each gate
+    block (the whole of them for u0 = 0, n = H), from dz in ``G``:
+    z_t = ... + a_{t-1} @ Wh.T  ->  dWh += dz_0^T a0 + dz_{1:}^T A[:-1];
+    z_t = ... + b  ->  db += the column sums of dz (summed first, row by row, into the
+    same columns of ``acc`` (4H))."""
+    cdef int G4 = 4 * H, q, c0
+    cdef Py_ssize_t r, k
+    cdef const floating* g
+    for q in range(4):
+        c0 = q * H + u0
+        gemm(True, False, n, H, B, 1, G + c0, G4, a0, H, 1, dWh + c0 * H, H)
+        if T > 1:
+            gemm(True, False, n, H, (T - 1) * B, 1, G + B * G4 + c0, G4, A, H, 1,
+                 dWh + c0 * H, H)
+        for k in range(c0, c0 + n):
+            acc[k] = 0
+        for r in range(T * B):
+            g = G + r * G4
+            for k in range(c0, c0 + n):
+                acc[k] = acc[k] + g[k]
+        for k in range(c0, c0 + n):
+            db[k] += acc[k]
+
+
 cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 const floating* c0, const floating* A, const floating* C, floating* G,
                 floating* dA, const floating* dcT, floating* dWh, floating* db,
-                floating* da0, floating* dc0, floating* TC,
+                floating* da0, floating* dc0, floating* TC, int nth,
                 bint tc_ready=False) noexcept nogil:
     """Backward through time; G (activated gates) -> dZ in place.
 
@@ -277,50 +384,62 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     if not tc_ready:
         memcpy(TC, C, <size_t>T * BH * sizeof(floating))
         vtanh(TC, <Py_ssize_t>T * BH)
-    for t in range(T - 1, -1, -1):
-        gt = G + t * B * G4
-        g = gt
-        da = dA + t * BH
-        ct = TC + t * BH
-        cp = c0 if t == 0 else C + (t - 1) * BH
-        dc = dc0
-        for bb in range(B):
-            # per unit j, with tc = tanh(c_t) (lstm_gates_bwd, vectorised):
-            # a_t = o * tanh(c_t)  ->  dc_t += da_t * o * (1 - tc^2)
-            # o = sigmoid(z_o)     ->  dz_o = da_t tc o (1 - o)
-            # cc = tanh(z_c)       ->  dz_c = dc_t i (1 - cc^2)
-            # i = sigmoid(z_i)     ->  dz_i = dc_t cc i (1 - i)
-            # f = sigmoid(z_f)     ->  dz_f = dc_t c_{t-1} f (1 - f)
-            # c_t = f c_{t-1} + i cc  ->  dc_{t-1} = dc_t f
-            lstm_gates_bwd(g, da, ct, cp, dc, H)
-            g += G4
-            da += H
-            ct += H
-            cp += H
-            dc += H
-        # z_t = ... + a_{t-1} @ Wh.T  ->  da_{t-1} += dz_t @ Wh (da0 = dz_0 @ Wh)
-        if t > 0:
-            if B == 1:
-                gemv(True, G4, H, 1, Wh, H, gt, 1, dA + (t - 1) * BH)
-            else:
-                gemm(False, False, B, H, G4, 1, gt, G4, Wh, H, 1, dA + (t - 1) * BH, H)
+    # per unit j, with tc = tanh(c_t) (lstm_gates_bwd, vectorised):
+    # a_t = o * tanh(c_t)  ->  dc_t += da_t * o * (1 - tc^2)
+    # o = sigmoid(z_o)     ->  dz_o = da_t tc o (1 - o)
+    # cc = tanh(z_c)       ->  dz_c = dc_t i (1 - cc^2)
+    # i = sigmoid(z_i)     ->  dz_i = dc_t cc i (1 - i)
+    # f = sigmoid(z_f)     ->  dz_f = dc_t c_{t-1} f (1 - f)
+    # c_t = f c_{t-1} + i cc  ->  dc_{t-1} = dc_t f
+    # and z_t = ... + a_{t-1} @ Wh.T  ->  da_{t-1} += dz_t @ Wh (da0 = dz_0 @ Wh)
+    if B > 1:                 # the team also forms dWh and db
+        if nth > 1:
+            with parallel(num_threads=nth):
+                _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC)
         else:
-            if B == 1:
-                gemv(True, G4, H, 1, Wh, H, gt, 0, da0)
+            _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC)
+        return
+    else:
+        for t in range(T - 1, -1, -1):
+            gt = G + t * G4
+            cp = c0 if t == 0 else C + (t - 1) * H
+            lstm_gates_bwd(gt, dA + t * H, TC + t * H, cp, dc0, H)
+            if t > 0:
+                gemv(True, G4, H, 1, Wh, H, gt, 1, dA + (t - 1) * H)
             else:
-                gemm(False, False, B, H, G4, 1, gt, G4, Wh, H, 0, da0, H)
-    # z_t = ... + a_{t-1} @ Wh.T  ->  dWh += dz_0^T a0 + dz_{1:}^T A[:-1]
-    gemm(True, False, G4, H, B, 1, G, G4, a0, H, 1, dWh, H)
-    if T > 1:
-        gemm(True, False, G4, H, (T - 1) * B, 1, G + B * G4, G4, A, H, 1, dWh, H)
-    # z_t = ... + b  ->  db += sum over rows of dz (summed first, row by row)
-    memset(TC, 0, <size_t>G4 * sizeof(floating))
-    for r in range(T * B):
-        g = G + r * G4
-        for k in range(G4):
-            TC[k] = TC[k] + g[k]
-    for k in range(G4):
-        db[k] += TC[k]
+                gemv(True, G4, H, 1, Wh, H, gt, 0, da0)
+    _param_grads(T, B, H, 0, H, a0, A, G, dWh, db, TC)
+
+
+cdef void _output_team(int N, int H, int V, const floating* A, const floating* Wy,
+                       const floating* by, const int64_t* Y, floating* P, floating* dWy,
+                       floating* dby, floating* dA, floating* scratch,
+                       double* losses) noexcept nogil:
+    """One team thread's part of the output layer of a training step (see
+    ``softmax_xent_core``): its share of the N rows, with its own ``dWy`` / ``dby``
+    accumulator (thread 0 the real ones, which the caller zeroed; thread k > 0 the k-th
+    (V*H + V) block of ``scratch``), its loss in ``losses[rank]``; after the barrier
+    thread 0 adds the other accumulators in rank order."""
+    cdef int rank = fr_team_rank(), size = fr_team_size(), k
+    cdef Py_ssize_t r0 = <Py_ssize_t>N * rank // size, r1 = <Py_ssize_t>N * (rank + 1) // size
+    cdef Py_ssize_t j, VH = <Py_ssize_t>V * H
+    cdef floating* dW = dWy
+    cdef floating* dbv = dby
+    cdef floating* blk
+    if rank > 0:
+        dW = scratch + (rank - 1) * (VH + V)
+        dbv = dW + VH
+        memset(dW, 0, <size_t>(VH + V) * sizeof(floating))
+    losses[rank] = softmax_xent_core(<int>(r1 - r0), H, V, A + r0 * H, Wy, by, Y + r0,
+                                     P + r0 * V, True, dW, dbv, dA + r0 * H, False)
+    fr_team_barrier()
+    if rank == 0:
+        for k in range(1, size):
+            blk = scratch + (k - 1) * (VH + V)
+            for j in range(VH):
+                dWy[j] = dWy[j] + blk[j]
+            for j in range(V):
+                dby[j] = dby[j] + blk[VH + j]
 
 
 cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating* Wx,
@@ -411,11 +530,15 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_index("X", &X[0, 0], T, B, Xn)
-    with nogil:
-        gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
-                   &G[0, 0, 0])
-        _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
-                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL)
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
+                      &G[0, 0, 0])
+            _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
+                        &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
+    finally:
+        fr_team_end(nth)
     return 0
 
 
@@ -428,11 +551,15 @@ cdef int _forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     _chk_dims(T, B, H, Xn, 1)
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
     _chk_states(T, B, H, a0, c0, A, C, G)
-    with nogil:
-        _project_dense(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0], &b[0],
-                       &G[0, 0, 0])
-        _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
-                    &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL)
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            _project_dense(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
+                           &b[0], &G[0, 0, 0])
+            _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
+                        &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
+    finally:
+        fr_team_end(nth)
     return 0
 
 
@@ -481,14 +608,16 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
+    cdef int nth = fr_team_begin() if B > 1 else 1
     try:
         with nogil:
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                   &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
-                  &da0[0, 0], &dc0[0, 0], TC)
+                  &da0[0, 0], &dc0[0, 0], TC, nth)
             scatter_add_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0],
                     &dWx[0, 0])
     finally:
+        fr_team_end(nth)
         free(TC)
     return 0
 
@@ -512,14 +641,16 @@ cdef int _backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
+    cdef int nth = fr_team_begin() if B > 1 else 1
     try:
         with nogil:
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                   &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
-                  &da0[0, 0], &dc0[0, 0], TC)
+                  &da0[0, 0], &dc0[0, 0], TC, nth)
             _dense_grads(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
                          &G[0, 0, 0], &dWx[0, 0], &dx[0, 0, 0])
     finally:
+        fr_team_end(nth)
         free(TC)
     return 0
 
@@ -615,6 +746,14 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the scratch of the LSTM training step")
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef int k
+    # the team's output layer: nth losses (doubles, as many floats' room as needed),
+    # then nth - 1 private (V*H + V) accumulators
+    cdef floating* oscr = NULL
+    if nth > 1:
+        oscr = <floating*>calloc(<size_t>(2 * nth + (nth - 1) * (iV * iH + iV)),
+                                 sizeof(floating))
     try:
         with nogil:
             memset(&dWx[0, 0], 0, <size_t>G4 * iX * sizeof(floating))
@@ -624,17 +763,26 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&dby[0], 0, <size_t>iV * sizeof(floating))
             gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
-                        &C[0, 0, 0], &G[0, 0, 0], TC)          # keeps tanh(C) in TC
+                        &C[0, 0, 0], &G[0, 0, 0], TC, nth)     # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
-            loss = softmax_xent_core(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
-                                     &P[0, 0, 0], True, &dWy[0, 0], &dby[0], &dA[0, 0, 0],
-                                     False)
+            if nth > 1 and oscr != NULL:
+                with parallel(num_threads=nth):
+                    _output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                                 &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
+                                 oscr + 2 * nth, <double*>oscr)
+                loss = 0
+                for k in range(nth):                 # in rank order
+                    loss += (<double*>oscr)[k]
+            else:
+                loss = softmax_xent_core(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0],
+                                         &Y[0, 0], &P[0, 0, 0], True, &dWy[0, 0], &dby[0],
+                                         &dA[0, 0, 0], False)
             if isfinite(loss):          # else: nothing clipped or updated
                 # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
                 memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
-                      &db[0], &da0[0, 0], &dc0[0, 0], TC, True)
+                      &db[0], &da0[0, 0], &dc0[0, 0], TC, nth, True)
                 scatter_add_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
                 if lr != 0:
                     vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
@@ -649,7 +797,9 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                     vclip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
                     vclip(&dby[0], iV, fclip)
     finally:
+        fr_team_end(nth)
         free(TC)
+        free(oscr)
     return loss
 
 
@@ -860,3 +1010,16 @@ def lstm_train_step_ix(X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
     except _BUFFER_ERRORS:
         _diagnose(args, _SPEC_TRAIN, dt)
         raise
+
+
+def _connect_blas_threads(size_t get_address, size_t set_address):
+    """Called once by ``fastrnn._config``: the addresses of ``get_num_threads`` and
+    ``set_num_threads`` of the BLAS the kernels call (0: none). A batched call runs on
+    a team of as many threads, with the BLAS at 1 thread meanwhile."""
+    fr_set_blas_thread_functions(get_address, set_address)
+
+
+def _team_info():
+    """``(openmp, team size)``: whether the module was built with OpenMP, and the
+    number of threads its batched recurrences use now."""
+    return bool(fr_openmp()), int(fr_blas_threads()) if fr_openmp() else 1

@@ -50,14 +50,14 @@ cdef extern from "_vecmath.h" nogil:
     void fr_tanh_f(float* x, Py_ssize_t n)
     void fr_expm_d(double* x, Py_ssize_t n, double m)
     void fr_expm_f(float* x, Py_ssize_t n, float m)
-    void fr_lstm_gates_d(double* g, const double* c_prev, double* c, double* a, double* tc,
-                         Py_ssize_t H)
-    void fr_lstm_gates_f(float* g, const float* c_prev, float* c, float* a, float* tc,
-                         Py_ssize_t H)
-    void fr_lstm_gates_bwd_d(double* g, const double* da, const double* tc,
-                             const double* cp, double* dc, Py_ssize_t H)
-    void fr_lstm_gates_bwd_f(float* g, const float* da, const float* tc, const float* cp,
-                             float* dc, Py_ssize_t H)
+    void fr_lstm_gates_d(double* g, Py_ssize_t S, const double* c_prev, double* c,
+                         double* a, double* tc, Py_ssize_t n)
+    void fr_lstm_gates_f(float* g, Py_ssize_t S, const float* c_prev, float* c, float* a,
+                         float* tc, Py_ssize_t n)
+    void fr_lstm_gates_bwd_d(double* g, Py_ssize_t S, const double* da, const double* tc,
+                             const double* cp, double* dc, Py_ssize_t n)
+    void fr_lstm_gates_bwd_f(float* g, Py_ssize_t S, const float* da, const float* tc,
+                             const float* cp, float* dc, Py_ssize_t n)
     void fr_clip_d(double* g, Py_ssize_t n, double m)
     void fr_clip_f(float* g, Py_ssize_t n, float m)
     void fr_clip_sgd_d(double* p, double* g, Py_ssize_t n, double m, double lr)
@@ -98,22 +98,26 @@ cdef inline void vclip_sgd(floating* p, floating* g, Py_ssize_t n, floating m,
 
 
 cdef inline void lstm_gates(floating* g, const floating* c_prev, floating* c, floating* a,
-                            Py_ssize_t H, floating* tc=NULL) noexcept nogil:
+                            Py_ssize_t H, floating* tc=NULL, Py_ssize_t S=0) noexcept nogil:
     """One LSTM cell step for one row, vectorised: activates the gate blocks [f, i, c, o]
-    of ``g`` (4H) in place, ``c = f * c_prev + i * cc``, ``a = o * tanh(c)``; also
-    ``tc = tanh(c)`` when ``tc`` is not NULL."""
+    of ``g`` in place, ``c = f * c_prev + i * cc``, ``a = o * tanh(c)``; also
+    ``tc = tanh(c)`` when ``tc`` is not NULL. ``H`` units; the gate blocks start ``S``
+    apart (``S = 0``: ``H``, a whole row; else a slice of the units of a row of width
+    4S, all pointers at the slice's first unit)."""
     if floating is float:
-        fr_lstm_gates_f(g, c_prev, c, a, tc, H)
+        fr_lstm_gates_f(g, S if S else H, c_prev, c, a, tc, H)
     else:
-        fr_lstm_gates_d(g, c_prev, c, a, tc, H)
+        fr_lstm_gates_d(g, S if S else H, c_prev, c, a, tc, H)
 
 
 cdef inline void lstm_gates_bwd(floating* g, const floating* da, const floating* tc,
-                                const floating* cp, floating* dc, Py_ssize_t H) noexcept nogil:
+                                const floating* cp, floating* dc, Py_ssize_t H,
+                                Py_ssize_t S=0) noexcept nogil:
     """One LSTM cell's backward for one row, vectorised: the activated gates of ``g``
-    (4H) become ``dz`` in place and the cell-state carry ``dc`` (H) moves one step back,
-    given ``da`` = dL/da_t, ``tc`` = tanh(c_t) and ``cp`` = c_{t-1} (see _vecmath.h)."""
+    become ``dz`` in place and the cell-state carry ``dc`` moves one step back, given
+    ``da`` = dL/da_t, ``tc`` = tanh(c_t) and ``cp`` = c_{t-1} (see _vecmath.h); ``H``
+    units, gate blocks ``S`` apart as in :func:`lstm_gates`."""
     if floating is float:
-        fr_lstm_gates_bwd_f(g, da, tc, cp, dc, H)
+        fr_lstm_gates_bwd_f(g, S if S else H, da, tc, cp, dc, H)
     else:
-        fr_lstm_gates_bwd_d(g, da, tc, cp, dc, H)
+        fr_lstm_gates_bwd_d(g, S if S else H, da, tc, cp, dc, H)

@@ -215,43 +215,52 @@ FR_CLONES static void fr_sigmoid_f(float *x, Py_ssize_t n)
 
 #pragma GCC pop_options
 
-/* One LSTM cell step for one batch row, gate blocks [f, i, c, o] of g (4H):
+/* One LSTM cell step for one batch row, units [0, n) of gate blocks [f, i, c, o] that
+ * start S apart in g (S = H for a whole row; S = H, n < H for a slice of the units, g,
+ * c_prev, c, a and tc then pointing at the slice's first unit):
  *   g <- [sigmoid(z_f), sigmoid(z_i), tanh(z_c), sigmoid(z_o)]   (in place)
  *   c = f * c_prev + i * cc;   a = o * tanh(c);   tc = tanh(c) when tc is not NULL
  * (kept for the backward pass). c_prev must not overlap c, a or tc.                   */
 #define FR_LSTM_GATES(NAME, T, SIG, TANH)                                              \
-static void NAME(T *g, const T *restrict c_prev, T *restrict c, T *a, T *tc,            \
-                 Py_ssize_t H)                                          \
+static void NAME(T *g, Py_ssize_t S, const T *restrict c_prev, T *restrict c, T *a,     \
+                 T *tc, Py_ssize_t n)                                                   \
 {                                                                                       \
-    const T *restrict f = g, *restrict i = g + H, *restrict cc = g + 2 * H;             \
-    const T *restrict o = g + 3 * H;                                                    \
-    SIG(g, 2 * H);                                                                      \
-    TANH(g + 2 * H, H);                                                                 \
-    SIG(g + 3 * H, H);                                                                  \
+    const T *restrict f = g, *restrict i = g + S, *restrict cc = g + 2 * S;             \
+    const T *restrict o = g + 3 * S;                                                    \
+    if (S == n) {                                                                       \
+        SIG(g, 2 * n);                                                                  \
+    } else {                                                                            \
+        SIG(g, n);                                                                      \
+        SIG(g + S, n);                                                                  \
+    }                                                                                   \
+    TANH(g + 2 * S, n);                                                                 \
+    SIG(g + 3 * S, n);                                                                  \
     T *t = tc ? tc : a;                 /* where tanh(c) is formed (may be a itself) */  \
-    for (Py_ssize_t j = 0; j < H; j++) {                                                \
+    for (Py_ssize_t j = 0; j < n; j++) {                                                \
         T cn = f[j] * c_prev[j] + i[j] * cc[j];                                         \
         c[j] = cn;                                                                      \
         t[j] = cn;                                                                      \
     }                                                                                   \
-    TANH(t, H);                                                                         \
-    for (Py_ssize_t j = 0; j < H; j++) a[j] = o[j] * t[j];                              \
+    TANH(t, n);                                                                         \
+    for (Py_ssize_t j = 0; j < n; j++) a[j] = o[j] * t[j];                              \
 }
 FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)
 FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)
 
-/* One LSTM cell's backward for one batch row (the loop of _bptt in _lstm.pyx).
- * On entry g (4H) holds the activated gates [f, i, cc, o], da (H) the gradient on a_t,
- * tc (H) tanh(c_t), cp (H) c_{t-1}, dc (H) the gradient on c_t from step t+1. On return
+/* One LSTM cell's backward for one batch row (the loop of _bptt in _lstm.pyx), units
+ * [0, n) of gate blocks S apart (as in FR_LSTM_GATES).
+ * On entry g holds the activated gates [f, i, cc, o], da (n) the gradient on a_t,
+ * tc (n) tanh(c_t), cp (n) c_{t-1}, dc (n) the gradient on c_t from step t+1. On return
  * g holds [dz_f, dz_i, dz_c, dz_o] and dc the gradient on c_{t-1}. Products are formed
  * left to right as written, without contraction (this part keeps -ffp-contract=off).  */
 #define FR_LSTM_GATES_BWD(NAME, T)                                                      \
-FR_CLONES static void NAME(T *restrict g, const T *restrict da, const T *restrict tc,   \
-                           const T *restrict cp, T *restrict dc, Py_ssize_t H)          \
+FR_CLONES static void NAME(T *restrict g, Py_ssize_t S, const T *restrict da,           \
+                           const T *restrict tc, const T *restrict cp, T *restrict dc,  \
+                           Py_ssize_t n)                                                \
 {                                                                                       \
-    T *restrict gf = g, *restrict gi = g + H, *restrict gc = g + 2 * H;                 \
-    T *restrict go = g + 3 * H;                                                         \
-    for (Py_ssize_t j = 0; j < H; j++) {                                                \
+    T *restrict gf = g, *restrict gi = g + S, *restrict gc = g + 2 * S;                 \
+    T *restrict go = g + 3 * S;                                                         \
+    for (Py_ssize_t j = 0; j < n; j++) {                                                \
         T f = gf[j], i = gi[j], cc = gc[j], o = go[j], t = tc[j], d = da[j];            \
         T dcv = dc[j] + d * o * (1 - t * t);                                            \
         go[j] = d * t * o * (1 - o);                                                    \

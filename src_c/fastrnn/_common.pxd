@@ -25,18 +25,63 @@ cdef extern from "_team.h" nogil:
     int fr_blas_threads()
     int fr_team_begin()
     void fr_team_end(int n)
+    int fr_claim(int* counter, int n)
+    int fr_peek(const int* counter)
+    void fr_count_done(int* counter)
+    void fr_wait_count(const int* counter, int n)
 
 
-cdef inline void unit_slice(int H, int rank, int size, int* u0, int* u1) noexcept nogil:
-    """The hidden units ``[u0, u1)`` of team thread ``rank`` of ``size``: equal shares
-    rounded to multiples of 16 (whole vectors), the last thread up to H (a thread may
-    get none when H is small)."""
-    cdef int step = (H + size - 1) // size
-    step = (step + 15) // 16 * 16
-    u0[0] = rank * step if rank * step < H else H
-    u1[0] = (rank + 1) * step if (rank + 1) * step < H else H
-    if rank == size - 1:
-        u1[0] = H
+# Rounds of the team (see _team.h). A round of ``nblk`` blocks is ``stride`` ints,
+# zeroed: the count of blocks taken from each thread's range (``size`` <= stride - 1 of
+# them), then the count of blocks finished. A NULL round means one thread: every block
+# in order.
+
+cdef inline void block_range(int nblk, int s, int size, int* lo, int* hi) noexcept nogil:
+    """The range of blocks ``[lo, hi)`` of thread ``s`` of ``size`` (equal shares)."""
+    lo[0] = <int>((<long long>nblk * s) // size)
+    hi[0] = <int>((<long long>nblk * (s + 1)) // size)
+
+
+cdef inline void round_start(int* rd, int nblk, int rank, int size, int* own) noexcept nogil:
+    """Reserve the caller's own range of a round: ``own`` = [first, end) of the blocks
+    left to it (others may have taken the first ones if it arrived late)."""
+    cdef int lo, hi, i
+    if rd == NULL:
+        own[0] = 0
+        own[1] = nblk
+        return
+    block_range(nblk, rank, size, &lo, &hi)
+    i = fr_claim(&rd[rank], hi - lo) if hi > lo else 0
+    own[0] = lo + i if i < hi - lo else hi
+    own[1] = hi
+
+
+cdef inline int round_next(int* rd, int nblk, int rank, int size, int* own) noexcept nogil:
+    """The caller's next block of the round, or -1: its own blocks first, then blocks of
+    ranges whose owners have not reserved them yet."""
+    cdef int k, s, lo, hi, i
+    if own[0] < own[1]:
+        own[0] += 1
+        return own[0] - 1
+    if rd == NULL:
+        return -1
+    for k in range(1, size):
+        s = (rank + k) % size
+        block_range(nblk, s, size, &lo, &hi)
+        while fr_peek(&rd[s]) < hi - lo:
+            i = fr_claim(&rd[s], 1)
+            if i < hi - lo:
+                return lo + i
+    return -1
+
+
+cdef inline int* rounds_alloc(int nrounds, int nth, int* stride) noexcept nogil:
+    """Zeroed counters for ``nrounds`` rounds of a team of ``nth``; NULL (one thread)
+    when nth is 1 or the allocation fails."""
+    stride[0] = nth + 1
+    if nth <= 1:
+        return NULL
+    return <int*>calloc(<size_t>nrounds * (nth + 1), sizeof(int))
 
 
 cdef inline void transpose(int R, int C, const floating* A, floating* AT) noexcept nogil:

@@ -40,11 +40,12 @@ from libc.string cimport memcpy, memset
 
 from cython.parallel cimport parallel
 
-from fastrnn._blas cimport gemm, gemm_tiles, gemv
-from fastrnn._common cimport (fr_blas_threads, fr_openmp, fr_set_blas_thread_functions,
-                              fr_team_barrier, fr_team_begin, fr_team_end, fr_team_rank, fr_team_size, gather_ix,
-                              sample_pick, scatter_add_ix, softmax_xent_core, transpose,
-                              unit_slice)
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
+from fastrnn._common cimport (fr_blas_threads, fr_count_done, fr_openmp,
+                              fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
+                              fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
+                              round_next, round_start, rounds_alloc, sample_pick,
+                              scatter_add_ix, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -217,30 +218,43 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
 
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
                            const floating* c0, floating* A, floating* C, floating* G,
-                           floating* TC) noexcept nogil:
-    """One team thread's part of the batched recurrence: the units [u0, u1) of its slice.
-    Per step: its columns of G[t] += A[t-1] @ Wh.T (``WhT`` (H, 4H) is ``Wh.T``; one
-    tiled product per gate block), its units' gates, then the team barrier (A[t], which
-    every thread's next product reads, is complete)."""
-    cdef int G4 = 4 * H, BH = B * H, u0, u1, n, q
+                           floating* TC, int* rounds, int stride) noexcept nogil:
+    """One team thread's part of the batched recurrence (``rounds``: T rounds, or NULL
+    for one thread; see _team.h). Round t, per block of 64 units [u0, u0 + n): the
+    block's columns of G[t] += A[t-1] @ Wh.T in every gate (``WhT`` (H, 4H) is
+    ``Wh.T``; tiled products), then the block's gates. Round t starts when round t-1
+    is complete (A[t-1], which every block's product reads)."""
+    cdef int G4 = 4 * H, BH = B * H, u0, n, q, c
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int nblk = (H + TILE_N - 1) // TILE_N
+    cdef int own[2]
+    cdef int* rd = NULL
     cdef Py_ssize_t t, bb, o
     cdef const floating* ap
     cdef const floating* cp
     cdef floating* g
-    unit_slice(H, fr_team_rank(), fr_team_size(), &u0, &u1)
-    n = u1 - u0
     for t in range(T):
         ap = a0 if t == 0 else A + (t - 1) * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
         g = G + t * B * G4
-        if n > 0:
+        if rounds != NULL:
+            rd = rounds + t * stride
+            if t > 0:
+                fr_wait_count(rd - 1, nblk)          # round t-1's finished blocks
+        round_start(rd, nblk, rank, size, own)
+        c = round_next(rd, nblk, rank, size, own)
+        while c >= 0:
+            u0 = c * TILE_N
+            n = TILE_N if H - u0 > TILE_N else H - u0
             for q in range(4):
                 gemm_tiles(B, n, H, ap, H, WhT + q * H + u0, G4, 1, g + q * H + u0, G4)
             for bb in range(B):
                 o = t * BH + bb * H + u0
                 lstm_gates(g + bb * G4 + u0, cp + bb * H + u0, C + o, A + o, n,
                            TC + o if TC != NULL else NULL, H)
-        fr_team_barrier()
+            if rd != NULL:
+                fr_count_done(rd + stride - 1)
+            c = round_next(rd, nblk, rank, size, own)
 
 
 cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a0,
@@ -249,18 +263,21 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     """Per step: G[t] += A[t-1] @ Wh.T, then gates, C[t], A[t]; G[t] <- [f, i, cc, o].
 
     ``TC`` (T*B*H), when not NULL, receives ``tanh(C)`` for the backward pass. With
-    B > 1 the steps run on a team of ``nth`` threads, each on a slice of the units
-    (``_recurrence_team``)."""
+    B > 1 the steps run on a team of ``nth`` threads (``_recurrence_team``)."""
     cdef floating* WhT
+    cdef int* rounds
+    cdef int stride
     if B > 1:
         WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
         if WhT != NULL:
             transpose(4 * H, H, Wh, WhT)
-            if nth > 1:
+            rounds = rounds_alloc(T, nth, &stride)
+            if rounds != NULL:
                 with parallel(num_threads=nth):
-                    _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC)
+                    _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, rounds, stride)
+                free(rounds)
             else:
-                _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC)
+                _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, NULL, 0)
             free(WhT)
             return
     cdef Py_ssize_t t, bb, j
@@ -300,61 +317,86 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
 cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0,
                      const floating* c0, const floating* A, const floating* C, floating* G,
                      floating* dA, floating* dWh, floating* db, floating* da0,
-                     floating* dc0, floating* TC) noexcept nogil:
-    """One team thread's part of the batched backward loop: the units [u0, u1) of its
-    slice. Per step: its units' gate derivatives (dz in place in G, the carry dc0), the
-    team barrier (dz_t, which every thread's product reads, is complete), then its
-    columns of dA[t-1] += dz_t @ Wh (da0 = dz_0 @ Wh), a tiled product. After the loop,
-    its rows of dWh and entries of db (``_param_grads``)."""
-    cdef int G4 = 4 * H, BH = B * H, u0, u1, n
-    cdef Py_ssize_t t, bb, o
-    cdef const floating* cp
+                     floating* dc0, floating* TC, int* rounds, int stride) noexcept nogil:
+    """One team thread's part of the batched backward pass (``rounds``: T + 2 rounds, or
+    NULL for one thread; see _team.h), per block of 64 units [u0, u0 + n):
+    round 0: the block's gate derivatives of step T-1 (dz in place in G, carry dc0);
+    round k = T - t (t = T-1 .. 0): the block's columns of dA[t-1] += dz_t @ Wh (a tiled
+    product; dz_t is complete with round k-1), then at once its gate derivatives of
+    step t-1, which need only its columns of dA[t-1]; at t = 0, da0 = dz_0 @ Wh;
+    round T + 1, one item per gate q: rows [qH, (q+1)H) of dWh and db (``_param_grads``)."""
+    cdef int G4 = 4 * H, BH = B * H, u0, n, c, k, m
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int nblk = (H + TILE_N - 1) // TILE_N
+    cdef int own[2]
+    cdef int* rd = NULL
+    cdef Py_ssize_t t
     cdef floating* gt
-    unit_slice(H, fr_team_rank(), fr_team_size(), &u0, &u1)
-    n = u1 - u0
-    for t in range(T - 1, -1, -1):
-        gt = G + t * B * G4
-        cp = c0 if t == 0 else C + (t - 1) * BH
-        if n > 0:
-            for bb in range(B):
-                o = t * BH + bb * H + u0
-                lstm_gates_bwd(gt + bb * G4 + u0, dA + o, TC + o, cp + bb * H + u0,
-                               dc0 + bb * H + u0, n, H)
-        fr_team_barrier()
-        if n > 0:
-            if t > 0:
-                gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 1, dA + (t - 1) * BH + u0, H)
-            else:
-                gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
-    if n > 0:                 # after the last barrier: tanh(C) in TC is read no more
-        _param_grads(T, B, H, u0, n, a0, A, G, dWh, db, TC)
+    for k in range(T + 2):
+        t = T - k
+        m = nblk if k <= T else 4               # the last round: one item per gate
+        if rounds != NULL:
+            rd = rounds + k * stride
+            if k > 0:
+                fr_wait_count(rd - 1, nblk)
+        round_start(rd, m, rank, size, own)
+        c = round_next(rd, m, rank, size, own)
+        while c >= 0:
+            u0 = c * TILE_N
+            n = TILE_N if H - u0 > TILE_N else H - u0
+            if k == 0:
+                _gates_bwd_block(T - 1, B, H, u0, n, c0, C, G, dA, dc0, TC)
+            elif k <= T:
+                gt = G + t * B * G4
+                if t > 0:
+                    gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 1, dA + (t - 1) * BH + u0, H)
+                    _gates_bwd_block(t - 1, B, H, u0, n, c0, C, G, dA, dc0, TC)
+                else:
+                    gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
+            else:                   # tanh(C) in TC is read no more: its head sums db
+                _param_grads(T, B, H, c * H, (c + 1) * H, a0, A, G, dWh, db, TC)
+            if rd != NULL:
+                fr_count_done(rd + stride - 1)
+            c = round_next(rd, m, rank, size, own)
 
 
-cdef void _param_grads(int T, int B, int H, int u0, int n, const floating* a0,
+cdef inline void _gates_bwd_block(Py_ssize_t t, int B, int H, int u0, int n,
+                                  const floating* c0, const floating* C, floating* G,
+                                  const floating* dA, floating* dc0,
+                                  const floating* TC) noexcept nogil:
+    """The gate derivatives of step t for units [u0, u0 + n) of every batch row."""
+    cdef Py_ssize_t bb, o
+    cdef int G4 = 4 * H, BH = B * H
+    cdef const floating* cp = c0 if t == 0 else C + (t - 1) * BH
+    cdef floating* gt = G + t * B * G4
+    for bb in range(B):
+        o = t * BH + bb * H + u0
+        lstm_gates_bwd(gt + bb * G4 + u0, dA + o, TC + o, cp + bb * H + u0,
+                       dc0 + bb * H + u0, n, H)
+
+
+cdef void _param_grads(int T, int B, int H, int r0, int r1, const floating* a0,
                        const floating* A, const floating* G, floating* dWh, floating* db,
                        floating* acc) noexcept nogil:
-    """The rows of ``dWh`` and entries of ``db`` of units [u0, u0 + n) in each gate
-    block (the whole of them for u0 = 0, n = H), from dz in ``G``:
-    z_t = ... + a_{t-1} @ Wh.T  ->  dWh += dz_0^T a0 + dz_{1:}^T A[:-1];
+    """Rows [r0, r1) of ``dWh`` and entries of ``db`` (of the 4H gate rows) from dz in
+    ``G``: z_t = ... + a_{t-1} @ Wh.T  ->  dWh += dz_0^T a0 + dz_{1:}^T A[:-1];
     z_t = ... + b  ->  db += the column sums of dz (summed first, row by row, into the
-    same columns of ``acc`` (4H))."""
-    cdef int G4 = 4 * H, q, c0
+    same entries of ``acc`` (4H))."""
+    cdef int G4 = 4 * H, n = r1 - r0
     cdef Py_ssize_t r, k
     cdef const floating* g
-    for q in range(4):
-        c0 = q * H + u0
-        gemm(True, False, n, H, B, 1, G + c0, G4, a0, H, 1, dWh + c0 * H, H)
-        if T > 1:
-            gemm(True, False, n, H, (T - 1) * B, 1, G + B * G4 + c0, G4, A, H, 1,
-                 dWh + c0 * H, H)
-        for k in range(c0, c0 + n):
-            acc[k] = 0
-        for r in range(T * B):
-            g = G + r * G4
-            for k in range(c0, c0 + n):
-                acc[k] = acc[k] + g[k]
-        for k in range(c0, c0 + n):
-            db[k] += acc[k]
+    gemm(True, False, n, H, B, 1, G + r0, G4, a0, H, 1, dWh + r0 * H, H)
+    if T > 1:
+        gemm(True, False, n, H, (T - 1) * B, 1, G + B * G4 + r0, G4, A, H, 1,
+             dWh + r0 * H, H)
+    for k in range(r0, r1):
+        acc[k] = 0
+    for r in range(T * B):
+        g = G + r * G4
+        for k in range(r0, r1):
+            acc[k] = acc[k] + g[k]
+    for k in range(r0, r1):
+        db[k] += acc[k]
 
 
 cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
@@ -392,12 +434,17 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     # f = sigmoid(z_f)     ->  dz_f = dc_t c_{t-1} f (1 - f)
     # c_t = f c_{t-1} + i cc  ->  dc_{t-1} = dc_t f
     # and z_t = ... + a_{t-1} @ Wh.T  ->  da_{t-1} += dz_t @ Wh (da0 = dz_0 @ Wh)
+    cdef int* rounds
+    cdef int stride
     if B > 1:                 # the team also forms dWh and db
-        if nth > 1:
+        rounds = rounds_alloc(T + 2, nth, &stride)
+        if rounds != NULL:
             with parallel(num_threads=nth):
-                _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC)
+                _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC,
+                           rounds, stride)
+            free(rounds)
         else:
-            _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC)
+            _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC, NULL, 0)
         return
     else:
         for t in range(T - 1, -1, -1):
@@ -408,38 +455,71 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 gemv(True, G4, H, 1, Wh, H, gt, 1, dA + (t - 1) * H)
             else:
                 gemv(True, G4, H, 1, Wh, H, gt, 0, da0)
-    _param_grads(T, B, H, 0, H, a0, A, G, dWh, db, TC)
+    _param_grads(T, B, H, 0, 4 * H, a0, A, G, dWh, db, TC)
+
+
+# rows of a block of the output layer's first round in a batched training step
+cdef enum:
+    OUT_ROWS = 256
 
 
 cdef void _output_team(int N, int H, int V, const floating* A, const floating* Wy,
                        const floating* by, const int64_t* Y, floating* P, floating* dWy,
-                       floating* dby, floating* dA, floating* scratch,
-                       double* losses) noexcept nogil:
-    """One team thread's part of the output layer of a training step (see
-    ``softmax_xent_core``): its share of the N rows, with its own ``dWy`` / ``dby``
-    accumulator (thread 0 the real ones, which the caller zeroed; thread k > 0 the k-th
-    (V*H + V) block of ``scratch``), its loss in ``losses[rank]``; after the barrier
-    thread 0 adds the other accumulators in rank order."""
-    cdef int rank = fr_team_rank(), size = fr_team_size(), k
-    cdef Py_ssize_t r0 = <Py_ssize_t>N * rank // size, r1 = <Py_ssize_t>N * (rank + 1) // size
-    cdef Py_ssize_t j, VH = <Py_ssize_t>V * H
-    cdef floating* dW = dWy
-    cdef floating* dbv = dby
-    cdef floating* blk
-    if rank > 0:
-        dW = scratch + (rank - 1) * (VH + V)
-        dbv = dW + VH
-        memset(dW, 0, <size_t>(VH + V) * sizeof(floating))
-    losses[rank] = softmax_xent_core(<int>(r1 - r0), H, V, A + r0 * H, Wy, by, Y + r0,
-                                     P + r0 * V, True, dW, dbv, dA + r0 * H, False)
-    fr_team_barrier()
-    if rank == 0:
-        for k in range(1, size):
-            blk = scratch + (k - 1) * (VH + V)
-            for j in range(VH):
-                dWy[j] = dWy[j] + blk[j]
-            for j in range(V):
-                dby[j] = dby[j] + blk[VH + j]
+                       floating* dby, floating* dA, double* losses, int* rounds,
+                       int stride) noexcept nogil:
+    """One team thread's part of the output layer of a batched training step (the work
+    of ``softmax_xent_core`` in blocks; ``rounds``: 2 rounds, or NULL for one thread).
+    Round 0, per block of OUT_ROWS rows: logits, softmax, the block's loss in
+    ``losses[block]``, dz = p - onehot(y) in place in P (zero rows where masked) and
+    its rows of dA = dz @ Wy (written). Round 1, per block of 64 units: those columns
+    of dWy += dz^T A; block 0 also dby += the column sums of dz."""
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int nrb = (N + OUT_ROWS - 1) // OUT_ROWS, nblk = (H + TILE_N - 1) // TILE_N
+    cdef int own[2]
+    cdef int* rd = NULL
+    cdef int c, n, u0
+    cdef Py_ssize_t r0, r, k
+    cdef int64_t y
+    cdef floating* row
+    if rounds != NULL:
+        rd = rounds
+    round_start(rd, nrb, rank, size, own)
+    c = round_next(rd, nrb, rank, size, own)
+    while c >= 0:
+        r0 = <Py_ssize_t>c * OUT_ROWS
+        n = OUT_ROWS if N - r0 > OUT_ROWS else <int>(N - r0)
+        losses[c] = softmax_xent_core(n, H, V, A + r0 * H, Wy, by, Y + r0, P + r0 * V,
+                                      False, NULL, NULL, NULL)
+        for r in range(r0, r0 + n):
+            # z = Wy a + by, L = -log softmax(z)[y]  ->  dz = p - onehot(y)
+            row = P + r * V
+            y = Y[r]
+            if y >= 0:
+                row[y] -= 1
+            else:
+                for k in range(V):
+                    row[k] = 0
+        gemm(False, False, n, H, V, 1, P + r0 * V, V, Wy, H, 0, dA + r0 * H, H)
+        if rd != NULL:
+            fr_count_done(rd + stride - 1)
+        c = round_next(rd, nrb, rank, size, own)
+    if rounds != NULL:
+        rd = rounds + stride
+        fr_wait_count(rd - 1, nrb)
+    round_start(rd, nblk, rank, size, own)
+    c = round_next(rd, nblk, rank, size, own)
+    while c >= 0:
+        u0 = c * TILE_N
+        n = TILE_N if H - u0 > TILE_N else H - u0
+        gemm(True, False, V, n, N, 1, P, V, A + u0, H, 1, dWy + u0, H)
+        if c == 0:
+            for r in range(N):
+                row = P + r * V
+                for k in range(V):
+                    dby[k] += row[k]
+        if rd != NULL:
+            fr_count_done(rd + stride - 1)
+        c = round_next(rd, nblk, rank, size, own)
 
 
 cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating* Wx,
@@ -747,13 +827,15 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     if TC == NULL:
         raise MemoryError("cannot allocate the scratch of the LSTM training step")
     cdef int nth = fr_team_begin() if B > 1 else 1
-    cdef int k
-    # the team's output layer: nth losses (doubles, as many floats' room as needed),
-    # then nth - 1 private (V*H + V) accumulators
-    cdef floating* oscr = NULL
-    if nth > 1:
-        oscr = <floating*>calloc(<size_t>(2 * nth + (nth - 1) * (iV * iH + iV)),
-                                 sizeof(floating))
+    cdef int k, stride
+    cdef int* rounds
+    # the losses of the output layer's row blocks (batched steps)
+    cdef double* losses = <double*>calloc(<size_t>((N + OUT_ROWS - 1) // OUT_ROWS),
+                                          sizeof(double))
+    if losses == NULL:
+        fr_team_end(nth)
+        free(TC)
+        raise MemoryError("cannot allocate the scratch of the LSTM training step")
     try:
         with nogil:
             memset(&dWx[0, 0], 0, <size_t>G4 * iX * sizeof(floating))
@@ -765,14 +847,21 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0], TC, nth)     # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
-            if nth > 1 and oscr != NULL:
-                with parallel(num_threads=nth):
+            if iB > 1:
+                rounds = rounds_alloc(2, nth, &stride)
+                if rounds != NULL:
+                    with parallel(num_threads=nth):
+                        _output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                                     &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
+                                     losses, rounds, stride)
+                    free(rounds)
+                else:
                     _output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
                                  &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
-                                 oscr + 2 * nth, <double*>oscr)
+                                 losses, NULL, 0)
                 loss = 0
-                for k in range(nth):                 # in rank order
-                    loss += (<double*>oscr)[k]
+                for k in range((N + OUT_ROWS - 1) // OUT_ROWS):     # in block order
+                    loss += losses[k]
             else:
                 loss = softmax_xent_core(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0],
                                          &Y[0, 0], &P[0, 0, 0], True, &dWy[0, 0], &dby[0],
@@ -799,7 +888,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     finally:
         fr_team_end(nth)
         free(TC)
-        free(oscr)
+        free(losses)
     return loss
 
 

@@ -1,9 +1,15 @@
-/* The thread team of the batched recurrences (src_c/fastrnn/_lstm.pyx, _rnn.pyx).
+/* The thread team of the batched recurrences (src_c/fastrnn/_lstm.pyx).
  *
- * Private; included through the cdef extern blocks of the kernels. The batched
- * recurrences run in one OpenMP parallel region per call; each thread owns a slice of
- * the hidden units, multiplies its slice of every per-step product with single-threaded
- * BLAS calls and meets the others at one barrier per time step.
+ * Private; included through the cdef extern blocks of the kernels. A batched call runs
+ * in one OpenMP parallel region. The work of a time step is a round of blocks (64
+ * hidden units each, see the rounds in _common.pxd): a thread takes the blocks of its
+ * own range of every round first (so that each step it multiplies the same slice of
+ * the weights, from its core's cache), then any block of another range whose owner has
+ * not arrived (a descheduled thread, or one sharing its core, leaves its work to the
+ * others), and counts each finished block; a round starts when the previous round's
+ * count is complete, so no thread waits for one that has nothing left to do. Which
+ * thread computes a block does not change its numbers: the results do not depend on
+ * the thread count.
  *
  * fr_team_size() / fr_team_rank(): the current team (1 / 0 outside a region or without
  * OpenMP). fr_team_barrier(): all threads of the team wait for each other (an orphaned
@@ -18,8 +24,17 @@
 #ifndef FASTRNN_TEAM_H
 #define FASTRNN_TEAM_H
 
+#include <sched.h>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define FR_PAUSE() __builtin_ia32_pause()
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define FR_PAUSE() __asm__ __volatile__("yield")
+#else
+#define FR_PAUSE() ((void)0)
 #endif
 
 static inline int fr_team_size(void)
@@ -54,6 +69,38 @@ static inline int fr_openmp(void)
 #else
     return 0;
 #endif
+}
+
+/* Work-claiming counters (see the rounds in _common.pxd). Relaxed: a claim only needs
+ * to be unique; the data a round reads is ordered by the done counters below. */
+static inline int fr_claim(int *counter, int n)
+{
+    return __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static inline int fr_peek(const int *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/* One more block of a round finished: a release, so that a thread that sees the count
+ * complete (fr_wait_count, an acquire) sees everything the block wrote. */
+static inline void fr_count_done(int *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELEASE);
+}
+
+/* Wait until *counter >= n: spin briefly, then yield the core (the thread that still
+ * works on a block may share it). */
+static inline void fr_wait_count(const int *counter, int n)
+{
+    unsigned spins = 0;
+    while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < n) {
+        if (++spins < 4096u)
+            FR_PAUSE();
+        else
+            sched_yield();
+    }
 }
 
 typedef int (*fr_get_fn)(void);

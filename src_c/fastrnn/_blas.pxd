@@ -87,6 +87,33 @@ cdef inline void gemm_tiles(int M, int N, int K, const floating* A, int lda,
         j0 += TILE_N
 
 
+cdef inline void gemm_tiles_tn(int M, int N, int K, const floating* A, int lda,
+                               const floating* B, int ldb, floating* C,
+                               int ldc) noexcept nogil:
+    """Row-major ``C (M, N) += A.T @ B`` with ``A`` stored (K, M) and ``B`` (K, N), as
+    BLAS calls on tiles of 64 rows x up to 128 of depth, as many columns as keep a tile
+    under TILE_M * TILE_N * TILE_K multiply-adds (the per-step weight gradients of the
+    batched LSTM: K = B is small, and the tiles stay on OpenBLAS's no-packing path)."""
+    cdef int i0 = 0, j0, k0, m, n, k
+    cdef int tk = K if K < 128 else 128
+    cdef int tn = (TILE_M * TILE_N * TILE_K) // (64 * tk) // 64 * 64
+    if tn < 64:
+        tn = 64
+    while i0 < M:
+        m = 64 if M - i0 > 64 else M - i0
+        j0 = 0
+        while j0 < N:
+            n = tn if N - j0 > tn else N - j0
+            k0 = 0
+            while k0 < K:
+                k = tk if K - k0 > tk else K - k0
+                gemm(True, False, m, n, k, 1, A + k0 * lda + i0, lda, B + k0 * ldb + j0,
+                     ldb, 1, C + i0 * ldc + j0, ldc)
+                k0 += tk
+            j0 += tn
+        i0 += 64
+
+
 cdef inline void gemv(bint trans_a, int M, int N, floating alpha,
                       const floating* A, int lda, const floating* x,
                       floating beta, floating* y) noexcept nogil:

@@ -40,7 +40,7 @@ from libc.string cimport memcpy, memset
 
 from cython.parallel cimport parallel
 
-from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
 from fastrnn._common cimport (fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
@@ -321,11 +321,14 @@ cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0
     """One team thread's part of the batched backward pass (``rounds``: T + 2 rounds, or
     NULL for one thread; see _team.h), per block of 64 units [u0, u0 + n):
     round 0: the block's gate derivatives of step T-1 (dz in place in G, carry dc0);
-    round k = T - t (t = T-1 .. 0): the block's columns of dA[t-1] += dz_t @ Wh (a tiled
-    product; dz_t is complete with round k-1), then at once its gate derivatives of
-    step t-1, which need only its columns of dA[t-1]; at t = 0, da0 = dz_0 @ Wh;
-    round T + 1, one item per gate q: rows [qH, (q+1)H) of dWh and db (``_param_grads``)."""
-    cdef int G4 = 4 * H, BH = B * H, u0, n, c, k, m
+    round k = T - t (t = T-1 .. 0): the block's rows of dWh += dz_t^T a_{t-1} (its
+    dz_t columns, in every gate) and columns of dA[t-1] += dz_t @ Wh (tiled products;
+    dz_t is complete with round k-1), then at once its gate derivatives of step t-1,
+    which need only its columns of dA[t-1]; at t = 0, da0 = dz_0 @ Wh;
+    round T + 1, one item per gate q: entries [qH, (q+1)H) of db (``_bias_grads``).
+    (dWh per step: as tiles the products run 1.1-2.5x faster than as one product over
+    all T*B rows of the strided gate columns, measured at the batched cases.)"""
+    cdef int G4 = 4 * H, BH = B * H, u0, n, c, k, m, q
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nblk = (H + TILE_N - 1) // TILE_N
     cdef int own[2]
@@ -348,13 +351,18 @@ cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0
                 _gates_bwd_block(T - 1, B, H, u0, n, c0, C, G, dA, dc0, TC)
             elif k <= T:
                 gt = G + t * B * G4
+                # z_t = ... + a_{t-1} @ Wh.T  ->  the block's rows of dWh += dz_t^T a_{t-1}
+                for q in range(4):
+                    gemm_tiles_tn(n, H, B, gt + q * H + u0, G4,
+                                  a0 if t == 0 else A + (t - 1) * BH, H,
+                                  dWh + (q * H + u0) * H, H)
                 if t > 0:
                     gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 1, dA + (t - 1) * BH + u0, H)
                     _gates_bwd_block(t - 1, B, H, u0, n, c0, C, G, dA, dc0, TC)
                 else:
                     gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
             else:                   # tanh(C) in TC is read no more: its head sums db
-                _param_grads(T, B, H, c * H, (c + 1) * H, a0, A, G, dWh, db, TC)
+                _bias_grads(T * B, H, c * H, (c + 1) * H, G, db, TC)
             if rd != NULL:
                 fr_count_done(rd + stride - 1)
             c = round_next(rd, m, rank, size, own)
@@ -375,6 +383,24 @@ cdef inline void _gates_bwd_block(Py_ssize_t t, int B, int H, int u0, int n,
                        dc0 + bb * H + u0, n, H)
 
 
+cdef void _bias_grads(Py_ssize_t N, int H, int r0, int r1, const floating* G,
+                      floating* db, floating* acc) noexcept nogil:
+    """Entries [r0, r1) of ``db`` (of the 4H gate rows): z_t = ... + b  ->  db += the
+    column sums of dz over the N rows of ``G`` (summed first, row by row, into the same
+    entries of ``acc`` (4H))."""
+    cdef int G4 = 4 * H
+    cdef Py_ssize_t r, k
+    cdef const floating* g
+    for k in range(r0, r1):
+        acc[k] = 0
+    for r in range(N):
+        g = G + r * G4
+        for k in range(r0, r1):
+            acc[k] = acc[k] + g[k]
+    for k in range(r0, r1):
+        db[k] += acc[k]
+
+
 cdef void _param_grads(int T, int B, int H, int r0, int r1, const floating* a0,
                        const floating* A, const floating* G, floating* dWh, floating* db,
                        floating* acc) noexcept nogil:
@@ -389,14 +415,7 @@ cdef void _param_grads(int T, int B, int H, int r0, int r1, const floating* a0,
     if T > 1:
         gemm(True, False, n, H, (T - 1) * B, 1, G + B * G4 + r0, G4, A, H, 1,
              dWh + r0 * H, H)
-    for k in range(r0, r1):
-        acc[k] = 0
-    for r in range(T * B):
-        g = G + r * G4
-        for k in range(r0, r1):
-            acc[k] = acc[k] + g[k]
-    for k in range(r0, r1):
-        db[k] += acc[k]
+    _bias_grads(T * B, H, r0, r1, G, db, acc)
 
 
 cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,

@@ -1,8 +1,10 @@
 """Threads and build information: ``set_num_threads``, ``threads``, ``show_config``.
 
 Public through ``fastrnn``. The kernels multiply matrices with the BLAS that SciPy
-ships (OpenBLAS in the wheels); its thread pool is the only one fastrnn uses. The
-element-wise passes run on the calling thread.
+ships (OpenBLAS in the wheels). Its thread count is fastrnn's one thread setting: the RNN
+kernels use the BLAS's threads; the batched LSTM kernels run on an OpenMP team of that
+many threads (each multiplying blocks of the hidden units with the BLAS at 1 thread
+meanwhile, see ``src_c/fastrnn/_team.h``); batch-1 kernels run on the calling thread.
 
 Thread policy (automatic by default): at batch 1 every product is a small
 matrix-vector product and BLAS threads only cost synchronisation, so the public entry

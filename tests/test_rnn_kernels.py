@@ -93,6 +93,53 @@ def test_large_batch_paths(cy, ref, rng, dtype):
         assert_close(gc[name], gr[name], dtype, err_msg=name)
 
 
+def test_batched_team_matches_reference_and_ignores_thread_count(cy, ref, rng, dtype):
+    """Batched RNN kernels run on the thread team of src_c/fastrnn/_team.h (rounds of
+    64-unit blocks): 1 and 2 threads give the same bits; H = 70 (blocks 64 + 6), B = 37
+    (two row tiles), T*B = 296 (two output-layer blocks). Forward, backward, the train
+    step and RNNTrainer; float64 also against the twin (on T = 2); the BLAS's thread
+    count as it was afterwards."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _config
+
+    blas = _config._kernel_blas()
+    B, H, X, V = 37, 70, 9, 9
+
+    def run(k, T):
+        base = make_case(np.random.default_rng(5), T, B, H, X, V, dtype)
+        p, x, Y, a0 = ({n: v.copy() for n, v in base[0].items()},) + base[1:]
+        loss, A, g = run_backward(k, p, x, Y, a0, False)
+        bufs = [np.empty((T, B, H), dtype), np.empty((T, B, V), dtype), np.empty((T, B, H), dtype)]
+        gs = [np.full_like(p[n], np.nan) for n in PNAMES]
+        da0 = np.empty((B, H), dtype)
+        step = k.rnn_train_step_ix(x, Y, *[p[n] for n in PNAMES], a0, *bufs, *gs, da0,
+                                   1.0, 0.05)
+        q = {n: v.copy() for n, v in base[0].items()}
+        tr = k.RNNTrainer(*[q[n] for n in PNAMES], T, B, 1.0, 0.05)
+        losses = [tr.step(x, Y, carry=True) for _ in range(2)]
+        arrays = [A, *g.values(), *bufs, *gs, da0, *p.values(), *q.values(), tr.a0]
+        return [loss, step, *losses], arrays
+
+    out = {}
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            before = [lc.num_threads for lc in blas]
+            out[threads] = run(cy, 8)
+            if threads == 2 and np.dtype(dtype) == np.float64:
+                short = run(cy, 2)
+            assert [lc.num_threads for lc in blas] == before
+    assert out[1][0] == out[2][0]
+    for a1, a2 in zip(out[1][1], out[2][1]):
+        np.testing.assert_array_equal(a1, a2)
+    if np.dtype(dtype) == np.float64:
+        # against the twin on T = 2 (74 rows): TOL's float64 bound holds for sums of that
+        # many rows, not of 296 (the twin sums in another order; float32 not at all)
+        losses_r, arrays_r = run(ref, 2)
+        np.testing.assert_allclose(short[0], losses_r, rtol=1e-12)
+        for a_k, a_r in zip(short[1], arrays_r):
+            assert_close(a_k, a_r, dtype)
+
+
 def test_softmax_xent_forward_stable_and_matches(cy, ref, rng, dtype):
     p, x, Y, a0 = make_case(rng, 4, 2, 5, 3, 6, dtype)
     A = (rng.standard_normal((4, 2, 5)) * 300).astype(dtype)     # huge logits

@@ -41,11 +41,11 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport parallel
 
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
-from fastrnn._common cimport (fr_blas_threads, fr_count_done, fr_openmp,
+from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
-                              round_next, round_start, rounds_alloc, sample_pick,
-                              scatter_add_ix, softmax_xent_core, transpose)
+                              output_team, round_next, round_start, rounds_alloc,
+                              sample_pick, scatter_add_ix, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -477,70 +477,6 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     _param_grads(T, B, H, 0, 4 * H, a0, A, G, dWh, db, TC)
 
 
-# rows of a block of the output layer's first round in a batched training step
-cdef enum:
-    OUT_ROWS = 256
-
-
-cdef void _output_team(int N, int H, int V, const floating* A, const floating* Wy,
-                       const floating* by, const int64_t* Y, floating* P, floating* dWy,
-                       floating* dby, floating* dA, double* losses, int* rounds,
-                       int stride) noexcept nogil:
-    """One team thread's part of the output layer of a batched training step (the work
-    of ``softmax_xent_core`` in blocks; ``rounds``: 2 rounds, or NULL for one thread).
-    Round 0, per block of OUT_ROWS rows: logits, softmax, the block's loss in
-    ``losses[block]``, dz = p - onehot(y) in place in P (zero rows where masked) and
-    its rows of dA = dz @ Wy (written). Round 1, per block of 64 units: those columns
-    of dWy += dz^T A; block 0 also dby += the column sums of dz."""
-    cdef int rank = fr_team_rank(), size = fr_team_size()
-    cdef int nrb = (N + OUT_ROWS - 1) // OUT_ROWS, nblk = (H + TILE_N - 1) // TILE_N
-    cdef int own[2]
-    cdef int* rd = NULL
-    cdef int c, n, u0
-    cdef Py_ssize_t r0, r, k
-    cdef int64_t y
-    cdef floating* row
-    if rounds != NULL:
-        rd = rounds
-    round_start(rd, nrb, rank, size, own)
-    c = round_next(rd, nrb, rank, size, own)
-    while c >= 0:
-        r0 = <Py_ssize_t>c * OUT_ROWS
-        n = OUT_ROWS if N - r0 > OUT_ROWS else <int>(N - r0)
-        losses[c] = softmax_xent_core(n, H, V, A + r0 * H, Wy, by, Y + r0, P + r0 * V,
-                                      False, NULL, NULL, NULL)
-        for r in range(r0, r0 + n):
-            # z = Wy a + by, L = -log softmax(z)[y]  ->  dz = p - onehot(y)
-            row = P + r * V
-            y = Y[r]
-            if y >= 0:
-                row[y] -= 1
-            else:
-                for k in range(V):
-                    row[k] = 0
-        gemm(False, False, n, H, V, 1, P + r0 * V, V, Wy, H, 0, dA + r0 * H, H)
-        if rd != NULL:
-            fr_count_done(rd + stride - 1)
-        c = round_next(rd, nrb, rank, size, own)
-    if rounds != NULL:
-        rd = rounds + stride
-        fr_wait_count(rd - 1, nrb)
-    round_start(rd, nblk, rank, size, own)
-    c = round_next(rd, nblk, rank, size, own)
-    while c >= 0:
-        u0 = c * TILE_N
-        n = TILE_N if H - u0 > TILE_N else H - u0
-        gemm(True, False, V, n, N, 1, P, V, A + u0, H, 1, dWy + u0, H)
-        if c == 0:
-            for r in range(N):
-                row = P + r * V
-                for k in range(V):
-                    dby[k] += row[k]
-        if rd != NULL:
-            fr_count_done(rd + stride - 1)
-        c = round_next(rd, nblk, rank, size, own)
-
-
 cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating* Wx,
                        const floating* dZ, floating* dWx, floating* dx) noexcept nogil:
     """z_t = Wx x_t + ...  ->  dWx += dZ^T x (one GEMM), dx = dZ @ Wx (one GEMM)."""
@@ -870,12 +806,12 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 rounds = rounds_alloc(2, nth, &stride)
                 if rounds != NULL:
                     with parallel(num_threads=nth):
-                        _output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                        output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
                                      &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
                                      losses, rounds, stride)
                     free(rounds)
                 else:
-                    _output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                    output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
                                  &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
                                  losses, NULL, 0)
                 loss = 0

@@ -9,24 +9,30 @@ Forward line, per step t and batch row b (time-major, C-contiguous)::
 
 The input projection and the bias are hoisted out of the time loop (a column gather
 for indices, one GEMM for dense inputs, written straight into ``A``); inside the loop
-only the recurrent product (GEMV at B = 1, GEMM otherwise, accumulated into ``A[t]``)
-and the tanh. Backward keeps only ``dz_{t+1} @ Waa`` and ``(1 - a^2)`` in the loop; the
+only the recurrent product (GEMV at B = 1, accumulated into ``A[t]``) and the tanh;
+with B > 1 the steps run on the thread team of src_c/fastrnn/_team.h (rounds of
+64-unit blocks, tiled products, as in ``fastrnn._lstm``). Backward keeps only ``dz_{t+1} @ Waa`` and ``(1 - a^2)`` in the loop; the
 weight gradients are single GEMMs after it. Shapes and index ranges are checked with
 the GIL before any nogil code runs.
 """
 
 from cython cimport floating
+from cython.parallel cimport parallel
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from fastrnn._blas cimport gemm, gemv
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
 from fastrnn._math cimport ftanh, vtanh, vclip_sgd
-from fastrnn._common cimport (clip_core, gather_ix, sample_pick, scatter_add_ix, sgd_core,
-                             softmax_xent_core)
+from fastrnn._common cimport (OUT_ROWS, clip_core, fr_count_done, fr_openmp,
+                             fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
+                             fr_blas_threads, fr_team_rank, fr_team_size, fr_wait_count,
+                             gather_ix, output_team, round_next, round_start, rounds_alloc,
+                             sample_pick, scatter_add_ix, sgd_core, softmax_xent_core,
+                             transpose)
 
 
 # ----------------------------------------------------------------- checks (GIL)
@@ -80,13 +86,63 @@ cdef inline void _input_dense(int N, int H, int Xn, const floating* x, const flo
             A[r * H + h] = A[r * H + h] + ba[h]
 
 
-cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const floating* a0,
-                             floating* A) noexcept nogil:
-    """A[t] = tanh(A[t] + A[t-1] @ Waa.T) for t = 0..T-1 (A[-1] = a0)."""
-    cdef Py_ssize_t t, i
-    cdef int BH = B * H
+cdef void _recurrence_team(int T, int B, int H, const floating* WaaT, const floating* a0,
+                           floating* A, int* rounds, int stride) noexcept nogil:
+    """One team thread's part of the batched recurrence (``rounds``: T rounds, or NULL
+    for one thread; see src_c/fastrnn/_team.h). Round t, per block of 64 units
+    [u0, u0 + n): the block's columns of A[t] += A[t-1] @ Waa.T (``WaaT`` is ``Waa.T``;
+    tiled products), then their tanh; round t starts when round t-1 is complete."""
+    cdef int BH = B * H, u0, n, c
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int nblk = (H + TILE_N - 1) // TILE_N
+    cdef int own[2]
+    cdef int* rd = NULL
+    cdef Py_ssize_t t, bb
     cdef const floating* prev
     cdef floating* cur
+    for t in range(T):
+        prev = a0 if t == 0 else A + (t - 1) * BH
+        cur = A + t * BH
+        if rounds != NULL:
+            rd = rounds + t * stride
+            if t > 0:
+                fr_wait_count(rd - 1, nblk)
+        round_start(rd, nblk, rank, size, own)
+        c = round_next(rd, nblk, rank, size, own)
+        while c >= 0:
+            u0 = c * TILE_N
+            n = TILE_N if H - u0 > TILE_N else H - u0
+            gemm_tiles(B, n, H, prev, H, WaaT + u0, H, 1, cur + u0, H)
+            for bb in range(B):
+                vtanh(cur + bb * H + u0, n)
+            if rd != NULL:
+                fr_count_done(rd + stride - 1)
+            c = round_next(rd, nblk, rank, size, own)
+
+
+cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const floating* a0,
+                             floating* A, int nth) noexcept nogil:
+    """A[t] = tanh(A[t] + A[t-1] @ Waa.T) for t = 0..T-1 (A[-1] = a0); with B > 1 on a
+    team of ``nth`` threads (``_recurrence_team``)."""
+    cdef Py_ssize_t t, i
+    cdef int BH = B * H, stride
+    cdef const floating* prev
+    cdef floating* cur
+    cdef floating* WaaT
+    cdef int* rounds
+    if B > 1:
+        WaaT = <floating*>malloc(<size_t>H * H * sizeof(floating))
+        if WaaT != NULL:
+            transpose(H, H, Waa, WaaT)
+            rounds = rounds_alloc(T, nth, &stride)
+            if rounds != NULL:
+                with parallel(num_threads=nth):
+                    _recurrence_team(T, B, H, WaaT, a0, A, rounds, stride)
+                free(rounds)
+            else:
+                _recurrence_team(T, B, H, WaaT, a0, A, NULL, 0)
+            free(WaaT)
+            return
     for t in range(T):
         prev = a0 if t == 0 else A + (t - 1) * BH
         cur = A + t * BH
@@ -97,30 +153,94 @@ cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const flo
         vtanh(cur, BH)
 
 
+cdef inline void _dtanh_block(floating* dz, const floating* a, int B, int H, int u0,
+                              int n) noexcept nogil:
+    """a = tanh(z)  ->  dz = da * (1 - a^2), units [u0, u0 + n) of B rows, in place."""
+    cdef Py_ssize_t bb, i
+    for bb in range(B):
+        for i in range(bb * H + u0, bb * H + u0 + n):
+            dz[i] = dz[i] * (1 - a[i] * a[i])
+
+
+cdef void _bptt_team(int T, int B, int H, const floating* Waa, const floating* a0,
+                     const floating* A, floating* dA, floating* dWaa, floating* dba,
+                     floating* da0, int* rounds, int stride) noexcept nogil:
+    """One team thread's part of the batched backward pass (``rounds``: T + 2 rounds, or
+    NULL), per block of 64 units [u0, u0 + n): round 0: dz_{T-1} of the block; round
+    k = 1..T, u = T - k (dz_u complete): the block's rows of dWaa += dz_u^T a_{u-1} and,
+    for u > 0, its columns of dA[u-1] += dz_u @ Waa and then dz_{u-1}; for u = 0 its
+    columns of da0 = dz_0 @ Waa; round T + 1: the block's entries of dba += the column
+    sums of dz (row by row)."""
+    cdef int BH = B * H, u0, n, c, k, u
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int nblk = (H + TILE_N - 1) // TILE_N
+    cdef int own[2]
+    cdef int* rd = NULL
+    cdef Py_ssize_t r, i
+    cdef const floating* dzu
+    for k in range(T + 2):
+        u = T - k
+        if rounds != NULL:
+            rd = rounds + k * stride
+            if k > 0:
+                fr_wait_count(rd - 1, nblk)
+        round_start(rd, nblk, rank, size, own)
+        c = round_next(rd, nblk, rank, size, own)
+        while c >= 0:
+            u0 = c * TILE_N
+            n = TILE_N if H - u0 > TILE_N else H - u0
+            if k == 0:
+                _dtanh_block(dA + (T - 1) * BH, A + (T - 1) * BH, B, H, u0, n)
+            elif k <= T:
+                dzu = dA + u * BH
+                # z_u = ... + Waa a_{u-1}  ->  dWaa += dz_u^T a_{u-1}
+                gemm_tiles_tn(n, H, B, dzu + u0, H, a0 if u == 0 else A + (u - 1) * BH, H,
+                              dWaa + u0 * H, H)
+                if u > 0:
+                    # a_u = tanh(... + Waa a_{u-1})  ->  da_{u-1} += dz_u @ Waa
+                    gemm_tiles(B, n, H, dzu, H, Waa + u0, H, 1, dA + (u - 1) * BH + u0, H)
+                    _dtanh_block(dA + (u - 1) * BH, A + (u - 1) * BH, B, H, u0, n)
+                else:
+                    gemm_tiles(B, n, H, dzu, H, Waa + u0, H, 0, da0 + u0, H)
+            else:
+                # z_t = ... + ba  ->  dba += sum dz
+                for r in range(T * B):
+                    for i in range(u0, u0 + n):
+                        dba[i] += dA[r * H + i]
+            if rd != NULL:
+                fr_count_done(rd + stride - 1)
+            c = round_next(rd, nblk, rank, size, own)
+
+
 cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating* a0,
                        const floating* A, floating* dA, floating* dWaa, floating* dba,
-                       floating* da0) noexcept nogil:
-    """dA (upstream on every a_t) -> dz_t in place; accumulate dWaa, dba; da0 = dz_0 @ Waa."""
+                       floating* da0, int nth) noexcept nogil:
+    """dA (upstream on every a_t) -> dz_t in place; accumulate dWaa, dba; da0 = dz_0 @ Waa.
+    With B > 1 on a team of ``nth`` threads (``_bptt_team``)."""
     cdef Py_ssize_t t, i
-    cdef int BH = B * H
+    cdef int BH = B * H, stride
     cdef floating* cur
     cdef const floating* a
+    cdef int* rounds
+    if B > 1:
+        rounds = rounds_alloc(T + 2, nth, &stride)
+        if rounds != NULL:
+            with parallel(num_threads=nth):
+                _bptt_team(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, rounds, stride)
+            free(rounds)
+        else:
+            _bptt_team(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, NULL, 0)
+        return
     for t in range(T - 1, -1, -1):
         cur = dA + t * BH
         if t < T - 1:
             # a_{t+1} = tanh(... + Waa a_t)  ->  da_t += dz_{t+1} @ Waa
-            if B == 1:
-                gemv(True, H, H, 1, Waa, H, cur + BH, 1, cur)
-            else:
-                gemm(False, False, B, H, H, 1, cur + BH, H, Waa, H, 1, cur, H)
+            gemv(True, H, H, 1, Waa, H, cur + BH, 1, cur)
         # a_t = tanh(z_t)  ->  dz_t = da_t * (1 - a_t^2)
         a = A + t * BH
         for i in range(BH):
             cur[i] = cur[i] * (1 - a[i] * a[i])
-    if B == 1:
-        gemv(True, H, H, 1, Waa, H, dA, 0, da0)
-    else:
-        gemm(False, False, B, H, H, 1, dA, H, Waa, H, 0, da0, H)
+    gemv(True, H, H, 1, Waa, H, dA, 0, da0)
     # z_t = ... + Waa a_{t-1}  ->  dWaa += sum_t dz_t^T a_{t-1}
     gemm(True, False, H, H, B, 1, dA, H, a0, H, 1, dWaa, H)
     if T > 1:
@@ -146,9 +266,13 @@ def rnn_forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wax,
     cdef int T = X.shape[0], B = X.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
     _check_core(T, B, Wax, Waa, ba, a0, A)
     _check_index(X, Xn, "X")
-    with nogil:
-        gather_ix(T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
-        _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            gather_ix(T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+            _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], nth)
+    finally:
+        fr_team_end(nth)
 
 
 def rnn_forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
@@ -159,9 +283,13 @@ def rnn_forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
     _check_core(T, B, Wax, Waa, ba, a0, A)
     if x.shape[2] != Xn:
         raise _shape_error("x", (T, B, Xn), (x.shape[0], x.shape[1], x.shape[2]))
-    with nogil:
-        _input_dense(T * B, H, Xn, &x[0, 0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
-        _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0])
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            _input_dense(T * B, H, Xn, &x[0, 0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+            _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], nth)
+    finally:
+        fr_team_end(nth)
 
 
 cdef _check_backward(int T, int B, int H, const floating[:, ::1] Waa,
@@ -200,10 +328,14 @@ def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
     if dWax.shape[0] != H:
         raise _shape_error("dWax", (H, Xn), (dWax.shape[0], dWax.shape[1]))
     _check_index(X, Xn, "X")
-    with nogil:
-        _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
-              &dba[0], &da0[0, 0])
-        scatter_add_ix(T * B, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
+                  &dba[0], &da0[0, 0], nth)
+            scatter_add_ix(T * B, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
+    finally:
+        fr_team_end(nth)
 
 
 def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
@@ -223,9 +355,14 @@ def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
     if dx.shape[0] != T or dx.shape[1] != B or dx.shape[2] != Xn:
         raise _shape_error("dx", (T, B, Xn), (dx.shape[0], dx.shape[1], dx.shape[2]))
     cdef int N = T * B
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
+                  &dba[0], &da0[0, 0], nth)
+    finally:
+        fr_team_end(nth)
     with nogil:
-        _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
-              &dba[0], &da0[0, 0])
         # z = Wax x + ...  ->  dWax += dZ^T x ; dx = dZ @ Wax
         gemm(True, False, H, Xn, N, 1, &dA[0, 0, 0], H, &x[0, 0, 0], Xn, 1, &dWax[0, 0], Xn)
         gemm(False, False, N, Xn, H, 1, &dA[0, 0, 0], H, &Wax[0, 0], Xn, 0, &dx[0, 0, 0], Xn)
@@ -237,22 +374,37 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
                         floating* by, const floating* a0, floating* A, floating* P,
                         floating* dA, floating* dWax, floating* dWaa, floating* dba,
                         floating* dWya, floating* dby, floating* da0,
-                        double clip, double lr) noexcept nogil:
-    """One fused training step on checked pointers; see rnn_train_step_ix."""
-    cdef int N = T * B
+                        double clip, double lr, int nth, double* losses) noexcept nogil:
+    """One fused training step on checked pointers; see rnn_train_step_ix. With B > 1
+    the recurrences and the output layer run on a team of ``nth`` threads; ``losses``
+    then holds one double per OUT_ROWS rows (the output layer's blocks)."""
+    cdef int N = T * B, stride, k
     cdef double loss
+    cdef int* rounds
     memset(dWax, 0, <size_t>H * Xn * sizeof(floating))
     memset(dWaa, 0, <size_t>H * H * sizeof(floating))
     memset(dba, 0, <size_t>H * sizeof(floating))
     memset(dWya, 0, <size_t>V * H * sizeof(floating))
     memset(dby, 0, <size_t>V * sizeof(floating))
     gather_ix(N, H, Xn, X, Wax, ba, A)
-    _recurrence(T, B, H, Waa, a0, A)
+    _recurrence(T, B, H, Waa, a0, A, nth)
     # dA = dz @ Wya, written (not added): the only gradient on the states so far
-    loss = softmax_xent_core(N, H, V, A, Wya, by, Y, P, True, dWya, dby, dA, False)
+    if B > 1:
+        rounds = rounds_alloc(2, nth, &stride)
+        if rounds != NULL:
+            with parallel(num_threads=nth):
+                output_team(N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses, rounds, stride)
+            free(rounds)
+        else:
+            output_team(N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses, NULL, 0)
+        loss = 0
+        for k in range((N + OUT_ROWS - 1) // OUT_ROWS):     # in block order
+            loss += losses[k]
+    else:
+        loss = softmax_xent_core(N, H, V, A, Wya, by, Y, P, True, dWya, dby, dA, False)
     if not isfinite(loss):
         return loss                     # nothing clipped or updated
-    _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0)
+    _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, nth)
     scatter_add_ix(N, H, Xn, X, dA, dWax)
     if lr != 0:
         vclip_sgd(Wax, dWax, H * Xn, <floating>clip, <floating>lr)
@@ -302,11 +454,20 @@ def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
         raise _shape_error("dby", (V,), (dby.shape[0],))
     _check_index(X, Xn, "X")
     _check_index(Y, V, "Y")
-    with nogil:
-        loss = _train_core(T, B, H, Xn, V, &X[0, 0], &Y[0, 0], &Wax[0, 0], &Waa[0, 0],
-                           &ba[0], &Wya[0, 0], &by[0], &a0[0, 0], &A[0, 0, 0], &P[0, 0, 0],
-                           &dA[0, 0, 0], &dWax[0, 0], &dWaa[0, 0], &dba[0], &dWya[0, 0],
-                           &dby[0], &da0[0, 0], clip, lr)
+    cdef double* losses = <double*>malloc(<size_t>((T * B + OUT_ROWS - 1) // OUT_ROWS)
+                                          * sizeof(double))
+    if losses == NULL:
+        raise MemoryError("cannot allocate the scratch of the RNN training step")
+    cdef int nth = fr_team_begin() if B > 1 else 1
+    try:
+        with nogil:
+            loss = _train_core(T, B, H, Xn, V, &X[0, 0], &Y[0, 0], &Wax[0, 0], &Waa[0, 0],
+                               &ba[0], &Wya[0, 0], &by[0], &a0[0, 0], &A[0, 0, 0],
+                               &P[0, 0, 0], &dA[0, 0, 0], &dWax[0, 0], &dWaa[0, 0], &dba[0],
+                               &dWya[0, 0], &dby[0], &da0[0, 0], clip, lr, nth, losses)
+    finally:
+        fr_team_end(nth)
+        free(losses)
     return loss
 
 
@@ -347,6 +508,7 @@ cdef class RNNTrainer:
     """
 
     cdef readonly object a0, A, P, dA, da0, grads, params
+    cdef object losses
     cdef readonly int H, X, Y, B, max_T
     cdef public double clip, lr
     cdef bint f64
@@ -357,6 +519,7 @@ cdef class RNNTrainer:
     cdef void* pP
     cdef void* pdA
     cdef void* pda0
+    cdef double* plosses
 
     def __init__(self, Wax, Waa, ba, Wya, by, max_T, batch, clip=5.0, lr=0.01):
         params = (Wax, Waa, ba, Wya, by)
@@ -390,6 +553,7 @@ cdef class RNNTrainer:
         self.P = np.zeros((max_T, batch, V), dt)
         self.dA = np.zeros((max_T, batch, H), dt)
         self.da0 = np.zeros((batch, H), dt)
+        self.losses = np.zeros((max_T * batch + OUT_ROWS - 1) // OUT_ROWS, np.float64)
         for i in range(5):
             self.pp[i] = _ptr(params[i])
             self.pg[i] = _ptr(self.grads[i])
@@ -398,6 +562,7 @@ cdef class RNNTrainer:
         self.pP = _ptr(self.P)
         self.pdA = _ptr(self.dA)
         self.pda0 = _ptr(self.da0)
+        self.plosses = <double*>_ptr(self.losses)
 
     def step(self, const int64_t[:, ::1] X, const int64_t[:, ::1] Y, bint carry=False):
         """One training step on ``X``, ``Y`` (T, B) int64 with T <= max_T.
@@ -416,6 +581,16 @@ cdef class RNNTrainer:
         _check_index(X, self.X, "X")
         _check_index(Y, self.Y, "Y")
         cdef size_t nstate = <size_t>self.B * H
+        cdef int nth = fr_team_begin() if self.B > 1 else 1
+        try:
+            self._step(X, Y, T, H, nstate, carry, nth, &loss)
+        finally:
+            fr_team_end(nth)
+        return loss
+
+    cdef void _step(self, const int64_t[:, ::1] X, const int64_t[:, ::1] Y, int T, int H,
+                    size_t nstate, bint carry, int nth, double* out):
+        cdef double loss
         with nogil:
             if self.f64:
                 loss = _train_core[double](
@@ -425,7 +600,7 @@ cdef class RNNTrainer:
                     <double*>self.pA, <double*>self.pP, <double*>self.pdA,
                     <double*>self.pg[0], <double*>self.pg[1], <double*>self.pg[2],
                     <double*>self.pg[3], <double*>self.pg[4], <double*>self.pda0,
-                    self.clip, self.lr)
+                    self.clip, self.lr, nth, self.plosses)
                 if carry:
                     memcpy(self.pa0, <double*>self.pA + (T - 1) * nstate,
                            nstate * sizeof(double))
@@ -437,11 +612,11 @@ cdef class RNNTrainer:
                     <float*>self.pA, <float*>self.pP, <float*>self.pdA,
                     <float*>self.pg[0], <float*>self.pg[1], <float*>self.pg[2],
                     <float*>self.pg[3], <float*>self.pg[4], <float*>self.pda0,
-                    self.clip, self.lr)
+                    self.clip, self.lr, nth, self.plosses)
                 if carry:
                     memcpy(self.pa0, <float*>self.pA + (T - 1) * nstate,
                            nstate * sizeof(float))
-        return loss
+        out[0] = loss
 
 
 def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
@@ -502,3 +677,10 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
     free(z)
     free(work)
     return written
+
+
+def _connect_blas_threads(size_t get_address, size_t set_address):
+    """Called once by ``fastrnn._config``: the addresses of ``get_num_threads`` and
+    ``set_num_threads`` of the BLAS the kernels call (0: none). A batched call runs on
+    a team of as many threads, with the BLAS at 1 thread meanwhile."""
+    fr_set_blas_thread_functions(get_address, set_address)

@@ -97,10 +97,11 @@ cdef inline void transpose(int R, int C, const floating* A, floating* AT) noexce
 
 
 cdef inline void gather_ix(int N, int W, int Xn, const int64_t* X, const floating* M,
-                           const floating* b, floating* out) noexcept nogil:
+                           const floating* b, floating* out, int k0=0,
+                           int k1=-1) noexcept nogil:
     """The input projection of index inputs: ``out[r] = b + M[:, X[r]]`` (``b`` alone where
     ``X[r] == -1``), r over N = T*B rows of width W (H for the RNN, 4H for the LSTM);
-    ``M`` is (W, Xn), row-major.
+    ``M`` is (W, Xn), row-major. Only columns [k0, k1) (default: all) are written.
 
     With more rows than inputs, the sums ``b + M[:, x]`` are formed once per input in
     a transposed table (contiguous rows) and copied: the same values, without a strided
@@ -109,34 +110,38 @@ cdef inline void gather_ix(int N, int W, int Xn, const int64_t* X, const floatin
     cdef int64_t ix
     cdef floating* row
     cdef floating* tbl = NULL
+    if k1 < 0:
+        k1 = W
+    cdef int n = k1 - k0
     if N > Xn:
-        tbl = <floating*>malloc(<size_t>Xn * W * sizeof(floating))
+        tbl = <floating*>malloc(<size_t>Xn * n * sizeof(floating))
     if tbl != NULL:
-        for k in range(W):
+        for k in range(k0, k1):
             for r in range(Xn):
-                tbl[r * W + k] = b[k] + M[k * Xn + r]
+                tbl[r * n + k - k0] = b[k] + M[k * Xn + r]
         for r in range(N):
             ix = X[r]
             if ix >= 0:
-                memcpy(out + r * W, tbl + ix * W, <size_t>W * sizeof(floating))
+                memcpy(out + r * W + k0, tbl + ix * n, <size_t>n * sizeof(floating))
             else:
-                memcpy(out + r * W, b, <size_t>W * sizeof(floating))
+                memcpy(out + r * W + k0, b + k0, <size_t>n * sizeof(floating))
         free(tbl)
         return
     for r in range(N):
         row = out + r * W
         ix = X[r]
         if ix >= 0:
-            for k in range(W):
+            for k in range(k0, k1):
                 row[k] = b[k] + M[k * Xn + ix]
         else:
-            for k in range(W):
+            for k in range(k0, k1):
                 row[k] = b[k]
 
 
 cdef inline void scatter_add_ix(int N, int W, int Xn, const int64_t* X, const floating* dZ,
-                                floating* dM) noexcept nogil:
-    """Gradient of :func:`gather_ix`: ``dM[:, X[r]] += dz_r`` (rows with X == -1 skipped).
+                                floating* dM, int k0=0, int k1=-1) noexcept nogil:
+    """Gradient of :func:`gather_ix`: ``dM[:, X[r]] += dz_r`` (rows with X == -1 skipped),
+    rows [k0, k1) of ``dM`` (default: all).
 
     With more rows than inputs, the rows are summed per input into a transposed
     accumulator (contiguous adds), which is added to ``dM`` once."""
@@ -145,27 +150,59 @@ cdef inline void scatter_add_ix(int N, int W, int Xn, const int64_t* X, const fl
     cdef const floating* row
     cdef floating* acc = NULL
     cdef floating* arow
+    if k1 < 0:
+        k1 = W
+    cdef int n = k1 - k0
     if N > Xn:
-        acc = <floating*>calloc(<size_t>Xn * W, sizeof(floating))
+        acc = <floating*>calloc(<size_t>Xn * n, sizeof(floating))
     if acc != NULL:
         for r in range(N):
             ix = X[r]
             if ix >= 0:
-                row = dZ + r * W
-                arow = acc + ix * W
-                for k in range(W):
+                row = dZ + r * W + k0
+                arow = acc + ix * n
+                for k in range(n):
                     arow[k] += row[k]
-        for k in range(W):
+        for k in range(k0, k1):
             for r in range(Xn):
-                dM[k * Xn + r] += acc[r * W + k]
+                dM[k * Xn + r] += acc[r * n + k - k0]
         free(acc)
         return
     for r in range(N):
         ix = X[r]
         if ix >= 0:
             row = dZ + r * W
-            for k in range(W):
+            for k in range(k0, k1):
                 dM[k * Xn + ix] += row[k]
+
+
+# columns of a block of the team's gather / scatter rounds
+cdef enum:
+    COL_BLOCK = 256
+
+
+cdef inline void gather_scatter_team(bint scatter, int N, int W, int Xn, const int64_t* X,
+                                     const floating* M, const floating* b,
+                                     floating* Z, floating* dM, int* rounds,
+                                     int stride) noexcept nogil:
+    """One team thread's part of :func:`gather_ix` (``Z`` = out) or, with ``scatter``,
+    of :func:`scatter_add_ix` (``Z`` = dZ, into ``dM``): one round of blocks of
+    COL_BLOCK columns (``rounds``: 1 round, or NULL for one thread)."""
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int nblk = (W + COL_BLOCK - 1) // COL_BLOCK, c, k0, k1
+    cdef int own[2]
+    round_start(rounds, nblk, rank, size, own)
+    c = round_next(rounds, nblk, rank, size, own)
+    while c >= 0:
+        k0 = c * COL_BLOCK
+        k1 = k0 + COL_BLOCK if W - k0 > COL_BLOCK else W
+        if scatter:
+            scatter_add_ix(N, W, Xn, X, Z, dM, k0, k1)
+        else:
+            gather_ix(N, W, Xn, X, M, b, Z, k0, k1)
+        if rounds != NULL:
+            fr_count_done(rounds + stride - 1)
+        c = round_next(rounds, nblk, rank, size, own)
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,

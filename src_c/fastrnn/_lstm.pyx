@@ -44,6 +44,7 @@ from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
 from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
+                              gather_scatter_team,
                               output_team, round_next, round_start, rounds_alloc,
                               sample_pick, scatter_add_ix, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
@@ -214,6 +215,24 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
         row = G + r * G4
         for k in range(G4):
             row[k] = row[k] + b[k]
+
+
+cdef void _gather_scatter(bint scatter, int nth, int N, int W, int Xn, const int64_t* X,
+                          const floating* M, const floating* b, floating* Z,
+                          floating* dM) noexcept nogil:
+    """:func:`gather_ix` (``Z`` = out) or, with ``scatter``, :func:`scatter_add_ix` (``Z``
+    = dZ, into ``dM``) on a team of ``nth`` threads, in blocks of columns (the same
+    numbers as one call)."""
+    cdef int stride
+    cdef int* rounds = rounds_alloc(1, nth, &stride) if N > 1 else NULL
+    if rounds != NULL:
+        with parallel(num_threads=nth):
+            gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
+        free(rounds)
+    elif scatter:
+        scatter_add_ix(N, W, Xn, X, Z, dM)
+    else:
+        gather_ix(N, W, Xn, X, M, b, Z)
 
 
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
@@ -568,8 +587,8 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
     cdef int nth = fr_team_begin() if B > 1 else 1
     try:
         with nogil:
-            gather_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &Wx[0, 0], &b[0],
-                      &G[0, 0, 0])
+            _gather_scatter(False, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0],
+                            &Wx[0, 0], &b[0], &G[0, 0, 0], NULL)
             _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
                         &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
     finally:
@@ -649,8 +668,8 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                   &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
                   &da0[0, 0], &dc0[0, 0], TC, nth)
-            scatter_add_ix(<int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], &G[0, 0, 0],
-                    &dWx[0, 0])
+            _gather_scatter(True, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], NULL,
+                            NULL, &G[0, 0, 0], &dWx[0, 0])
     finally:
         fr_team_end(nth)
         free(TC)
@@ -798,7 +817,8 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&db[0], 0, <size_t>G4 * sizeof(floating))
             memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
             memset(&dby[0], 0, <size_t>iV * sizeof(floating))
-            gather_ix(N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0])
+            _gather_scatter(False, nth, N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0],
+                            NULL)
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0], TC, nth)     # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
@@ -827,7 +847,8 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
                       &db[0], &da0[0, 0], &dc0[0, 0], TC, nth, True)
-                scatter_add_ix(N, G4, iX, &X[0, 0], &G[0, 0, 0], &dWx[0, 0])
+                _gather_scatter(True, nth, N, G4, iX, &X[0, 0], NULL, NULL, &G[0, 0, 0],
+                                &dWx[0, 0])
                 if lr != 0:
                     vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
                     vclip_sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, fclip, flr)

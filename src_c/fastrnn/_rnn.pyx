@@ -30,7 +30,7 @@ from fastrnn._math cimport ftanh, vtanh, vclip_sgd
 from fastrnn._common cimport (OUT_ROWS, clip_core, fr_count_done, fr_openmp,
                              fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                              fr_blas_threads, fr_team_rank, fr_team_size, fr_wait_count,
-                             gather_ix, output_team, round_next, round_start, rounds_alloc,
+                             gather_ix, gather_scatter_team, output_team, round_next, round_start, rounds_alloc,
                              sample_pick, scatter_add_ix, sgd_core, softmax_xent_core,
                              transpose)
 
@@ -84,6 +84,24 @@ cdef inline void _input_dense(int N, int H, int Xn, const floating* x, const flo
     for r in range(N):
         for h in range(H):
             A[r * H + h] = A[r * H + h] + ba[h]
+
+
+cdef void _gather_scatter(bint scatter, int nth, int N, int W, int Xn, const int64_t* X,
+                          const floating* M, const floating* b, floating* Z,
+                          floating* dM) noexcept nogil:
+    """:func:`gather_ix` (``Z`` = out) or, with ``scatter``, :func:`scatter_add_ix` (``Z``
+    = dZ, into ``dM``) on a team of ``nth`` threads, in blocks of columns (the same
+    numbers as one call)."""
+    cdef int stride
+    cdef int* rounds = rounds_alloc(1, nth, &stride) if N > 1 else NULL
+    if rounds != NULL:
+        with parallel(num_threads=nth):
+            gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
+        free(rounds)
+    elif scatter:
+        scatter_add_ix(N, W, Xn, X, Z, dM)
+    else:
+        gather_ix(N, W, Xn, X, M, b, Z)
 
 
 cdef void _recurrence_team(int T, int B, int H, const floating* WaaT, const floating* a0,
@@ -269,7 +287,8 @@ def rnn_forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wax,
     cdef int nth = fr_team_begin() if B > 1 else 1
     try:
         with nogil:
-            gather_ix(T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
+            _gather_scatter(False, nth, T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0],
+                            &A[0, 0, 0], NULL)
             _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], nth)
     finally:
         fr_team_end(nth)
@@ -333,7 +352,8 @@ def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
         with nogil:
             _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
                   &dba[0], &da0[0, 0], nth)
-            scatter_add_ix(T * B, H, Xn, &X[0, 0], &dA[0, 0, 0], &dWax[0, 0])
+            _gather_scatter(True, nth, T * B, H, Xn, &X[0, 0], NULL, NULL, &dA[0, 0, 0],
+                            &dWax[0, 0])
     finally:
         fr_team_end(nth)
 
@@ -386,7 +406,7 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     memset(dba, 0, <size_t>H * sizeof(floating))
     memset(dWya, 0, <size_t>V * H * sizeof(floating))
     memset(dby, 0, <size_t>V * sizeof(floating))
-    gather_ix(N, H, Xn, X, Wax, ba, A)
+    _gather_scatter(False, nth, N, H, Xn, X, Wax, ba, A, NULL)
     _recurrence(T, B, H, Waa, a0, A, nth)
     # dA = dz @ Wya, written (not added): the only gradient on the states so far
     if B > 1:
@@ -405,7 +425,7 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     if not isfinite(loss):
         return loss                     # nothing clipped or updated
     _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, nth)
-    scatter_add_ix(N, H, Xn, X, dA, dWax)
+    _gather_scatter(True, nth, N, H, Xn, X, NULL, NULL, dA, dWax)
     if lr != 0:
         vclip_sgd(Wax, dWax, H * Xn, <floating>clip, <floating>lr)
         vclip_sgd(Waa, dWaa, H * H, <floating>clip, <floating>lr)

@@ -12,6 +12,8 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
+from cython.parallel cimport parallel
+
 from fastrnn._blas cimport TILE_N, gemm
 from fastrnn._math cimport fexp, flog, vexpm, vclip
 
@@ -19,7 +21,6 @@ from fastrnn._math cimport fexp, flog, vexpm, vclip
 cdef extern from "_team.h" nogil:
     int fr_team_size()
     int fr_team_rank()
-    void fr_team_barrier()
     int fr_openmp()
     void fr_set_blas_thread_functions(size_t get_address, size_t set_address)
     int fr_blas_threads()
@@ -73,6 +74,28 @@ cdef inline int round_next(int* rd, int nblk, int rank, int size, int* own) noex
             if i < hi - lo:
                 return lo + i
     return -1
+
+
+cdef inline int round_first(int* rounds, int k, int stride, int nprev, int nitems,
+                            int rank, int size, int* own, int** rd) noexcept nogil:
+    """Enter round ``k`` of ``rounds`` (NULL: one thread): wait until round k-1's
+    ``nprev`` items are done, reserve the caller's range of the ``nitems`` items; returns
+    its first item (-1: none) and the round in ``rd[0]``."""
+    rd[0] = NULL
+    if rounds != NULL:
+        rd[0] = rounds + k * stride
+        if k > 0:
+            fr_wait_count(rd[0] - 1, nprev)
+    round_start(rd[0], nitems, rank, size, own)
+    return round_next(rd[0], nitems, rank, size, own)
+
+
+cdef inline int round_then(int* rd, int stride, int nitems, int rank, int size,
+                           int* own) noexcept nogil:
+    """Count the caller's item of round ``rd`` as done; returns its next (-1: none)."""
+    if rd != NULL:
+        fr_count_done(rd + stride - 1)
+    return round_next(rd, nitems, rank, size, own)
 
 
 cdef inline int* rounds_alloc(int nrounds, int nth, int* stride) noexcept nogil:
@@ -191,8 +214,8 @@ cdef inline void gather_scatter_team(bint scatter, int N, int W, int Xn, const i
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nblk = (W + COL_BLOCK - 1) // COL_BLOCK, c, k0, k1
     cdef int own[2]
-    round_start(rounds, nblk, rank, size, own)
-    c = round_next(rounds, nblk, rank, size, own)
+    cdef int* rd
+    c = round_first(rounds, 0, stride, 0, nblk, rank, size, own, &rd)
     while c >= 0:
         k0 = c * COL_BLOCK
         k1 = k0 + COL_BLOCK if W - k0 > COL_BLOCK else W
@@ -200,9 +223,25 @@ cdef inline void gather_scatter_team(bint scatter, int N, int W, int Xn, const i
             scatter_add_ix(N, W, Xn, X, Z, dM, k0, k1)
         else:
             gather_ix(N, W, Xn, X, M, b, Z, k0, k1)
-        if rounds != NULL:
-            fr_count_done(rounds + stride - 1)
-        c = round_next(rounds, nblk, rank, size, own)
+        c = round_then(rd, stride, nblk, rank, size, own)
+
+
+cdef inline void gather_scatter(bint scatter, int nth, int N, int W, int Xn,
+                                const int64_t* X, const floating* M, const floating* b,
+                                floating* Z, floating* dM) noexcept nogil:
+    """:func:`gather_ix` (``Z`` = out) or, with ``scatter``, :func:`scatter_add_ix` (``Z``
+    = dZ, into ``dM``) on a team of ``nth`` threads, in blocks of columns (the same
+    numbers as one call)."""
+    cdef int stride
+    cdef int* rounds = rounds_alloc(1, nth, &stride) if N > 1 else NULL
+    if rounds != NULL:
+        with parallel(num_threads=nth):
+            gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
+        free(rounds)
+    elif scatter:
+        scatter_add_ix(N, W, Xn, X, Z, dM)
+    else:
+        gather_ix(N, W, Xn, X, M, b, Z)
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
@@ -284,15 +323,12 @@ cdef inline void output_team(int N, int H, int V, const floating* A, const float
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nrb = (N + OUT_ROWS - 1) // OUT_ROWS, nblk = (H + TILE_N - 1) // TILE_N
     cdef int own[2]
-    cdef int* rd = NULL
+    cdef int* rd
     cdef int c, n, u0
     cdef Py_ssize_t r0, r, k
     cdef int64_t y
     cdef floating* row
-    if rounds != NULL:
-        rd = rounds
-    round_start(rd, nrb, rank, size, own)
-    c = round_next(rd, nrb, rank, size, own)
+    c = round_first(rounds, 0, stride, 0, nrb, rank, size, own, &rd)
     while c >= 0:
         r0 = <Py_ssize_t>c * OUT_ROWS
         n = OUT_ROWS if N - r0 > OUT_ROWS else <int>(N - r0)
@@ -308,14 +344,8 @@ cdef inline void output_team(int N, int H, int V, const floating* A, const float
                 for k in range(V):
                     row[k] = 0
         gemm(False, False, n, H, V, 1, P + r0 * V, V, Wy, H, 0, dA + r0 * H, H)
-        if rd != NULL:
-            fr_count_done(rd + stride - 1)
-        c = round_next(rd, nrb, rank, size, own)
-    if rounds != NULL:
-        rd = rounds + stride
-        fr_wait_count(rd - 1, nrb)
-    round_start(rd, nblk, rank, size, own)
-    c = round_next(rd, nblk, rank, size, own)
+        c = round_then(rd, stride, nrb, rank, size, own)
+    c = round_first(rounds, 1, stride, nrb, nblk, rank, size, own, &rd)
     while c >= 0:
         u0 = c * TILE_N
         n = TILE_N if H - u0 > TILE_N else H - u0
@@ -325,9 +355,7 @@ cdef inline void output_team(int N, int H, int V, const floating* A, const float
                 row = P + r * V
                 for k in range(V):
                     dby[k] += row[k]
-        if rd != NULL:
-            fr_count_done(rd + stride - 1)
-        c = round_next(rd, nblk, rank, size, own)
+        c = round_then(rd, stride, nblk, rank, size, own)
 
 
 cdef inline void clip_core(floating* g, Py_ssize_t n, floating m) noexcept nogil:

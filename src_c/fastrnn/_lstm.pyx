@@ -13,10 +13,13 @@ Forward lines, per step t and batch row (time-major, C-contiguous)::
 
 The input projection and the bias are hoisted out of the time loop (a column gather of
 ``Wx`` for indices, one GEMM over all T*B rows for dense inputs, written into ``G``);
-inside the loop only the recurrent product ``G[t] += A[t-1] @ Wh.T`` (GEMV at B = 1,
-GEMM otherwise) and the fused gate math. Backward keeps only the carry
-``da_{t-1} += dz_t @ Wh`` and the gate derivatives in the loop; ``dWh``, ``db``,
-``dWx`` and ``dx`` are single GEMMs / passes over all T*B rows after it. The
+inside the loop only the recurrent product ``G[t] += A[t-1] @ Wh.T`` and the fused
+gate math. Backward keeps the carry ``da_{t-1} += dz_t @ Wh`` and the gate derivatives
+in the loop; ``db``, ``dWx`` and ``dx`` are single passes / GEMMs over all T*B rows
+after it, ``dWh`` one GEMM after it at B = 1 and a product per step (``dz_t^T a_{t-1}``)
+otherwise. At B = 1 the products are GEMVs on the calling thread; with B > 1 every
+batched phase runs on the thread team of ``_team.h`` (rounds of 64-unit blocks, the
+products as BLAS tiles small enough for OpenBLAS's no-packing kernels). The
 transcendentals run through the vectorised ``vexpm`` / ``vtanh`` of ``fastrnn._math``
 (~2 ulp, see ``_vecmath.h``) on contiguous gate blocks.
 
@@ -41,12 +44,11 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport parallel
 
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
-from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
+from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
-                              fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
-                              gather_scatter_team,
-                              output_team, round_next, round_start, rounds_alloc,
-                              sample_pick, scatter_add_ix, softmax_xent_core, transpose)
+                              fr_team_rank, fr_team_size, gather_ix, gather_scatter,
+                              output_team, round_first, round_then, rounds_alloc,
+                              sample_pick, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -217,24 +219,6 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
             row[k] = row[k] + b[k]
 
 
-cdef void _gather_scatter(bint scatter, int nth, int N, int W, int Xn, const int64_t* X,
-                          const floating* M, const floating* b, floating* Z,
-                          floating* dM) noexcept nogil:
-    """:func:`gather_ix` (``Z`` = out) or, with ``scatter``, :func:`scatter_add_ix` (``Z``
-    = dZ, into ``dM``) on a team of ``nth`` threads, in blocks of columns (the same
-    numbers as one call)."""
-    cdef int stride
-    cdef int* rounds = rounds_alloc(1, nth, &stride) if N > 1 else NULL
-    if rounds != NULL:
-        with parallel(num_threads=nth):
-            gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
-        free(rounds)
-    elif scatter:
-        scatter_add_ix(N, W, Xn, X, Z, dM)
-    else:
-        gather_ix(N, W, Xn, X, M, b, Z)
-
-
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
                            const floating* c0, floating* A, floating* C, floating* G,
                            floating* TC, int* rounds, int stride) noexcept nogil:
@@ -247,7 +231,7 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const float
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nblk = (H + TILE_N - 1) // TILE_N
     cdef int own[2]
-    cdef int* rd = NULL
+    cdef int* rd
     cdef Py_ssize_t t, bb, o
     cdef const floating* ap
     cdef const floating* cp
@@ -256,12 +240,7 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const float
         ap = a0 if t == 0 else A + (t - 1) * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
         g = G + t * B * G4
-        if rounds != NULL:
-            rd = rounds + t * stride
-            if t > 0:
-                fr_wait_count(rd - 1, nblk)          # round t-1's finished blocks
-        round_start(rd, nblk, rank, size, own)
-        c = round_next(rd, nblk, rank, size, own)
+        c = round_first(rounds, t, stride, nblk, nblk, rank, size, own, &rd)
         while c >= 0:
             u0 = c * TILE_N
             n = TILE_N if H - u0 > TILE_N else H - u0
@@ -271,9 +250,7 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const float
                 o = t * BH + bb * H + u0
                 lstm_gates(g + bb * G4 + u0, cp + bb * H + u0, C + o, A + o, n,
                            TC + o if TC != NULL else NULL, H)
-            if rd != NULL:
-                fr_count_done(rd + stride - 1)
-            c = round_next(rd, nblk, rank, size, own)
+            c = round_then(rd, stride, nblk, rank, size, own)
 
 
 cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a0,
@@ -351,18 +328,13 @@ cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nblk = (H + TILE_N - 1) // TILE_N
     cdef int own[2]
-    cdef int* rd = NULL
+    cdef int* rd
     cdef Py_ssize_t t
     cdef floating* gt
     for k in range(T + 2):
         t = T - k
         m = nblk if k <= T else 4               # the last round: one item per gate
-        if rounds != NULL:
-            rd = rounds + k * stride
-            if k > 0:
-                fr_wait_count(rd - 1, nblk)
-        round_start(rd, m, rank, size, own)
-        c = round_next(rd, m, rank, size, own)
+        c = round_first(rounds, k, stride, nblk, m, rank, size, own, &rd)
         while c >= 0:
             u0 = c * TILE_N
             n = TILE_N if H - u0 > TILE_N else H - u0
@@ -382,9 +354,7 @@ cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0
                     gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
             else:                   # tanh(C) in TC is read no more: its head sums db
                 _bias_grads(T * B, H, c * H, (c + 1) * H, G, db, TC)
-            if rd != NULL:
-                fr_count_done(rd + stride - 1)
-            c = round_next(rd, m, rank, size, own)
+            c = round_then(rd, stride, m, rank, size, own)
 
 
 cdef inline void _gates_bwd_block(Py_ssize_t t, int B, int H, int u0, int n,
@@ -587,7 +557,7 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
     cdef int nth = fr_team_begin() if B > 1 else 1
     try:
         with nogil:
-            _gather_scatter(False, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0],
+            gather_scatter(False, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0],
                             &Wx[0, 0], &b[0], &G[0, 0, 0], NULL)
             _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
                         &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
@@ -668,7 +638,7 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                   &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
                   &da0[0, 0], &dc0[0, 0], TC, nth)
-            _gather_scatter(True, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], NULL,
+            gather_scatter(True, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], NULL,
                             NULL, &G[0, 0, 0], &dWx[0, 0])
     finally:
         fr_team_end(nth)
@@ -817,7 +787,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&db[0], 0, <size_t>G4 * sizeof(floating))
             memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
             memset(&dby[0], 0, <size_t>iV * sizeof(floating))
-            _gather_scatter(False, nth, N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0],
+            gather_scatter(False, nth, N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0],
                             NULL)
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0], TC, nth)     # keeps tanh(C) in TC
@@ -847,7 +817,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
                       &db[0], &da0[0, 0], &dc0[0, 0], TC, nth, True)
-                _gather_scatter(True, nth, N, G4, iX, &X[0, 0], NULL, NULL, &G[0, 0, 0],
+                gather_scatter(True, nth, N, G4, iX, &X[0, 0], NULL, NULL, &G[0, 0, 0],
                                 &dWx[0, 0])
                 if lr != 0:
                     vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)

@@ -27,11 +27,10 @@ import numpy as np
 
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
 from fastrnn._math cimport ftanh, vtanh, vclip_sgd
-from fastrnn._common cimport (OUT_ROWS, clip_core, fr_count_done, fr_openmp,
-                             fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
-                             fr_blas_threads, fr_team_rank, fr_team_size, fr_wait_count,
-                             gather_ix, gather_scatter_team, output_team, round_next, round_start, rounds_alloc,
-                             sample_pick, scatter_add_ix, sgd_core, softmax_xent_core,
+from fastrnn._common cimport (OUT_ROWS, clip_core, fr_openmp, fr_set_blas_thread_functions,
+                             fr_team_begin, fr_team_end, fr_team_rank, fr_team_size,
+                             gather_ix, gather_scatter, output_team, round_first, round_then,
+                             rounds_alloc, sample_pick, sgd_core, softmax_xent_core,
                              transpose)
 
 
@@ -86,24 +85,6 @@ cdef inline void _input_dense(int N, int H, int Xn, const floating* x, const flo
             A[r * H + h] = A[r * H + h] + ba[h]
 
 
-cdef void _gather_scatter(bint scatter, int nth, int N, int W, int Xn, const int64_t* X,
-                          const floating* M, const floating* b, floating* Z,
-                          floating* dM) noexcept nogil:
-    """:func:`gather_ix` (``Z`` = out) or, with ``scatter``, :func:`scatter_add_ix` (``Z``
-    = dZ, into ``dM``) on a team of ``nth`` threads, in blocks of columns (the same
-    numbers as one call)."""
-    cdef int stride
-    cdef int* rounds = rounds_alloc(1, nth, &stride) if N > 1 else NULL
-    if rounds != NULL:
-        with parallel(num_threads=nth):
-            gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
-        free(rounds)
-    elif scatter:
-        scatter_add_ix(N, W, Xn, X, Z, dM)
-    else:
-        gather_ix(N, W, Xn, X, M, b, Z)
-
-
 cdef void _recurrence_team(int T, int B, int H, const floating* WaaT, const floating* a0,
                            floating* A, int* rounds, int stride) noexcept nogil:
     """One team thread's part of the batched recurrence (``rounds``: T rounds, or NULL
@@ -114,28 +95,21 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WaaT, const floa
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nblk = (H + TILE_N - 1) // TILE_N
     cdef int own[2]
-    cdef int* rd = NULL
+    cdef int* rd
     cdef Py_ssize_t t, bb
     cdef const floating* prev
     cdef floating* cur
     for t in range(T):
         prev = a0 if t == 0 else A + (t - 1) * BH
         cur = A + t * BH
-        if rounds != NULL:
-            rd = rounds + t * stride
-            if t > 0:
-                fr_wait_count(rd - 1, nblk)
-        round_start(rd, nblk, rank, size, own)
-        c = round_next(rd, nblk, rank, size, own)
+        c = round_first(rounds, t, stride, nblk, nblk, rank, size, own, &rd)
         while c >= 0:
             u0 = c * TILE_N
             n = TILE_N if H - u0 > TILE_N else H - u0
             gemm_tiles(B, n, H, prev, H, WaaT + u0, H, 1, cur + u0, H)
             for bb in range(B):
                 vtanh(cur + bb * H + u0, n)
-            if rd != NULL:
-                fr_count_done(rd + stride - 1)
-            c = round_next(rd, nblk, rank, size, own)
+            c = round_then(rd, stride, nblk, rank, size, own)
 
 
 cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const floating* a0,
@@ -193,17 +167,12 @@ cdef void _bptt_team(int T, int B, int H, const floating* Waa, const floating* a
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int nblk = (H + TILE_N - 1) // TILE_N
     cdef int own[2]
-    cdef int* rd = NULL
+    cdef int* rd
     cdef Py_ssize_t r, i
     cdef const floating* dzu
     for k in range(T + 2):
         u = T - k
-        if rounds != NULL:
-            rd = rounds + k * stride
-            if k > 0:
-                fr_wait_count(rd - 1, nblk)
-        round_start(rd, nblk, rank, size, own)
-        c = round_next(rd, nblk, rank, size, own)
+        c = round_first(rounds, k, stride, nblk, nblk, rank, size, own, &rd)
         while c >= 0:
             u0 = c * TILE_N
             n = TILE_N if H - u0 > TILE_N else H - u0
@@ -225,9 +194,7 @@ cdef void _bptt_team(int T, int B, int H, const floating* Waa, const floating* a
                 for r in range(T * B):
                     for i in range(u0, u0 + n):
                         dba[i] += dA[r * H + i]
-            if rd != NULL:
-                fr_count_done(rd + stride - 1)
-            c = round_next(rd, nblk, rank, size, own)
+            c = round_then(rd, stride, nblk, rank, size, own)
 
 
 cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating* a0,
@@ -287,7 +254,7 @@ def rnn_forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wax,
     cdef int nth = fr_team_begin() if B > 1 else 1
     try:
         with nogil:
-            _gather_scatter(False, nth, T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0],
+            gather_scatter(False, nth, T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0],
                             &A[0, 0, 0], NULL)
             _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], nth)
     finally:
@@ -352,7 +319,7 @@ def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
         with nogil:
             _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
                   &dba[0], &da0[0, 0], nth)
-            _gather_scatter(True, nth, T * B, H, Xn, &X[0, 0], NULL, NULL, &dA[0, 0, 0],
+            gather_scatter(True, nth, T * B, H, Xn, &X[0, 0], NULL, NULL, &dA[0, 0, 0],
                             &dWax[0, 0])
     finally:
         fr_team_end(nth)
@@ -406,7 +373,7 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     memset(dba, 0, <size_t>H * sizeof(floating))
     memset(dWya, 0, <size_t>V * H * sizeof(floating))
     memset(dby, 0, <size_t>V * sizeof(floating))
-    _gather_scatter(False, nth, N, H, Xn, X, Wax, ba, A, NULL)
+    gather_scatter(False, nth, N, H, Xn, X, Wax, ba, A, NULL)
     _recurrence(T, B, H, Waa, a0, A, nth)
     # dA = dz @ Wya, written (not added): the only gradient on the states so far
     if B > 1:
@@ -425,7 +392,7 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     if not isfinite(loss):
         return loss                     # nothing clipped or updated
     _bptt(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, nth)
-    _gather_scatter(True, nth, N, H, Xn, X, NULL, NULL, dA, dWax)
+    gather_scatter(True, nth, N, H, Xn, X, NULL, NULL, dA, dWax)
     if lr != 0:
         vclip_sgd(Wax, dWax, H * Xn, <floating>clip, <floating>lr)
         vclip_sgd(Waa, dWaa, H * H, <floating>clip, <floating>lr)

@@ -12,8 +12,7 @@
  * the thread count.
  *
  * fr_team_size() / fr_team_rank(): the current team (1 / 0 outside a region or without
- * OpenMP). fr_team_barrier(): all threads of the team wait for each other (an orphaned
- * OpenMP barrier; nothing without OpenMP).
+ * OpenMP).
  *
  * fr_blas_threads(): the thread count of the BLAS the kernels call (SciPy's OpenBLAS),
  * read through its get_num_threads function; fastrnn._config hands the addresses of
@@ -52,13 +51,6 @@ static inline int fr_team_rank(void)
     return omp_get_thread_num();
 #else
     return 0;
-#endif
-}
-
-static inline void fr_team_barrier(void)
-{
-#ifdef _OPENMP
-#pragma omp barrier
 #endif
 }
 

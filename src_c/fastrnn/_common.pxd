@@ -400,6 +400,49 @@ cdef inline double kth_smallest(double* w, Py_ssize_t n, Py_ssize_t k) noexcept 
     return w[k]
 
 
+cdef inline double _max_d(const double* z, int V) noexcept nogil:
+    """The largest of z[0:V] (V >= 1) in four independent chains (the maximum does not
+    depend on the order; a NaN is never picked over a number, as with one chain)."""
+    cdef double m0 = z[0], m1 = z[0], m2 = z[0], m3 = z[0]
+    cdef int k = 1
+    while k + 3 < V:
+        m0 = z[k] if z[k] > m0 else m0
+        m1 = z[k + 1] if z[k + 1] > m1 else m1
+        m2 = z[k + 2] if z[k + 2] > m2 else m2
+        m3 = z[k + 3] if z[k + 3] > m3 else m3
+        k += 4
+    while k < V:
+        m0 = z[k] if z[k] > m0 else m0
+        k += 1
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    return m2 if m2 > m0 else m0
+
+
+cdef inline double _sum_d(const double* z, int V) noexcept nogil:
+    """sum(z[0:V]) in NumPy's pairwise order for V <= 128 (eight running sums combined as
+    ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the rest; one sum for V < 8)."""
+    cdef double r[8]
+    cdef double s = 0
+    cdef int i, j, n8
+    if V < 8:
+        for i in range(V):
+            s += z[i]
+        return s
+    for j in range(8):
+        r[j] = z[j]
+    n8 = V - V % 8
+    i = 8
+    while i < n8:
+        for j in range(8):
+            r[j] += z[i + j]
+        i += 8
+    s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(n8, V):
+        s += z[i]
+    return s
+
+
 cdef inline int sample_pick(const floating* logits, int V, double temperature,
                             int top_k, double u, double* work) noexcept nogil:
     """Pick an index from ``softmax(logits / temperature)`` by inverse CDF of ``u``.
@@ -427,14 +470,9 @@ cdef inline int sample_pick(const floating* logits, int V, double temperature,
         for k in range(V):
             if z[k] < kth:
                 z[k] = -INFINITY
-    m = z[0]
-    for k in range(1, V):
-        if z[k] > m:
-            m = z[k]
+    m = _max_d(z, V)
     vexpm(z, V, m)                 # e = exp(z - max), vectorised
-    s = 0
-    for k in range(V):
-        s += z[k]
+    s = _sum_d(z, V)
     for k in range(V):
         z[k] = z[k] / s            # p
     c = 0

@@ -65,53 +65,37 @@ cdef enum:
     TILE_K = 256
 
 
-cdef inline void gemm_tiles(int M, int N, int K, const floating* A, int lda,
+cdef inline void gemm_tiles(bint trans_a, int M, int N, int K, const floating* A, int lda,
                             const floating* B, int ldb, floating beta, floating* C,
                             int ldc) noexcept nogil:
-    """Row-major ``C (M, N) = A (M, K) @ B (K, N) + beta * C`` as BLAS calls on tiles of
-    at most TILE_M x TILE_N x TILE_K (the depth tiles accumulate in order, the first
-    one with ``beta``)."""
-    cdef int i0, j0 = 0, k0, m, n, k
+    """Row-major ``C (M, N) = op(A) @ B (K, N) + beta * C`` (``A`` stored (M, K), or (K, M)
+    with ``trans_a``) as BLAS calls on tiles, the depth tiles of each C tile accumulated
+    in order (the first with ``beta``), so that every C entry sums the same way whatever
+    M and N are. Tiles: TILE_M x TILE_N x TILE_K for the per-step products (B rows x a
+    block of units x the depth); with ``trans_a`` (the per-step weight gradients: K = B
+    is small) 64 rows x up to 128 of depth x as many columns as keep a tile within
+    TILE_M * TILE_N * TILE_K multiply-adds."""
+    cdef int i0, j0 = 0, k0, m, n, k, tm = TILE_M, tn = TILE_N, tk = TILE_K
+    if trans_a:
+        tm = 64
+        tk = K if K < 128 else 128
+        tn = (TILE_M * TILE_N * TILE_K) // (64 * tk) // 64 * 64
+        if tn < 64:
+            tn = 64
     while j0 < N:                      # a tile of B is reused by every row tile of A
-        n = TILE_N if N - j0 > TILE_N else N - j0
+        n = tn if N - j0 > tn else N - j0
         k0 = 0
         while k0 < K:
-            k = TILE_K if K - k0 > TILE_K else K - k0
+            k = tk if K - k0 > tk else K - k0
             i0 = 0
             while i0 < M:
-                m = TILE_M if M - i0 > TILE_M else M - i0
-                gemm(False, False, m, n, k, 1, A + i0 * lda + k0, lda, B + k0 * ldb + j0,
-                     ldb, beta if k0 == 0 else 1, C + i0 * ldc + j0, ldc)
-                i0 += TILE_M
-            k0 += TILE_K
-        j0 += TILE_N
-
-
-cdef inline void gemm_tiles_tn(int M, int N, int K, const floating* A, int lda,
-                               const floating* B, int ldb, floating* C,
-                               int ldc) noexcept nogil:
-    """Row-major ``C (M, N) += A.T @ B`` with ``A`` stored (K, M) and ``B`` (K, N), as
-    BLAS calls on tiles of 64 rows x up to 128 of depth, as many columns as keep a tile
-    under TILE_M * TILE_N * TILE_K multiply-adds (the per-step weight gradients of the
-    batched LSTM: K = B is small, and the tiles stay on OpenBLAS's no-packing path)."""
-    cdef int i0 = 0, j0, k0, m, n, k
-    cdef int tk = K if K < 128 else 128
-    cdef int tn = (TILE_M * TILE_N * TILE_K) // (64 * tk) // 64 * 64
-    if tn < 64:
-        tn = 64
-    while i0 < M:
-        m = 64 if M - i0 > 64 else M - i0
-        j0 = 0
-        while j0 < N:
-            n = tn if N - j0 > tn else N - j0
-            k0 = 0
-            while k0 < K:
-                k = tk if K - k0 > tk else K - k0
-                gemm(True, False, m, n, k, 1, A + k0 * lda + i0, lda, B + k0 * ldb + j0,
-                     ldb, 1, C + i0 * ldc + j0, ldc)
-                k0 += tk
-            j0 += tn
-        i0 += 64
+                m = tm if M - i0 > tm else M - i0
+                gemm(trans_a, False, m, n, k, 1,
+                     A + (k0 * lda + i0 if trans_a else i0 * lda + k0), lda,
+                     B + k0 * ldb + j0, ldb, beta if k0 == 0 else 1, C + i0 * ldc + j0, ldc)
+                i0 += tm
+            k0 += tk
+        j0 += tn
 
 
 cdef inline void gemv(bint trans_a, int M, int N, floating alpha,

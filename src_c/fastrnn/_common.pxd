@@ -100,7 +100,8 @@ cdef inline int round_then(int* rd, int stride, int nitems, int rank, int size,
 
 cdef inline int* rounds_alloc(int nrounds, int nth, int* stride) noexcept nogil:
     """Zeroed counters for ``nrounds`` rounds of a team of ``nth``; NULL (one thread)
-    when nth is 1 or the allocation fails."""
+    when nth is 1 or the allocation fails. The callers enter their parallel region with
+    ``num_threads=nth if rounds != NULL else 1`` and free the counters after it."""
     stride[0] = nth + 1
     if nth <= 1:
         return NULL
@@ -233,15 +234,16 @@ cdef inline void gather_scatter(bint scatter, int nth, int N, int W, int Xn,
     = dZ, into ``dM``) on a team of ``nth`` threads, in blocks of columns (the same
     numbers as one call)."""
     cdef int stride
-    cdef int* rounds = rounds_alloc(1, nth, &stride) if N > 1 else NULL
-    if rounds != NULL:
-        with parallel(num_threads=nth):
-            gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
-        free(rounds)
-    elif scatter:
-        scatter_add_ix(N, W, Xn, X, Z, dM)
-    else:
-        gather_ix(N, W, Xn, X, M, b, Z)
+    cdef int* rounds = rounds_alloc(1, nth, &stride)
+    if rounds == NULL:          # one thread (batch 1 among others): one call, no region
+        if scatter:
+            scatter_add_ix(N, W, Xn, X, Z, dM)
+        else:
+            gather_ix(N, W, Xn, X, M, b, Z)
+        return
+    with parallel(num_threads=nth):
+        gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
+    free(rounds)
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,

@@ -43,7 +43,7 @@ from libc.string cimport memcpy, memset
 
 from cython.parallel cimport parallel
 
-from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
 from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, gather_ix, gather_scatter,
@@ -245,7 +245,7 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const float
             u0 = c * TILE_N
             n = TILE_N if H - u0 > TILE_N else H - u0
             for q in range(4):
-                gemm_tiles(B, n, H, ap, H, WhT + q * H + u0, G4, 1, g + q * H + u0, G4)
+                gemm_tiles(False, B, n, H, ap, H, WhT + q * H + u0, G4, 1, g + q * H + u0, G4)
             for bb in range(B):
                 o = t * BH + bb * H + u0
                 lstm_gates(g + bb * G4 + u0, cp + bb * H + u0, C + o, A + o, n,
@@ -268,12 +268,9 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         if WhT != NULL:
             transpose(4 * H, H, Wh, WhT)
             rounds = rounds_alloc(T, nth, &stride)
-            if rounds != NULL:
-                with parallel(num_threads=nth):
-                    _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, rounds, stride)
-                free(rounds)
-            else:
-                _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, NULL, 0)
+            with parallel(num_threads=nth if rounds != NULL else 1):
+                _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, rounds, stride)
+            free(rounds)
             free(WhT)
             return
     cdef Py_ssize_t t, bb, j
@@ -344,14 +341,14 @@ cdef void _bptt_team(int T, int B, int H, const floating* Wh, const floating* a0
                 gt = G + t * B * G4
                 # z_t = ... + a_{t-1} @ Wh.T  ->  the block's rows of dWh += dz_t^T a_{t-1}
                 for q in range(4):
-                    gemm_tiles_tn(n, H, B, gt + q * H + u0, G4,
-                                  a0 if t == 0 else A + (t - 1) * BH, H,
-                                  dWh + (q * H + u0) * H, H)
+                    gemm_tiles(True, n, H, B, gt + q * H + u0, G4,
+                               a0 if t == 0 else A + (t - 1) * BH, H, 1,
+                               dWh + (q * H + u0) * H, H)
                 if t > 0:
-                    gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 1, dA + (t - 1) * BH + u0, H)
+                    gemm_tiles(False, B, n, G4, gt, G4, Wh + u0, H, 1, dA + (t - 1) * BH + u0, H)
                     _gates_bwd_block(t - 1, B, H, u0, n, c0, C, G, dA, dc0, TC)
                 else:
-                    gemm_tiles(B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
+                    gemm_tiles(False, B, n, G4, gt, G4, Wh + u0, H, 0, da0 + u0, H)
             else:                   # tanh(C) in TC is read no more: its head sums db
                 _bias_grads(T * B, H, c * H, (c + 1) * H, G, db, TC)
             c = round_then(rd, stride, m, rank, size, own)
@@ -446,13 +443,10 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef int stride
     if B > 1:                 # the team also forms dWh and db
         rounds = rounds_alloc(T + 2, nth, &stride)
-        if rounds != NULL:
-            with parallel(num_threads=nth):
-                _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC,
-                           rounds, stride)
-            free(rounds)
-        else:
-            _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC, NULL, 0)
+        with parallel(num_threads=nth if rounds != NULL else 1):
+            _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC,
+                       rounds, stride)
+        free(rounds)
         return
     else:
         for t in range(T - 1, -1, -1):
@@ -794,16 +788,11 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
             if iB > 1:
                 rounds = rounds_alloc(2, nth, &stride)
-                if rounds != NULL:
-                    with parallel(num_threads=nth):
-                        output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
-                                     &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
-                                     losses, rounds, stride)
-                    free(rounds)
-                else:
+                with parallel(num_threads=nth if rounds != NULL else 1):
                     output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
                                  &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
-                                 losses, NULL, 0)
+                                 losses, rounds, stride)
+                free(rounds)
                 loss = 0
                 for k in range((N + OUT_ROWS - 1) // OUT_ROWS):     # in block order
                     loss += losses[k]

@@ -25,7 +25,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemm_tiles_tn, gemv
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
 from fastrnn._math cimport ftanh, vtanh, vclip_sgd
 from fastrnn._common cimport (OUT_ROWS, clip_core, fr_openmp, fr_set_blas_thread_functions,
                              fr_team_begin, fr_team_end, fr_team_rank, fr_team_size,
@@ -106,7 +106,7 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WaaT, const floa
         while c >= 0:
             u0 = c * TILE_N
             n = TILE_N if H - u0 > TILE_N else H - u0
-            gemm_tiles(B, n, H, prev, H, WaaT + u0, H, 1, cur + u0, H)
+            gemm_tiles(False, B, n, H, prev, H, WaaT + u0, H, 1, cur + u0, H)
             for bb in range(B):
                 vtanh(cur + bb * H + u0, n)
             c = round_then(rd, stride, nblk, rank, size, own)
@@ -127,12 +127,9 @@ cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const flo
         if WaaT != NULL:
             transpose(H, H, Waa, WaaT)
             rounds = rounds_alloc(T, nth, &stride)
-            if rounds != NULL:
-                with parallel(num_threads=nth):
-                    _recurrence_team(T, B, H, WaaT, a0, A, rounds, stride)
-                free(rounds)
-            else:
-                _recurrence_team(T, B, H, WaaT, a0, A, NULL, 0)
+            with parallel(num_threads=nth if rounds != NULL else 1):
+                _recurrence_team(T, B, H, WaaT, a0, A, rounds, stride)
+            free(rounds)
             free(WaaT)
             return
     for t in range(T):
@@ -181,14 +178,14 @@ cdef void _bptt_team(int T, int B, int H, const floating* Waa, const floating* a
             elif k <= T:
                 dzu = dA + u * BH
                 # z_u = ... + Waa a_{u-1}  ->  dWaa += dz_u^T a_{u-1}
-                gemm_tiles_tn(n, H, B, dzu + u0, H, a0 if u == 0 else A + (u - 1) * BH, H,
-                              dWaa + u0 * H, H)
+                gemm_tiles(True, n, H, B, dzu + u0, H, a0 if u == 0 else A + (u - 1) * BH, H,
+                           1, dWaa + u0 * H, H)
                 if u > 0:
                     # a_u = tanh(... + Waa a_{u-1})  ->  da_{u-1} += dz_u @ Waa
-                    gemm_tiles(B, n, H, dzu, H, Waa + u0, H, 1, dA + (u - 1) * BH + u0, H)
+                    gemm_tiles(False, B, n, H, dzu, H, Waa + u0, H, 1, dA + (u - 1) * BH + u0, H)
                     _dtanh_block(dA + (u - 1) * BH, A + (u - 1) * BH, B, H, u0, n)
                 else:
-                    gemm_tiles(B, n, H, dzu, H, Waa + u0, H, 0, da0 + u0, H)
+                    gemm_tiles(False, B, n, H, dzu, H, Waa + u0, H, 0, da0 + u0, H)
             else:
                 # z_t = ... + ba  ->  dba += sum dz
                 for r in range(T * B):
@@ -209,12 +206,9 @@ cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating*
     cdef int* rounds
     if B > 1:
         rounds = rounds_alloc(T + 2, nth, &stride)
-        if rounds != NULL:
-            with parallel(num_threads=nth):
-                _bptt_team(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, rounds, stride)
-            free(rounds)
-        else:
-            _bptt_team(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, NULL, 0)
+        with parallel(num_threads=nth if rounds != NULL else 1):
+            _bptt_team(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, rounds, stride)
+        free(rounds)
         return
     for t in range(T - 1, -1, -1):
         cur = dA + t * BH
@@ -378,12 +372,9 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     # dA = dz @ Wya, written (not added): the only gradient on the states so far
     if B > 1:
         rounds = rounds_alloc(2, nth, &stride)
-        if rounds != NULL:
-            with parallel(num_threads=nth):
-                output_team(N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses, rounds, stride)
-            free(rounds)
-        else:
-            output_team(N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses, NULL, 0)
+        with parallel(num_threads=nth if rounds != NULL else 1):
+            output_team(N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses, rounds, stride)
+        free(rounds)
         loss = 0
         for k in range((N + OUT_ROWS - 1) // OUT_ROWS):     # in block order
             loss += losses[k]

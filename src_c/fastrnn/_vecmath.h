@@ -49,21 +49,37 @@ static inline const char *fr_simd_level(void)
 #pragma GCC push_options
 #pragma GCC optimize ("fp-contract=fast")
 
-static inline double fr_exp1(double x)
+/* Cody-Waite reduction of the float64 exps below: x = k ln2 + r with |r| <= ln2 / 2;
+ * returns r and sets *ki to the integer k (in the low bits of a shifted double). */
+static inline double fr_exp_reduce(double x, int64_t *ki)
 {
     const double LOG2E = 1.4426950408889634074;
     const double LN2_HI = 6.93147180369123816490e-01;
     const double LN2_LO = 1.90821492927058770002e-10;
     const double SHIFT = 6755399441055744.0;          /* 1.5 * 2^52 */
+    double kd = x * LOG2E + SHIFT;                    /* round(x / ln2) in the low bits */
+    memcpy(ki, &kd, sizeof *ki);
+    kd -= SHIFT;
+    return (x - kd * LN2_HI) - kd * LN2_LO;
+}
+
+/* 2^k for the *ki of fr_exp_reduce */
+static inline double fr_exp_scale(int64_t ki)
+{
     const int64_t SHIFT_BITS = 0x4338000000000000LL;
-    double kd, r, p, scale;
+    double scale;
+    ki = ((ki - SHIFT_BITS) + 1023) << 52;
+    memcpy(&scale, &ki, sizeof scale);
+    return scale;
+}
+
+static inline double fr_exp1(double x)
+{
+    double r, p;
     int64_t ki;
     x = x < -708.0 ? -708.0 : x;                      /* exp(-708) ~ 3e-308: below it */
     x = x > 709.0 ? 709.0 : x;                        /* and above, saturate */
-    kd = x * LOG2E + SHIFT;                           /* round(x / ln2) in the low bits */
-    memcpy(&ki, &kd, sizeof ki);
-    kd -= SHIFT;
-    r = (x - kd * LN2_HI) - kd * LN2_LO;              /* |r| <= ln2 / 2 */
+    r = fr_exp_reduce(x, &ki);                        /* |r| <= ln2 / 2 */
     p = 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
@@ -78,9 +94,7 @@ static inline double fr_exp1(double x)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    ki = ((ki - SHIFT_BITS) + 1023) << 52;            /* 2^k */
-    memcpy(&scale, &ki, sizeof scale);
-    return p * scale;
+    return p * fr_exp_scale(ki);
 }
 
 /* float32 exp in float32 arithmetic (Cephes expf form: Cody-Waite reduction, degree-6
@@ -156,19 +170,11 @@ FR_CLONES static void fr_tanh_d(double *x, Py_ssize_t n)
  * full float64 tanh it replaces, at 1.6x its speed (no rational branch, 4 fewer terms). */
 static inline float fr_tanhf1(float xf)
 {
-    const double LOG2E = 1.4426950408889634074;
-    const double LN2_HI = 6.93147180369123816490e-01;
-    const double LN2_LO = 1.90821492927058770002e-10;
-    const double SHIFT = 6755399441055744.0;          /* 1.5 * 2^52 */
-    const int64_t SHIFT_BITS = 0x4338000000000000LL;
-    double x = xf, ax = fabs(x), y, kd, r, p, t, scale;
+    double x = xf, ax = fabs(x), y, r, p, t;
     int64_t ki;
     y = -2.0 * ax;
     y = y < -708.0 ? -708.0 : y;                      /* t underflows to ~3e-308: 1 - t = 1 */
-    kd = y * LOG2E + SHIFT;
-    memcpy(&ki, &kd, sizeof ki);
-    kd -= SHIFT;
-    r = (y - kd * LN2_HI) - kd * LN2_LO;
+    r = fr_exp_reduce(y, &ki);
     p = 1.0 / 362880.0;
     p = p * r + 1.0 / 40320.0;
     p = p * r + 1.0 / 5040.0;
@@ -179,9 +185,7 @@ static inline float fr_tanhf1(float xf)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    ki = ((ki - SHIFT_BITS) + 1023) << 52;
-    memcpy(&scale, &ki, sizeof scale);
-    t = p * scale;
+    t = p * fr_exp_scale(ki);
     r = copysign((1.0 - t) / (1.0 + t), x);          /* keeps the sign; NaN stays NaN */
     return (float)(ax < 0x1p-13 ? x : r);
 }

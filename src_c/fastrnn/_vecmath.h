@@ -73,28 +73,30 @@ static inline double fr_exp_scale(int64_t ki)
     return scale;
 }
 
+/* 1/k! for the Taylor polynomials of exp */
+static const double FR_INV_FACT[14] = {
+    1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0,
+    1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0, 1.0 / 39916800.0, 1.0 / 479001600.0,
+    1.0 / 6227020800.0};
+
+/* sum_{k <= deg} r^k / k!, Horner from the top (deg <= 13; a constant in every caller,
+ * so the loop unrolls) */
+static inline double fr_exp_taylor(double r, int deg)
+{
+    double p = FR_INV_FACT[deg];
+    for (int k = deg - 1; k >= 0; k--)
+        p = p * r + FR_INV_FACT[k];
+    return p;
+}
+
 static inline double fr_exp1(double x)
 {
-    double r, p;
+    double r;
     int64_t ki;
     x = x < -708.0 ? -708.0 : x;                      /* exp(-708) ~ 3e-308: below it */
     x = x > 709.0 ? 709.0 : x;                        /* and above, saturate */
     r = fr_exp_reduce(x, &ki);                        /* |r| <= ln2 / 2 */
-    p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    return p * fr_exp_scale(ki);
+    return fr_exp_taylor(r, 13) * fr_exp_scale(ki);
 }
 
 /* float32 exp in float32 arithmetic (Cephes expf form: Cody-Waite reduction, degree-6
@@ -170,22 +172,12 @@ FR_CLONES static void fr_tanh_d(double *x, Py_ssize_t n)
  * full float64 tanh it replaces, at 1.6x its speed (no rational branch, 4 fewer terms). */
 static inline float fr_tanhf1(float xf)
 {
-    double x = xf, ax = fabs(x), y, r, p, t;
+    double x = xf, ax = fabs(x), y, r, t;
     int64_t ki;
     y = -2.0 * ax;
     y = y < -708.0 ? -708.0 : y;                      /* t underflows to ~3e-308: 1 - t = 1 */
     r = fr_exp_reduce(y, &ki);
-    p = 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    t = p * fr_exp_scale(ki);
+    t = fr_exp_taylor(r, 9) * fr_exp_scale(ki);
     r = copysign((1.0 - t) / (1.0 + t), x);          /* keeps the sign; NaN stays NaN */
     return (float)(ax < 0x1p-13 ? x : r);
 }

@@ -17,9 +17,11 @@ Registered implementations (library "fastrnn"):
 - train ``fastrnn-f64 1 thread``, ``fastrnn-f32 1 thread``: the same with SciPy's BLAS
   pinned to 1 thread at every batch size.
 - sample ``fastrnn-f64``, ``fastrnn-f32`` (and ``... 1 thread``): ``rnn_sample`` /
-  ``lstm_sample`` once per call
-  for all n characters, from the zero input and zero state, never stopping early, with n
-  uniforms drawn per call from a seeded ``numpy.random.Generator``.
+  ``lstm_sample`` once per call for all n characters, from the zero input and zero
+  state, never stopping early, with n uniforms drawn per call from a seeded
+  ``numpy.random.Generator``. The default rows follow the automatic policy as
+  ``sample()`` applies it: 1 thread, except LSTM sampling from
+  ``SAMPLE_PAIR_MIN_H`` hidden units, which splits each step between two threads.
 
 ``make`` converts the harness's course-layout float64 parameters ONCE, outside the timed
 step: RNN ``ba = b.ravel()``, ``by = by.ravel()``; LSTM stacked gates in fastrnn's order
@@ -63,21 +65,23 @@ def _blas_threads(n):
 # The batch of the case being built: the harness builds every implementation of a case
 # (inside its context), then times them in interleaved rounds, so the automatic policy of
 # the default rows follows the case through this one value.
-_CURRENT = {"batch": 1}
+_CURRENT = {"batch": 1, "paired": False}
 
 
-def _set_case_batch(batch):
-    """Called by ``make``: remember the case's batch and apply its thread count now (the
-    enclosing context restores the previous limits on exit)."""
-    _CURRENT["batch"] = batch
+def _set_case_batch(batch, paired=False):
+    """Called by ``make``: remember the case's batch (and whether the kernel pairs two
+    threads on its one sequence: LSTM sampling, as ``models.LSTM.sample`` asks) and apply
+    its thread count now (the enclosing context restores the previous limits on exit)."""
+    _CURRENT["batch"], _CURRENT["paired"] = batch, paired
     if threadpoolctl is not None:
-        threadpoolctl.threadpool_limits(limits=_config.auto_count(batch), user_api="blas")
+        threadpoolctl.threadpool_limits(limits=_config.auto_count(batch, paired),
+                                        user_api="blas")
 
 
 def _auto_threads():
     """Context factory for the default rows: the automatic policy for the current case."""
-    return threadpoolctl.threadpool_limits(limits=_config.auto_count(_CURRENT["batch"]),
-                                           user_api="blas")
+    return threadpoolctl.threadpool_limits(
+        limits=_config.auto_count(_CURRENT["batch"], _CURRENT["paired"]), user_api="blas")
 
 
 def rnn_layout(params, dtype):
@@ -134,9 +138,10 @@ def _sample(dtype, auto, seed=0):
     def make(case, params):
         K = _ext.kernels("cython")
         rng = np.random.default_rng(seed)
-        if auto:
-            _set_case_batch(1)
         H = case.n_a
+        if auto:
+            _set_case_batch(1, paired=case.cell == "lstm"
+                            and H >= getattr(K, "SAMPLE_PAIR_MIN_H", np.inf))
         outs = {}
         if case.cell == "rnn":
             p = rnn_layout(params, dt)

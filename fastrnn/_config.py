@@ -4,13 +4,15 @@ Public through ``fastrnn``. The kernels multiply matrices with the BLAS that Sci
 ships (OpenBLAS in the wheels). Its thread count is fastrnn's one thread setting: the RNN
 kernels use the BLAS's threads; the batched LSTM kernels run on an OpenMP team of that
 many threads (each multiplying blocks of the hidden units with the BLAS at 1 thread
-meanwhile, see ``src_c/fastrnn/_team.h``); batch-1 kernels run on the calling thread.
+meanwhile, see ``src_c/fastrnn/_team.h``); LSTM sampling from 32 hidden units splits
+each step between two of them; other batch-1 kernels run on the calling thread.
 
 Thread policy (automatic by default): at batch 1 every product is a small
 matrix-vector product and BLAS threads only cost synchronisation, so the public entry
 points (models, character model, course functions) switch SciPy's BLAS to 1 thread;
 with batches the products are GEMMs and all cores pay, so they switch it to the number
-of usable cores (never more: no oversubscription). ``set_num_threads(n)`` fixes the
+of usable cores (never more: no oversubscription), and so does LSTM sampling where its
+kernel pairs two threads. ``set_num_threads(n)`` fixes the
 count (``None`` returns to automatic), ``threads(n)`` fixes it for a ``with`` block,
 and ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` fix it from
 the environment. Only SciPy's BLAS is touched, not NumPy's.
@@ -47,7 +49,8 @@ def _cpu_count():
         return max(1, os.cpu_count() or 1)
 
 
-# policy: None = automatic (1 thread at batch 1, all cores otherwise), or a fixed count
+# policy: None = automatic (1 thread at batch 1, all cores otherwise: see auto_count),
+# or a fixed count
 _state = {"policy": _env_threads(), "current": None, "libs": None}
 
 
@@ -107,20 +110,21 @@ def _apply(n):
         _state["current"] = n
 
 
-def auto_count(batch):
-    """The automatic policy's BLAS thread count for a batch: 1 at batch 1 (every product
-    is a small matrix-vector product, threads only cost), the usable cores otherwise."""
-    return 1 if batch <= 1 else _cpu_count()
+def auto_count(batch, paired=False):
+    """The automatic policy's BLAS thread count: 1 at batch 1 (every product is a small
+    matrix-vector product, threads only cost) unless the kernel splits the sequence's
+    steps between two threads (``paired``: LSTM sampling from
+    ``_lstm.SAMPLE_PAIR_MIN_H`` hidden units), the usable cores otherwise."""
+    return _cpu_count() if batch > 1 or paired else 1
 
 
-def auto_threads(batch):
-    """Called by the public entry points before kernels run: in automatic mode, 1 BLAS
-    thread for batch 1 (every product is a small matrix-vector product, threads only
-    cost), all cores for real batches. A fixed count (``set_num_threads``, ``threads``,
+def auto_threads(batch, paired=False):
+    """Called by the public entry points before kernels run: in automatic mode, the
+    thread count of :func:`auto_count`. A fixed count (``set_num_threads``, ``threads``,
     or ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` in the
     environment) is left alone."""
     if _state["policy"] is None:
-        _apply(auto_count(batch))
+        _apply(auto_count(batch, paired))
 
 
 def get_num_threads() -> int:
@@ -140,8 +144,9 @@ def set_num_threads(n) -> None:
 
     Parameters
     ----------
-    n : int >= 1, or None to return to the automatic policy (1 thread at batch 1,
-        all cores for batches). More threads than cores only oversubscribes.
+    n : int >= 1, or None to return to the automatic policy (1 thread at batch 1, all
+        cores for batches and for LSTM sampling from 32 hidden units, whose kernel splits
+        each step between two threads). More threads than cores only oversubscribes.
     """
     if n is None:
         _state["policy"] = None
@@ -207,7 +212,8 @@ def config() -> dict:
         for lc in _kernel_blas()
     ]
     info["blas_threads"] = get_num_threads()
-    info["thread_policy"] = ("automatic (1 at batch 1, all cores for batches)"
+    info["thread_policy"] = ("automatic (1 at batch 1, all cores for batches and paired "
+                             "LSTM sampling)"
                              if _state["policy"] is None else f"fixed at {_state['policy']}")
     return info
 

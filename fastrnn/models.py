@@ -225,10 +225,11 @@ class _Model:
             raise ValueError("sampling feeds outputs back as inputs: output_size must be "
                              "<= input_size")
         st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
-        _config.auto_threads(1)
+        k = _ext.kernels()
+        _config.auto_threads(1, paired=n > 1 and self._paired_sampling(k))
         u = _rng(seed, rng).random(n)
         out = np.empty(n, np.int64)
-        m = self._sample(_ext.kernels(), st, start, u, temperature, top_k, int(stop), out)
+        m = self._sample(k, st, start, u, temperature, top_k, int(stop), out)
         return out[:m]
 
     def loss_and_grads(self, X, Y, state=None, dA=None):
@@ -388,6 +389,9 @@ class RNN(_Model):
         loss = tr.step(x, y)
         return loss, tr.A[T - 1].copy()
 
+    def _paired_sampling(self, k):
+        return False
+
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params
         return k.rnn_sample(p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"], st[0], start, u,
@@ -484,6 +488,10 @@ class LSTM(_Model):
                                     g["dWx"], g["dWh"], g["db"], g["dWy"], g["dby"], ws["da0"],
                                     ws["dc0"], clip, lr)
         return loss, self._final_state(ws)
+
+    def _paired_sampling(self, k):
+        """Whether the kernels' sampler splits each step between two threads here."""
+        return self.hidden_size >= getattr(k, "SAMPLE_PAIR_MIN_H", np.inf)
 
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params

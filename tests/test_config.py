@@ -39,11 +39,35 @@ def test_threads_context_and_set_num_threads():
         assert fastrnn.get_num_threads() == 1
         _config.auto_threads(64)
         assert fastrnn.get_num_threads() == _config._cpu_count()
+        _config.auto_threads(1, paired=True)          # LSTM sampling pairs two threads
+        assert fastrnn.get_num_threads() == _config._cpu_count()
     finally:
         _config._state["policy"] = old
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="thread count"):
             fastrnn.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("H, paired", [(8, False), (48, True)])
+def test_lstm_sampling_asks_for_two_threads_from_the_pair_size(H, paired):
+    """Automatic policy: sampling runs at 1 BLAS thread, except an LSTM large enough for
+    the kernel to split each step between two threads; the names are the same either
+    way (the pair's numbers are those of one thread)."""
+    K = fastrnn._ext.kernels("cython")
+    assert (H >= K.SAMPLE_PAIR_MIN_H) == paired
+    m = fastrnn.LSTM(7, H, dtype=np.float32, seed=0)
+    old = _config.get_thread_policy()
+    try:
+        fastrnn.set_num_threads(None)
+        names = m.sample(30, seed=4)
+        assert fastrnn.get_num_threads() == (_config._cpu_count() if paired else 1)
+        m.sample(1, seed=4)                           # one character: nothing to pair
+        assert fastrnn.get_num_threads() == 1
+    finally:
+        _config._state["policy"] = old
+    for n in (1, 2):
+        with fastrnn.threads(n):
+            np.testing.assert_array_equal(m.sample(30, seed=4), names)
 
 
 def test_results_do_not_depend_on_threads(rng):

@@ -450,23 +450,30 @@ def test_sample_matches_twin(K, rng, temperature, top_k, x0):
 
 
 @pytest.mark.parametrize("x0", [-1, 3])
-@pytest.mark.parametrize("n, X", [(30, 9), (1, 9), (2, 9), (3, 9), (25, 7000)])
-def test_sample_states_are_the_forward_states(K, dtype, x0, n, X):
+@pytest.mark.parametrize("n, X, H", [(30, 9, 40), (1, 9, 40), (2, 9, 40), (3, 9, 33),
+                                     (31, 9, 8), (25, 7000, 40)])
+def test_sample_states_are_the_forward_states(K, dtype, x0, n, X, H):
     """Sampling feeds each pick back as the next input: its state after n steps is the
     forward pass's state on that input sequence, bit for bit in the compiled kernels
-    (same order of sums: (b + Wx x) + Wh a, same GEMV, same gate pass), to the
-    tolerance in the NumPy twin (its forward multiplies a (B, H) matrix). n = 1, 2, 3
+    (same order of sums: (b + Wx x) + Wh a, same GEMVs, same gate pass), to the
+    tolerance in the NumPy twin (its forward multiplies a (B, H) matrix). Both with one
+    thread and with two (from H = 32 a step's Wh a is two GEMVs, one per thread, and
+    each thread activates half of the units; H = 8 stays on one thread); n = 1, 2, 3
     end with c_t in either of the kernel's two cell-state buffers; X = 7000 makes the
     per-input cache of b + Wx[:, x] larger than its 4 MiB cap (column gathers only)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(7)
-    p = make_problem(rng, dtype, B=1, H=40, X=X, Y=9, scale=0.5)
+    p = make_problem(rng, dtype, B=1, H=H, X=X, Y=9, scale=0.5)
     u = rng.random(n)
-    for mod in (K, R):
-        k, out, a, c = sample(mod, p, x0, u, 1.0, 0, -1, n)
+    runs = []
+    for mod, threads in ((K, 1), (K, 2), (R, 1)):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            k, out, a, c = sample(mod, p, x0, u, 1.0, 0, -1, n)
         assert k == n
+        runs.append(out)
         X = np.concatenate([[x0], out[:-1]]).astype(np.int64).reshape(n, 1)
-        A, C, G = (np.zeros((n, 1, 40), dtype), np.zeros((n, 1, 40), dtype),
-                   np.zeros((n, 1, 160), dtype))
+        A, C, G = (np.zeros((n, 1, H), dtype), np.zeros((n, 1, H), dtype),
+                   np.zeros((n, 1, 4 * H), dtype))
         mod.lstm_forward_ix(X, p["Wx"], p["Wh"], p["b"], p["a0"][:1], p["c0"][:1], A, C, G)
         if mod is K:
             np.testing.assert_array_equal(a, A[-1, 0])
@@ -474,6 +481,23 @@ def test_sample_states_are_the_forward_states(K, dtype, x0, n, X):
         else:
             assert_close(a, A[-1, 0], dtype)
             assert_close(c, C[-1, 0], dtype)
+    np.testing.assert_array_equal(runs[0], runs[1])      # the same picks on 1 and 2 threads
+
+
+def test_sample_on_two_threads_stops_as_on_one(K):
+    """The two sampling threads pick the same index each step, so both stop at ``stop``."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    p = make_problem(np.random.default_rng(3), np.float32, B=1, H=48, X=7, Y=7, scale=1.0)
+    u = np.random.default_rng(4).random(60)
+    full = sample(K, p, -1, u, 1.0, 0, -1, 60)[1]
+    stop = int(full[10])
+    first = int(np.flatnonzero(full == stop)[0])
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            k, out, a, c = sample(K, p, -1, u, 1.0, 0, stop, 60)
+        assert k == first + 1 and out[first] == stop
+        np.testing.assert_array_equal(out[:k], full[:k])
+        assert (out[k:] == -7).all()                   # nothing written after the stop
 
 
 def test_sample_greedy_and_top1(K, rng):

@@ -71,6 +71,26 @@ def test_float32_versions(ops):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fn", ["_vec_tanh", "_vec_exp", "_vec_sigmoid"])
+def test_a_call_split_at_a_multiple_of_16_gives_the_same_bits(ops, dtype, fn):
+    """The LSTM sampler's two threads activate the units [0, s) and [s, H) of a step,
+    s a multiple of 16, and must get the bits of one call over [0, H) (sampling's states
+    equal forward()'s): each part's entries fall on the same side of the vectorised
+    loop's tail as in the whole call."""
+    f = getattr(ops, fn)
+    for n in range(33, 140, 7):
+        x = np.random.default_rng(n).uniform(-6, 6, n).astype(dtype)
+        whole = x.copy()
+        f(whole)
+        for s in range(16, n, 16):
+            head, tail = x[:s].copy(), x[s:].copy()
+            f(head)
+            f(tail)
+            np.testing.assert_array_equal(np.concatenate([head, tail]), whole,
+                                          err_msg=f"n = {n}, split at {s}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B", [1, 2])
 def test_trainer_matches_twin_and_carries_state(cy, ref, rng, dtype, B):
     H, V = 6, 5

@@ -44,9 +44,10 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport parallel
 
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
-from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_openmp,
+from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
-                              fr_team_rank, fr_team_size, gather_ix, gather_scatter,
+                              fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
+                              gather_scatter,
                               output_team, round_first, round_then, rounds_alloc,
                               sample_pick, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
@@ -274,7 +275,7 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
             free(WhT)
             return
     cdef Py_ssize_t t, bb, j
-    cdef int G4 = 4 * H
+    cdef int G4 = 4 * H, zs = _zsplit(H)
     cdef int BH = B * H
     cdef const floating* ap
     cdef const floating* cp
@@ -287,8 +288,10 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         cp = c0 if t == 0 else C + (t - 1) * BH
         g = G + t * B * G4
         # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T
-        if B == 1:
-            gemv(False, G4, H, 1, Wh, H, ap, 1, g)
+        if B == 1:                 # in the parts of _zsplit, as sampling does
+            _zgemv(H, 0, zs, Wh, ap, g)
+            if zs < G4:
+                _zgemv(H, zs, G4, Wh, ap, g)
         else:
             gemm(False, True, B, G4, H, 1, ap, H, Wh, H, 1, g, G4)
         at = A + t * BH
@@ -470,23 +473,45 @@ cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating*
 # the largest per-call cache of b + Wx[:, x] rows that lstm_sample allocates (4 MiB)
 cdef size_t _SAMPLE_TABLE_BYTES = 4 << 20
 
+# From this many hidden units on, a batch-1 step multiplies Wh a_{t-1} in two parts,
+# the rows of gates [f, i] and of gates [cc, o] (``_zsplit``), in the forward pass and
+# in sampling alike, so that sampling's states equal forward()'s bit for bit whether
+# one thread multiplies both parts or two threads one each (a BLAS's GEMV may sum a
+# row in another order depending on the rows around it in the call).
+cdef int _SPLIT_MIN_H = 32
+# and from this many on, sampling runs on two threads (``_sample_pair``) when the BLAS
+# setting allows two (the automatic policy asks for them: fastrnn._config.auto_count)
+cdef int _PAIR_MIN_H = 32
+SAMPLE_PAIR_MIN_H = _PAIR_MIN_H
 
-cdef inline void _load_input(int G4, int Xn, const floating* Wx, const floating* b,
-                             int64_t xi, floating* tbl, unsigned char* built,
-                             floating* z) noexcept nogil:
-    """``z = b + Wx[:, xi]`` (``b`` for ``xi == -1``), as the forward pass's gather.
-    ``tbl`` (X rows of 4H, or NULL) caches those sums per input the first time it is
-    drawn (``built[x]`` zeroed by the caller): a repeated input then costs a contiguous
-    copy, not a strided column gather."""
+
+cdef inline int _zsplit(int H) noexcept nogil:
+    """The first row of the second part of a batch-1 step's ``Wh a`` (4H: one part)."""
+    return 2 * H if H >= _SPLIT_MIN_H else 4 * H
+
+
+cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floating* a,
+                        floating* z) noexcept nogil:
+    """``z[r0:r1] += Wh[r0:r1] @ a`` (rows of the stacked gates)."""
+    gemv(False, r1 - r0, H, 1, Wh + <Py_ssize_t>r0 * H, H, a, 1, z + r0)
+
+
+cdef inline void _load_input(int G4, int r0, int r1, int Xn, const floating* Wx,
+                             const floating* b, int64_t xi, floating* tbl,
+                             unsigned char* built, floating* z) noexcept nogil:
+    """``z[r0:r1] = (b + Wx[:, xi])[r0:r1]`` (``b`` for ``xi == -1``), as the forward
+    pass's gather. ``tbl`` (X rows of 4H, or NULL) caches those sums per input the first
+    time it is drawn (``built[x]`` zeroed by the caller, one flag array per row range):
+    a repeated input then costs a contiguous copy, not a strided column gather."""
     cdef floating* row
     if xi >= 0 and tbl != NULL:
         row = tbl + xi * G4
         if not built[xi]:
-            gather_ix(1, G4, Xn, &xi, Wx, b, row)
+            gather_ix(1, G4, Xn, &xi, Wx, b, row, r0, r1)
             built[xi] = 1
-        memcpy(z, row, <size_t>G4 * sizeof(floating))
+        memcpy(z + r0, row + r0, <size_t>(r1 - r0) * sizeof(floating))
     else:
-        gather_ix(1, G4, Xn, &xi, Wx, b, z)
+        gather_ix(1, G4, Xn, &xi, Wx, b, z, r0, r1)
 
 
 cdef inline Py_ssize_t _pick(int H, int V, const floating* Wy, const floating* by,
@@ -511,16 +536,20 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
 
     Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz`` (2Y
     doubles, the scratch of ``sample_pick``), ``tbl`` / ``built`` (see ``_load_input``).
-    z_t = (b + Wx x_t) + Wh a_{t-1} in the forward pass's order (its GEMM adds into the
-    gathered G), so sampling reproduces forward()'s states bit for bit."""
+    z_t = (b + Wx x_t) + Wh a_{t-1} in the forward pass's order (its GEMVs add into the
+    gathered G, in the parts of ``_zsplit``), so sampling reproduces forward()'s states
+    bit for bit. The new c_t goes to ``w`` and ``c`` in turn; the caller copies the last
+    one to ``c`` (in ``w`` when the count is odd)."""
     cdef Py_ssize_t step, idx, count = n
-    cdef int G4 = 4 * H
+    cdef int G4 = 4 * H, s = _zsplit(H)
     cdef floating* cp = c          # c_{t-1}; the new c goes to the other buffer
     cdef floating* cn = w
     cdef floating* tmp
     for step in range(n):
-        _load_input(G4, Xn, Wx, b, x, tbl, built, z)
-        gemv(False, G4, H, 1, Wh, H, a, 1, z)
+        _load_input(G4, 0, G4, Xn, Wx, b, x, tbl, built, z)
+        _zgemv(H, 0, s, Wh, a, z)
+        if s < G4:
+            _zgemv(H, s, G4, Wh, a, z)
         lstm_gates(z, cp, cn, a, H)        # gates in place; c_t to cn; a_t
         tmp = cp
         cp = cn
@@ -531,8 +560,60 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
         if idx == stop:
             count = step + 1
             break
-    if cp != c:                    # the last c_t is in the scratch buffer
-        memcpy(c, cp, <size_t>H * sizeof(floating))
+    return count
+
+
+cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const floating* Wh,
+                             const floating* b, const floating* Wy, const floating* by,
+                             floating* a, floating* c, Py_ssize_t x, const double* u,
+                             double temperature, Py_ssize_t top_k, Py_ssize_t stop,
+                             int64_t* out, Py_ssize_t n, floating* z, floating* w,
+                             floating* scratch, double* pz, floating* tbl,
+                             unsigned char* built, int* flags) noexcept nogil:
+    """One thread's part of :func:`_sample_loop` on a team of two (``fr_team_rank``
+    0 or 1); the same numbers and count. Per step, thread k multiplies part k of
+    ``_zsplit`` (its rows of the table and of Wh stay in its core's cache), then, once
+    both parts are in ``z``, activates its half of the units; once ``a_t`` is complete,
+    both pick the next index from the same numbers (no third wait). ``flags``: two zeroed
+    counters 64 bytes apart (each thread's finished phases); ``scratch``: Y + (Y
+    rounded to 16) entries per thread for the logits; ``pz`` 2Y doubles per thread;
+    ``built`` two flag arrays of X."""
+    cdef int rank = fr_team_rank(), other
+    cdef int G4 = 4 * H, s = _zsplit(H), r0, r1, u0, u1
+    cdef int us = (H // 2) // 16 * 16        # units of thread 0 (whole cache lines)
+    cdef Py_ssize_t step, idx, count = n
+    cdef floating* cp = c
+    cdef floating* cn = w
+    cdef floating* tmp
+    cdef floating* logits
+    if us == 0:
+        us = H // 2
+    other = 1 - rank
+    r0 = 0 if rank == 0 else s
+    r1 = s if rank == 0 else G4
+    u0 = 0 if rank == 0 else us
+    u1 = us if rank == 0 else H
+    logits = scratch + rank * (V + 16)
+    pz = pz + rank * 2 * V
+    built = built + rank * Xn
+    for step in range(n):
+        _load_input(G4, r0, r1, Xn, Wx, b, x, tbl, built, z)
+        _zgemv(H, r0, r1, Wh, a, z)
+        fr_count_done(&flags[rank * 16])
+        fr_wait_count(&flags[other * 16], <int>(2 * step + 1))
+        lstm_gates(z + u0, cp + u0, cn + u0, a + u0, u1 - u0, <floating*>NULL, H)
+        fr_count_done(&flags[rank * 16])
+        fr_wait_count(&flags[other * 16], <int>(2 * step + 2))
+        tmp = cp
+        cp = cn
+        cn = tmp
+        idx = _pick(H, V, Wy, by, a, temperature, top_k, u[step], logits, pz)
+        if rank == 0:
+            out[step] = idx
+        x = idx
+        if idx == stop:
+            count = step + 1
+            break
     return count
 
 
@@ -700,8 +781,15 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         raise ValueError(f"top_k must be >= 0 (0 = all), got {top_k}")
     if n == 0:
         return 0
-    cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
-    cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
+    # two threads (``_sample_pair``) for several characters of a model whose step
+    # multiplies Wh in two parts, when the BLAS setting allows them
+    cdef int nth = fr_team_begin() if n > 1 and H >= _PAIR_MIN_H and fr_openmp() else 1
+    cdef bint pair = nth > 1
+    # z (4H), w (H), then one logits buffer (Y, + 16 to keep them apart) per thread
+    cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + 2 * (V + 16)) * sizeof(floating))
+    cdef double* dbuf = <double*>malloc(<size_t>(4 * V) * sizeof(double))
+    cdef int* flags = <int*>calloc(32, sizeof(int)) if pair else NULL
+    cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
     # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
     # costs no more than the inputs actually drawn)
@@ -709,23 +797,42 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
     cdef unsigned char* built = NULL
     if n > 1 and <size_t>Xn * 4 * H * sizeof(floating) <= _SAMPLE_TABLE_BYTES:
         tbl = <floating*>malloc(<size_t>Xn * 4 * H * sizeof(floating))
-        built = <unsigned char*>calloc(<size_t>Xn, 1)
+        built = <unsigned char*>calloc(<size_t>(2 * Xn), 1)
         if tbl == NULL or built == NULL:      # fall back to the column gather
             free(tbl)
             free(built)
             tbl = NULL
             built = NULL
     try:
-        if fbuf == NULL or dbuf == NULL:
+        if fbuf == NULL or dbuf == NULL or (pair and flags == NULL):
             raise MemoryError("lstm_sample: cannot allocate scratch")
         with nogil:
-            count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
-                                 &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
-                                 top_k, stop, &out[0], n, fbuf, fbuf + 4 * H,
-                                 fbuf + 4 * H + V, dbuf, tbl, built)
+            if pair:
+                with parallel(num_threads=2):
+                    if fr_team_size() == 2:
+                        counts[fr_team_rank()] = _sample_pair(
+                            <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
+                            &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop,
+                            &out[0], n, fbuf, fbuf + 4 * H, fbuf + 5 * H, dbuf, tbl, built,
+                            flags)
+                    elif fr_team_rank() == 0:
+                        counts[0] = _sample_loop(
+                            <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
+                            &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop,
+                            &out[0], n, fbuf, fbuf + 5 * H, fbuf + 4 * H, dbuf, tbl, built)
+                count = counts[0]
+            else:
+                count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
+                                     &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
+                                     top_k, stop, &out[0], n, fbuf, fbuf + 5 * H,
+                                     fbuf + 4 * H, dbuf, tbl, built)
+            if count % 2:                  # the last c_t is in the scratch buffer
+                memcpy(&c[0], fbuf + 4 * H, <size_t>H * sizeof(floating))
     finally:
+        fr_team_end(nth)
         free(fbuf)
         free(dbuf)
+        free(flags)
         free(tbl)
         free(built)
     return count

@@ -50,6 +50,8 @@ cdef extern from "_vecmath.h" nogil:
     void fr_tanh_f(float* x, Py_ssize_t n)
     void fr_expm_d(double* x, Py_ssize_t n, double m)
     void fr_expm_f(float* x, Py_ssize_t n, float m)
+    void fr_sigmoid_d(double* x, Py_ssize_t n)
+    void fr_sigmoid_f(float* x, Py_ssize_t n)
     void fr_lstm_gates_d(double* g, Py_ssize_t S, const double* c_prev, double* c,
                          double* a, double* tc, Py_ssize_t n)
     void fr_lstm_gates_f(float* g, Py_ssize_t S, const float* c_prev, float* c, float* a,
@@ -70,6 +72,14 @@ cdef inline void vtanh(floating* x, Py_ssize_t n) noexcept nogil:
         fr_tanh_f(x, n)
     else:
         fr_tanh_d(x, n)
+
+
+cdef inline void vsigmoid(floating* x, Py_ssize_t n) noexcept nogil:
+    """``x[i] = sigmoid(x[i])`` in place, vectorised."""
+    if floating is float:
+        fr_sigmoid_f(x, n)
+    else:
+        fr_sigmoid_d(x, n)
 
 
 cdef inline void vexpm(floating* x, Py_ssize_t n, floating m) noexcept nogil:

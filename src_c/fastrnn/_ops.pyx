@@ -14,7 +14,7 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from fastrnn._common cimport softmax_xent_core, clip_core, sgd_core, sample_pick
-from fastrnn._math cimport vtanh, vexpm
+from fastrnn._math cimport vexpm, vsigmoid, vtanh
 from fastrnn._blas cimport gemv
 
 
@@ -247,6 +247,13 @@ def _vec_exp(floating[::1] x):
     if x.shape[0]:
         with nogil:
             vexpm(&x[0], x.shape[0], 0)
+
+
+def _vec_sigmoid(floating[::1] x):
+    """Test hook: the kernels' vectorised sigmoid, in place."""
+    if x.shape[0]:
+        with nogil:
+            vsigmoid(&x[0], x.shape[0])
 
 
 def _gemv_loop(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,

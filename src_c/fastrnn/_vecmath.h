@@ -158,12 +158,6 @@ static inline double fr_sigmoid1(double x)
     return (x >= 0 ? 1.0 : e) / (1.0 + e);
 }
 
-/* x[i] = tanh(x[i]) */
-FR_CLONES static void fr_tanh_d(double *x, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_tanh1(x[i]);
-}
-
 /* float32 tanh in float64 arithmetic, to float32 precision: (1 - t) / (1 + t) with
  * t = e^{-2|x|} from a degree-9 Taylor exp (|rel err| ~ 1e-11 on the reduced range), and
  * tanh(x) = x for |x| < 2^-13 (where x^3/3 is below half a float32 ulp of x). Near 0 the
@@ -182,32 +176,30 @@ static inline float fr_tanhf1(float xf)
     return (float)(ax < 0x1p-13 ? x : r);
 }
 
-FR_CLONES static void fr_tanh_f(float *x, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_tanhf1(x[i]);
+/* The loops below: x[i] = F(x[i] - m) (m = 0 for tanh and sigmoid). GCC vectorises the
+ * loop and finishes the last n % (vector length) entries in scalar code, which may
+ * contract the polynomials into fused multiply-adds differently: an entry's bits can
+ * depend on whether it falls in the tail. Splitting a call at a multiple of 16 entries
+ * leaves every entry on the same side (the LSTM sampler's two threads rely on it;
+ * tests/test_vecmath.py checks it). */
+#define FR_MAP(NAME, T, F)                                                              \
+FR_CLONES static void NAME(T *x, Py_ssize_t n, T m)                                      \
+{                                                                                       \
+    for (Py_ssize_t i = 0; i < n; i++) x[i] = F(x[i] - m);                              \
 }
+FR_MAP(fr_expm_d, double, fr_exp1)
+FR_MAP(fr_expm_f, float, fr_expf1)
 
-/* x[i] = exp(x[i] - m) */
-FR_CLONES static void fr_expm_d(double *x, Py_ssize_t n, double m)
-{
-    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_exp1(x[i] - m);
+/* x[i] = tanh(x[i]), x[i] = sigmoid(x[i]) */
+#define FR_MAP0(NAME, T, F)                                                             \
+FR_CLONES static void NAME(T *x, Py_ssize_t n)                                           \
+{                                                                                       \
+    for (Py_ssize_t i = 0; i < n; i++) x[i] = F(x[i]);                                  \
 }
-
-FR_CLONES static void fr_expm_f(float *x, Py_ssize_t n, float m)
-{
-    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_expf1(x[i] - m);
-}
-
-/* x[i] = sigmoid(x[i]) */
-FR_CLONES static void fr_sigmoid_d(double *x, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_sigmoid1(x[i]);
-}
-
-FR_CLONES static void fr_sigmoid_f(float *x, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) x[i] = fr_sigmoidf1(x[i]);
-}
+FR_MAP0(fr_tanh_d, double, fr_tanh1)
+FR_MAP0(fr_tanh_f, float, fr_tanhf1)
+FR_MAP0(fr_sigmoid_d, double, fr_sigmoid1)
+FR_MAP0(fr_sigmoid_f, float, fr_sigmoidf1)
 
 #pragma GCC pop_options
 
@@ -223,12 +215,8 @@ static void NAME(T *g, Py_ssize_t S, const T *restrict c_prev, T *restrict c, T 
 {                                                                                       \
     const T *restrict f = g, *restrict i = g + S, *restrict cc = g + 2 * S;             \
     const T *restrict o = g + 3 * S;                                                    \
-    if (S == n) {                                                                       \
-        SIG(g, 2 * n);                                                                  \
-    } else {                                                                            \
-        SIG(g, n);                                                                      \
-        SIG(g + S, n);                                                                  \
-    }                                                                                   \
+    SIG(g, n);                   /* one call per gate: see FR_MAP on splitting */       \
+    SIG(g + S, n);                                                                      \
     TANH(g + 2 * S, n);                                                                 \
     SIG(g + 3 * S, n);                                                                  \
     T *t = tc ? tc : a;                 /* where tanh(c) is formed (may be a itself) */  \

@@ -500,6 +500,37 @@ def test_sample_on_two_threads_stops_as_on_one(K):
         assert (out[k:] == -7).all()                   # nothing written after the stop
 
 
+def test_sample_pair_without_its_second_thread():
+    """With OpenMP limited to one thread the pair's first thread claims every item
+    itself: the same characters and states as on two threads (in a fresh interpreter,
+    since the limit is read at start)."""
+    pytest.importorskip("threadpoolctl")
+    code = """
+import sys, numpy as np, threadpoolctl
+sys.path.insert(0, sys.argv[1])
+from test_lstm_kernels import make_problem, sample
+import fastrnn._lstm as K
+p = make_problem(np.random.default_rng(3), np.float64, B=1, H=48, X=7, Y=7, scale=1.0)
+u = np.random.default_rng(4).random(40)
+with threadpoolctl.threadpool_limits(2, user_api="blas"):
+    k, out, a, c = sample(K, p, 2, u, 1.0, 0, -1, 40)
+np.save(sys.stdout.buffer, np.concatenate([out.astype(np.float64), a, c]))
+"""
+    import io
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    runs = []
+    for limit in ("1", "2"):
+        env = dict(os.environ, OMP_THREAD_LIMIT=limit)
+        res = subprocess.run([sys.executable, "-c", code, here], env=env, capture_output=True,
+                             check=True)
+        runs.append(np.load(io.BytesIO(res.stdout)))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
 def test_sample_greedy_and_top1(K, rng):
     p = make_problem(rng, np.float64, B=1, H=8, X=7, Y=7, scale=1.0)
     u1, u2 = rng.random(30), rng.random(30)

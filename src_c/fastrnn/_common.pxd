@@ -30,6 +30,10 @@ cdef extern from "_team.h" nogil:
     int fr_peek(const int* counter)
     void fr_count_done(int* counter)
     void fr_wait_count(const int* counter, int n)
+    void fr_store(int* p, int v)
+    int fr_load(const int* p)
+    int fr_take(int* p, int expected)
+    void fr_relax(unsigned* spins)
 
 
 # Rounds of the team (see _team.h). A round of ``nblk`` blocks is ``stride`` ints,

@@ -46,8 +46,8 @@ from cython.parallel cimport parallel
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
 from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
-                              fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
-                              gather_scatter,
+                              fr_team_rank, fr_team_size, fr_wait_count, fr_store,
+                              fr_load, fr_take, fr_relax, gather_ix, gather_scatter,
                               output_team, round_first, round_then, rounds_alloc,
                               sample_pick, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
@@ -563,58 +563,113 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
     return count
 
 
+# the flags of _sample_pair, each on its own 64-byte line (int offsets)
+cdef enum:
+    _P_TICKET = 0      # items claimed so far (item 2s: part 1 of step s's Wh a; 2s + 1:
+                       # the gates of step s's second half of the units)
+    _P_DONE = 16       # items finished (they finish in order)
+    _P_PUB = 32        # steps the first thread has begun (x_s known, a_{s-1} complete)
+    _P_M0 = 48         # steps whose part 0 of Wh a is in z
+    _P_X = 64          # x_s of the step begun last
+    _P_FIN = 80        # 1 once the loop is over
+    _P_INTS = 96
+
+
+cdef inline int _unit_split(int H) noexcept nogil:
+    """The units [0, us) the first thread of a pair activates: a multiple of 16 (each
+    part's entries fall on the same side of the vector loops' tails as in one call)."""
+    cdef int us = (H // 2) // 16 * 16
+    return us if us > 0 else H
+
+
 cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const floating* Wh,
                              const floating* b, const floating* Wy, const floating* by,
                              floating* a, floating* c, Py_ssize_t x, const double* u,
                              double temperature, Py_ssize_t top_k, Py_ssize_t stop,
-                             int64_t* out, Py_ssize_t n, floating* z, floating* w,
-                             floating* scratch, double* pz, floating* tbl,
-                             unsigned char* built, int* flags) noexcept nogil:
-    """One thread's part of :func:`_sample_loop` on a team of two (``fr_team_rank``
-    0 or 1); the same numbers and count. Per step, thread k multiplies part k of
-    ``_zsplit`` (its rows of the table and of Wh stay in its core's cache), then, once
-    both parts are in ``z``, activates its half of the units; once ``a_t`` is complete,
-    both pick the next index from the same numbers (no third wait). ``flags``: two zeroed
-    counters 64 bytes apart (each thread's finished phases); ``scratch``: Y + (Y
-    rounded to 16) entries per thread for the logits; ``pz`` 2Y doubles per thread;
-    ``built`` two flag arrays of X."""
-    cdef int rank = fr_team_rank(), other
-    cdef int G4 = 4 * H, s = _zsplit(H), r0, r1, u0, u1
-    cdef int us = (H // 2) // 16 * 16        # units of thread 0 (whole cache lines)
+                             int64_t* out, Py_ssize_t n, floating* z, floating* logits,
+                             floating* w, double* pz, floating* tbl,
+                             unsigned char* built, int* fl) noexcept nogil:
+    """:func:`_sample_loop` on a team of two; the same numbers and count (returned by
+    thread 0). Thread 0 runs the loop; each step it leaves two items to thread 1, part 1
+    of ``_zsplit`` (rows of gates [cc, o] of Wh a; its rows of the table and of Wh then
+    stay in thread 1's core's cache) and the gates of the units [us, H)
+    (``_unit_split``), and does either itself when thread 1 has not claimed it by the
+    time thread 0 gets there: a thread 1 that arrives late, or loses its core to another
+    process, costs no waiting (thread 0 then works as one thread would). ``fl``:
+    ``_P_INTS`` zeroed ints; ``built``: two flag arrays of X (one per part of the rows)."""
+    cdef int G4 = 4 * H, s = _zsplit(H), us = _unit_split(H), i
     cdef Py_ssize_t step, idx, count = n
     cdef floating* cp = c
     cdef floating* cn = w
     cdef floating* tmp
-    cdef floating* logits
-    if us == 0:
-        us = H // 2
-    other = 1 - rank
-    r0 = 0 if rank == 0 else s
-    r1 = s if rank == 0 else G4
-    u0 = 0 if rank == 0 else us
-    u1 = us if rank == 0 else H
-    logits = scratch + rank * (V + 16)
-    pz = pz + rank * 2 * V
-    built = built + rank * Xn
+    if fr_team_rank() != 0:
+        _pair_helper(H, Xn, Wx, Wh, b, a, c, w, z, tbl, built + Xn, fl)
+        return 0
     for step in range(n):
-        _load_input(G4, r0, r1, Xn, Wx, b, x, tbl, built, z)
-        _zgemv(H, r0, r1, Wh, a, z)
-        fr_count_done(&flags[rank * 16])
-        fr_wait_count(&flags[other * 16], <int>(2 * step + 1))
-        lstm_gates(z + u0, cp + u0, cn + u0, a + u0, u1 - u0, <floating*>NULL, H)
-        fr_count_done(&flags[rank * 16])
-        fr_wait_count(&flags[other * 16], <int>(2 * step + 2))
+        i = <int>(2 * step)
+        fr_store(&fl[_P_X], <int>x)
+        fr_store(&fl[_P_PUB], <int>(step + 1))
+        _load_input(G4, 0, s, Xn, Wx, b, x, tbl, built, z)
+        _zgemv(H, 0, s, Wh, a, z)
+        fr_store(&fl[_P_M0], <int>(step + 1))
+        if fr_take(&fl[_P_TICKET], i):
+            _load_input(G4, s, G4, Xn, Wx, b, x, tbl, built + Xn, z)
+            _zgemv(H, s, G4, Wh, a, z)
+            fr_store(&fl[_P_DONE], i + 1)
+        else:
+            fr_wait_count(&fl[_P_DONE], i + 1)
+        lstm_gates(z, cp, cn, a, us, <floating*>NULL, H)
+        if fr_take(&fl[_P_TICKET], i + 1):
+            lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
+            fr_store(&fl[_P_DONE], i + 2)
+        else:
+            fr_wait_count(&fl[_P_DONE], i + 2)
         tmp = cp
         cp = cn
         cn = tmp
         idx = _pick(H, V, Wy, by, a, temperature, top_k, u[step], logits, pz)
-        if rank == 0:
-            out[step] = idx
+        out[step] = idx
         x = idx
         if idx == stop:
             count = step + 1
             break
+    fr_store(&fl[_P_FIN], 1)
     return count
+
+
+cdef void _pair_helper(int H, int Xn, const floating* Wx, const floating* Wh,
+                       const floating* b, floating* a, floating* c, floating* w,
+                       floating* z, floating* tbl, unsigned char* built1,
+                       int* fl) noexcept nogil:
+    """Thread 1 of :func:`_sample_pair`: claims the next item once its inputs are ready
+    (part 1 of step s: step s begun; the gates: both parts of step s in z), until the
+    loop is over."""
+    cdef int G4 = 4 * H, s = _zsplit(H), us = _unit_split(H), i, st
+    cdef unsigned spins = 0
+    cdef bint ready
+    cdef int64_t xi
+    cdef floating* cp
+    cdef floating* cn
+    while not fr_load(&fl[_P_FIN]):
+        i = fr_load(&fl[_P_TICKET])
+        st = i >> 1
+        if i % 2 == 0:
+            ready = fr_load(&fl[_P_PUB]) > st
+        else:
+            ready = fr_load(&fl[_P_M0]) > st and fr_load(&fl[_P_DONE]) >= i
+        if ready and fr_take(&fl[_P_TICKET], i):
+            if i % 2 == 0:
+                xi = fr_load(&fl[_P_X])
+                _load_input(G4, s, G4, Xn, Wx, b, xi, tbl, built1, z)
+                _zgemv(H, s, G4, Wh, a, z)
+            else:
+                cp = c if st % 2 == 0 else w
+                cn = w if st % 2 == 0 else c
+                lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
+            fr_store(&fl[_P_DONE], i + 1)
+            spins = 0
+        else:
+            fr_relax(&spins)
 
 
 # =========================================================== implementations (GIL)
@@ -785,10 +840,10 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
     # multiplies Wh in two parts, when the BLAS setting allows them
     cdef int nth = fr_team_begin() if n > 1 and H >= _PAIR_MIN_H and fr_openmp() else 1
     cdef bint pair = nth > 1
-    # z (4H), w (H), then one logits buffer (Y, + 16 to keep them apart) per thread
-    cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + 2 * (V + 16)) * sizeof(floating))
-    cdef double* dbuf = <double*>malloc(<size_t>(4 * V) * sizeof(double))
-    cdef int* flags = <int*>calloc(32, sizeof(int)) if pair else NULL
+    # z (4H), w (H), logits (Y)
+    cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
+    cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
+    cdef int* flags = <int*>calloc(_P_INTS, sizeof(int)) if pair else NULL
     cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
     # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
@@ -809,17 +864,10 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         with nogil:
             if pair:
                 with parallel(num_threads=2):
-                    if fr_team_size() == 2:
-                        counts[fr_team_rank()] = _sample_pair(
-                            <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
-                            &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop,
-                            &out[0], n, fbuf, fbuf + 4 * H, fbuf + 5 * H, dbuf, tbl, built,
-                            flags)
-                    elif fr_team_rank() == 0:
-                        counts[0] = _sample_loop(
-                            <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
-                            &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop,
-                            &out[0], n, fbuf, fbuf + 5 * H, fbuf + 4 * H, dbuf, tbl, built)
+                    counts[fr_team_rank()] = _sample_pair(
+                        <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
+                        &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop, &out[0],
+                        n, fbuf, fbuf + 5 * H, fbuf + 4 * H, dbuf, tbl, built, flags)
                 count = counts[0]
             else:
                 count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],

@@ -95,6 +95,34 @@ static inline void fr_wait_count(const int *counter, int n)
     }
 }
 
+/* Flags of the LSTM sampler's pair (_sample_pair in _lstm.pyx): a release store, an
+ * acquire load, and a claim that succeeds for exactly one thread (*p from expected to
+ * expected + 1; acquire-release, so the claimer sees what the item's inputs were). */
+static inline void fr_store(int *p, int v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline int fr_load(const int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline int fr_take(int *p, int expected)
+{
+    return __atomic_compare_exchange_n(p, &expected, expected + 1, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+/* One turn of a wait loop: spin briefly, then yield the core (as fr_wait_count). */
+static inline void fr_relax(unsigned *spins)
+{
+    if (++*spins < 4096u)
+        FR_PAUSE();
+    else
+        sched_yield();
+}
+
 typedef int (*fr_get_fn)(void);
 typedef void (*fr_set_fn)(int);
 static fr_get_fn fr_blas_get_fn = 0;           /* one pair per extension module */

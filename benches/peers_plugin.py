@@ -13,15 +13,15 @@ Registered implementations (library "fastrnn"):
   (``RNNTrainer.step`` / ``lstm_train_step_ix``: forward, summed cross-entropy, BPTT,
   clip to [-5, 5], SGD lr 0.01, in place), zero initial state, with fastrnn's default
   (automatic) thread policy, as the public API applies it (``fastrnn._config``): SciPy's
-  BLAS at 1 thread for batch 1, at all cores for batches.
+  BLAS at 1 thread for batch 1, at all cores for batches and for the LSTM at batch 1
+  from ``PAIR_MIN_H`` hidden units (its kernels split each step between two threads).
 - train ``fastrnn-f64 1 thread``, ``fastrnn-f32 1 thread``: the same with SciPy's BLAS
   pinned to 1 thread at every batch size.
 - sample ``fastrnn-f64``, ``fastrnn-f32`` (and ``... 1 thread``): ``rnn_sample`` /
   ``lstm_sample`` once per call for all n characters, from the zero input and zero
   state, never stopping early, with n uniforms drawn per call from a seeded
   ``numpy.random.Generator``. The default rows follow the automatic policy as
-  ``sample()`` applies it: 1 thread, except LSTM sampling from
-  ``SAMPLE_PAIR_MIN_H`` hidden units, which splits each step between two threads.
+  ``sample()`` applies it: 1 thread, except the LSTM from ``PAIR_MIN_H`` hidden units.
 
 ``make`` converts the harness's course-layout float64 parameters ONCE, outside the timed
 step: RNN ``ba = b.ravel()``, ``by = by.ravel()``; LSTM stacked gates in fastrnn's order
@@ -78,6 +78,12 @@ def _set_case_batch(batch, paired=False):
                                         user_api="blas")
 
 
+def _paired(K, case):
+    """Whether fastrnn's kernels split this case's batch-1 steps between two threads (the
+    LSTM from ``PAIR_MIN_H`` hidden units), as ``models.LSTM`` tells the policy."""
+    return case.cell == "lstm" and case.m == 1 and case.n_a >= getattr(K, "PAIR_MIN_H", np.inf)
+
+
 def _auto_threads():
     """Context factory for the default rows: the automatic policy for the current case."""
     return threadpoolctl.threadpool_limits(
@@ -112,9 +118,9 @@ def _train(dtype, auto):
         X = np.ascontiguousarray(X, dtype=np.int64)
         Y = np.ascontiguousarray(Y, dtype=np.int64)
         T, m = X.shape
-        if auto:
-            _set_case_batch(m)
         H, V = case.n_a, case.n_y
+        if auto:
+            _set_case_batch(m, paired=_paired(K, case))
         e = lambda *s: np.empty(s, dt)  # noqa: E731
         if case.cell == "rnn":
             # RNNTrainer converts the arguments once; a step converts only X and Y
@@ -140,8 +146,7 @@ def _sample(dtype, auto, seed=0):
         rng = np.random.default_rng(seed)
         H = case.n_a
         if auto:
-            _set_case_batch(1, paired=case.cell == "lstm"
-                            and H >= getattr(K, "SAMPLE_PAIR_MIN_H", np.inf))
+            _set_case_batch(1, paired=_paired(K, case))
         outs = {}
         if case.cell == "rnn":
             p = rnn_layout(params, dt)

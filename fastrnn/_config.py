@@ -4,15 +4,16 @@ Public through ``fastrnn``. The kernels multiply matrices with the BLAS that Sci
 ships (OpenBLAS in the wheels). Its thread count is fastrnn's one thread setting: the RNN
 kernels use the BLAS's threads; the batched LSTM kernels run on an OpenMP team of that
 many threads (each multiplying blocks of the hidden units with the BLAS at 1 thread
-meanwhile, see ``src_c/fastrnn/_team.h``); LSTM sampling from 32 hidden units splits
-each step between two of them; other batch-1 kernels run on the calling thread.
+meanwhile, see ``src_c/fastrnn/_team.h``); the LSTM's batch-1 passes (forward,
+backward, training step, sampling) from 32 hidden units split each step between two of
+them; other batch-1 kernels run on the calling thread.
 
 Thread policy (automatic by default): at batch 1 every product is a small
 matrix-vector product and BLAS threads only cost synchronisation, so the public entry
 points (models, character model, course functions) switch SciPy's BLAS to 1 thread;
 with batches the products are GEMMs and all cores pay, so they switch it to the number
-of usable cores (never more: no oversubscription), and so does LSTM sampling where its
-kernel pairs two threads. ``set_num_threads(n)`` fixes the
+of usable cores (never more: no oversubscription), and so do the LSTM's batch-1 passes
+where its kernels pair two threads. ``set_num_threads(n)`` fixes the
 count (``None`` returns to automatic), ``threads(n)`` fixes it for a ``with`` block,
 and ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` fix it from
 the environment. Only SciPy's BLAS is touched, not NumPy's.
@@ -113,8 +114,8 @@ def _apply(n):
 def auto_count(batch, paired=False):
     """The automatic policy's BLAS thread count: 1 at batch 1 (every product is a small
     matrix-vector product, threads only cost) unless the kernel splits the sequence's
-    steps between two threads (``paired``: LSTM sampling from
-    ``_lstm.SAMPLE_PAIR_MIN_H`` hidden units), the usable cores otherwise."""
+    steps between two threads (``paired``: the LSTM from ``_lstm.PAIR_MIN_H`` hidden
+    units), the usable cores otherwise."""
     return _cpu_count() if batch > 1 or paired else 1
 
 
@@ -145,8 +146,8 @@ def set_num_threads(n) -> None:
     Parameters
     ----------
     n : int >= 1, or None to return to the automatic policy (1 thread at batch 1, all
-        cores for batches and for LSTM sampling from 32 hidden units, whose kernel splits
-        each step between two threads). More threads than cores only oversubscribes.
+        cores for batches and for the LSTM's batch-1 passes from 32 hidden units, whose
+        kernels split each step between two threads). More threads than cores only oversubscribes.
     """
     if n is None:
         _state["policy"] = None
@@ -212,8 +213,8 @@ def config() -> dict:
         for lc in _kernel_blas()
     ]
     info["blas_threads"] = get_num_threads()
-    info["thread_policy"] = ("automatic (1 at batch 1, all cores for batches and paired "
-                             "LSTM sampling)"
+    info["thread_policy"] = ("automatic (1 at batch 1, all cores for batches and the "
+                             "paired batch-1 LSTM)"
                              if _state["policy"] is None else f"fixed at {_state['policy']}")
     return info
 

@@ -35,8 +35,8 @@ try:
     for _m in _mods:
         _ns.update({k: v for k, v in vars(_m).items() if not k.startswith("_") and callable(v)
                     and getattr(v, "__module__", _m.__name__) == _m.__name__})
-    if hasattr(_mods[-1], "SAMPLE_PAIR_MIN_H"):   # LSTM sampling on two threads from H
-        _ns["SAMPLE_PAIR_MIN_H"] = _mods[-1].SAMPLE_PAIR_MIN_H
+    if hasattr(_mods[-1], "PAIR_MIN_H"):   # batch-1 LSTM passes on two threads from H
+        _ns["PAIR_MIN_H"] = _mods[-1].PAIR_MIN_H
     _ns["BACKEND"] = "cython"
     _cython = types.SimpleNamespace(**_ns)
 except ImportError as exc:  # pragma: no cover - exercised only without a build

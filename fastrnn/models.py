@@ -131,7 +131,7 @@ class _Model:
         return y
 
     def _workspace(self, T, B):
-        _config.auto_threads(B)
+        _config.auto_threads(B, paired=B == 1 and self._paired(_ext.kernels()))
         key = (T, B)
         ws = self._ws.get(key)
         if ws is None:
@@ -226,7 +226,7 @@ class _Model:
                              "<= input_size")
         st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
         k = _ext.kernels()
-        _config.auto_threads(1, paired=n > 1 and self._paired_sampling(k))
+        _config.auto_threads(1, paired=n > 1 and self._paired(k))
         u = _rng(seed, rng).random(n)
         out = np.empty(n, np.int64)
         m = self._sample(k, st, start, u, temperature, top_k, int(stop), out)
@@ -389,7 +389,7 @@ class RNN(_Model):
         loss = tr.step(x, y)
         return loss, tr.A[T - 1].copy()
 
-    def _paired_sampling(self, k):
+    def _paired(self, k):
         return False
 
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
@@ -489,9 +489,10 @@ class LSTM(_Model):
                                     ws["dc0"], clip, lr)
         return loss, self._final_state(ws)
 
-    def _paired_sampling(self, k):
-        """Whether the kernels' sampler splits each step between two threads here."""
-        return self.hidden_size >= getattr(k, "SAMPLE_PAIR_MIN_H", np.inf)
+    def _paired(self, k):
+        """Whether the kernels split a batch-1 step between two threads here (sampling,
+        and the passes of one sequence)."""
+        return self.hidden_size >= getattr(k, "PAIR_MIN_H", np.inf)
 
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params

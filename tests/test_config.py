@@ -49,12 +49,12 @@ def test_threads_context_and_set_num_threads():
 
 
 @pytest.mark.parametrize("H, paired", [(8, False), (48, True)])
-def test_lstm_sampling_asks_for_two_threads_from_the_pair_size(H, paired):
-    """Automatic policy: sampling runs at 1 BLAS thread, except an LSTM large enough for
-    the kernel to split each step between two threads; the names are the same either
-    way (the pair's numbers are those of one thread)."""
+def test_batch1_lstm_asks_for_two_threads_from_the_pair_size(H, paired):
+    """Automatic policy: batch 1 runs at 1 BLAS thread, except an LSTM large enough for
+    its kernels to split each step between two threads (sampling, a batch-1 step); the
+    names are the same either way (the pair's numbers are those of one thread)."""
     K = fastrnn._ext.kernels("cython")
-    assert (H >= K.SAMPLE_PAIR_MIN_H) == paired
+    assert (H >= K.PAIR_MIN_H) == paired
     m = fastrnn.LSTM(7, H, dtype=np.float32, seed=0)
     old = _config.get_thread_policy()
     try:
@@ -63,6 +63,10 @@ def test_lstm_sampling_asks_for_two_threads_from_the_pair_size(H, paired):
         assert fastrnn.get_num_threads() == (_config._cpu_count() if paired else 1)
         m.sample(1, seed=4)                           # one character: nothing to pair
         assert fastrnn.get_num_threads() == 1
+        m.loss_and_grads(np.arange(6).reshape(6, 1), np.arange(6).reshape(6, 1))
+        assert fastrnn.get_num_threads() == (_config._cpu_count() if paired else 1)
+        m.loss_and_grads(np.zeros((6, 2), np.int64), np.zeros((6, 2), np.int64))
+        assert fastrnn.get_num_threads() == _config._cpu_count()    # a batch
     finally:
         _config._state["policy"] = old
     for n in (1, 2):

@@ -176,6 +176,45 @@ def test_batched_team_matches_twin_and_ignores_thread_count(K, rng, dtype):
                 assert_close(d_k[key], d_r[key], dtype, err_msg=key)
 
 
+@pytest.mark.parametrize("T, H", [(9, 33), (9, 40), (2, 40), (9, 70)])
+@pytest.mark.parametrize("mode", ["ix", "dense"])
+def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode):
+    """From H = 32 a batch-1 pass splits each step in two parts (the rows of gates
+    [f, i] / [cc, o] of Wh a, of the carry dz @ Wh and of dWh, db; the units [0, us) /
+    [us, H) of the gates and of the cell backward), which a pair of threads shares when
+    the BLAS allows two: 1 and 2 threads give the same bits (forward, backward, training
+    step; T = 2 also); float64 against the twin; the BLAS's thread count as it was
+    afterwards."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _config
+
+    blas = _config._kernel_blas()
+    p = make_problem(np.random.default_rng(H), dtype, T=T, B=1, H=H, X=9, Y=9, scale=0.4)
+
+    def run(mod):
+        A, C, G = forward(mod, p, mode, dtype)
+        g = backward(mod, p, mode, dtype, A, C, G.copy(), p["dA"].copy(), p["dcT"].copy())
+        loss, q, f, tg = train_step(mod, p, dtype, 1.0, 0.05)
+        return [dict(A=A, C=C, G=G), g, q, f, tg], loss
+
+    out = {}
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            before = [lc.num_threads for lc in blas]
+            out[threads] = run(K)
+            assert [lc.num_threads for lc in blas] == before
+    assert out[1][1] == out[2][1]
+    for d1, d2 in zip(out[1][0], out[2][0]):
+        for key in d1:
+            np.testing.assert_array_equal(d1[key], d2[key], err_msg=key)
+    ref, loss_r = run(R)
+    np.testing.assert_allclose(out[2][1], loss_r, rtol=TOL[np.dtype(dtype)][0])
+    if np.dtype(dtype) == np.float64:   # float32: the twin sums G's rows in another order
+        for d_k, d_r in zip(out[2][0], ref):
+            for key in d_k:
+                assert_close(d_k[key], d_r[key], dtype, err_msg=key)
+
+
 def test_backward_dcT_may_alias_dc0(K, rng):
     p = make_problem(rng, np.float64)
     A, C, G = forward(K, p, "ix", np.float64)
@@ -500,21 +539,24 @@ def test_sample_on_two_threads_stops_as_on_one(K):
         assert (out[k:] == -7).all()                   # nothing written after the stop
 
 
-def test_sample_pair_without_its_second_thread():
+def test_pair_without_its_second_thread():
     """With OpenMP limited to one thread the pair's first thread claims every item
-    itself: the same characters and states as on two threads (in a fresh interpreter,
-    since the limit is read at start)."""
+    itself: the same characters, states and training step as on two threads (in a fresh
+    interpreter, since the limit is read at start)."""
     pytest.importorskip("threadpoolctl")
     code = """
 import sys, numpy as np, threadpoolctl
 sys.path.insert(0, sys.argv[1])
-from test_lstm_kernels import make_problem, sample
+from test_lstm_kernels import make_problem, sample, train_step
 import fastrnn._lstm as K
 p = make_problem(np.random.default_rng(3), np.float64, B=1, H=48, X=7, Y=7, scale=1.0)
 u = np.random.default_rng(4).random(40)
+q = make_problem(np.random.default_rng(5), np.float64, T=7, B=1, H=40, X=9, Y=9)
 with threadpoolctl.threadpool_limits(2, user_api="blas"):
     k, out, a, c = sample(K, p, 2, u, 1.0, 0, -1, 40)
-np.save(sys.stdout.buffer, np.concatenate([out.astype(np.float64), a, c]))
+    loss, w, f, g = train_step(K, q, np.float64, 1.0, 0.05)
+parts = [out.astype(np.float64), a, c, [loss]] + [v.ravel() for d in (w, f, g) for v in d.values()]
+np.save(sys.stdout.buffer, np.concatenate(parts))
 """
     import io
     import os

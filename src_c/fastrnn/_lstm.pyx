@@ -220,6 +220,235 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
             row[k] = row[k] + b[k]
 
 
+# ------------------------------------------------------------ batch 1 on two threads
+
+# From this many hidden units on, a batch-1 step multiplies Wh a_{t-1} in two parts,
+# the rows of gates [f, i] and of gates [cc, o] (``_zsplit``), and the backward's
+# dz_t @ Wh in two parts, the units [0, us) and [us, H) (``_unit_split``), in every
+# batch-1 pass (forward, backward, training step, sampling), so that the numbers are
+# the same whether one thread computes both parts or a pair of threads one each (a
+# BLAS's GEMV may sum an entry in another order depending on the rows around it in the
+# call): sampling's states equal forward()'s bit for bit, and no result depends on the
+# thread count.
+cdef int _SPLIT_MIN_H = 32
+# and from this many on, those passes run on a pair of threads (below) when the BLAS
+# setting allows two (the automatic policy asks for them: fastrnn._config.auto_count)
+cdef int _PAIR_MIN_H = 32
+PAIR_MIN_H = _PAIR_MIN_H
+
+
+cdef inline int _zsplit(int H) noexcept nogil:
+    """The first row of the second part of a batch-1 step's ``Wh a`` (4H: one part)."""
+    return 2 * H if H >= _SPLIT_MIN_H else 4 * H
+
+
+cdef inline int _unit_split(int H) noexcept nogil:
+    """The first unit of the second part of a batch-1 step's units (H: one part): a
+    multiple of 16, so that each part's entries fall on the same side of the vector
+    loops' tails as in one call (see FR_MAP in _vecmath.h)."""
+    cdef int us = (H // 2) // 16 * 16
+    return us if H >= _SPLIT_MIN_H and us > 0 else H
+
+
+cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floating* a,
+                        floating* z) noexcept nogil:
+    """``z[r0:r1] += Wh[r0:r1] @ a`` (rows of the stacked gates)."""
+    gemv(False, r1 - r0, H, 1, Wh + <Py_ssize_t>r0 * H, H, a, 1, z + r0)
+
+
+cdef inline void _dagemv(int H, int r0, int r1, const floating* Wh, const floating* dz,
+                         floating beta, floating* da) noexcept nogil:
+    """``da = beta * da + dz[r0:r1] @ Wh[r0:r1]`` (rows of the stacked gates)."""
+    gemv(True, r1 - r0, H, 1, Wh + <Py_ssize_t>r0 * H, H, dz + r0, beta, da)
+
+
+cdef inline void _vadd(floating* y, const floating* x, int n) noexcept nogil:
+    """``y += x`` over n entries."""
+    cdef int j
+    for j in range(n):
+        y[j] = y[j] + x[j]
+
+
+# The pair: thread 0 runs a batch-1 loop as one thread would; at each step it offers
+# thread 1 two items (numbered 0, 1, 2, ... in loop order) and does either itself when
+# thread 1 has not claimed it by the time thread 0 needs it, so a thread 1 that arrives
+# late or loses its core to another process costs no waiting (thread 0 then works as
+# one thread). Item i may start once items < i are done and thread 0 has finished its
+# phase i (its work that item i reads). The flags, each on its own 64-byte line, are
+# ``_P_INTS`` zeroed ints (int offsets):
+cdef enum:
+    _P_TICKET = 0      # items claimed so far
+    _P_DONE = 16       # items finished (they finish in order)
+    _P_PHASE = 32      # thread 0's phases finished
+    _P_X = 48          # sampling: the input of the step begun last
+    _P_FIN = 64        # 1 once the loop is over
+    _P_INTS = 80
+
+
+cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
+    """Thread 1: claim the next of the loop's ``nitems`` items once it may start; -1
+    once the loop is over."""
+    cdef unsigned spins = 0
+    cdef int i
+    while not fr_load(&fl[_P_FIN]):
+        i = fr_load(&fl[_P_TICKET])
+        if (i < nitems and fr_load(&fl[_P_DONE]) >= i and fr_load(&fl[_P_PHASE]) >= i
+                and fr_take(&fl[_P_TICKET], i)):
+            return i
+        fr_relax(&spins)
+    return -1
+
+
+cdef inline bint _pair_mine(int* fl, int i) noexcept nogil:
+    """Thread 0 needs item i: True if it claimed it (it then does it and stores
+    ``fl[_P_DONE] = i + 1``), else it waits until thread 1 has done it."""
+    if fr_take(&fl[_P_TICKET], i):
+        return True
+    fr_wait_count(&fl[_P_DONE], i + 1)
+    return False
+
+
+cdef inline int* _pair_flags(int H, int nth) noexcept nogil:
+    """Zeroed flags when a batch-1 pass of H units runs on a pair (else NULL: one
+    thread). The caller enters ``parallel(num_threads=2)`` and frees them after."""
+    if nth < 2 or H < _PAIR_MIN_H or not fr_openmp():
+        return NULL
+    return <int*>calloc(_P_INTS, sizeof(int))
+
+
+cdef void _fwd_item(int i, int H, const floating* Wh, const floating* a0,
+                    const floating* c0, floating* A, floating* C, floating* G,
+                    floating* TC) noexcept nogil:
+    """Item i of the batch-1 forward on a pair, step t = i // 2: even, part 1 of
+    ``G[t] += Wh a_{t-1}`` (``_zsplit``); odd, the gates of the units [us, H)."""
+    cdef int t = i >> 1, G4 = 4 * H, us = _unit_split(H)
+    cdef floating* g = G + <Py_ssize_t>t * G4
+    cdef floating* tc = NULL
+    cdef Py_ssize_t o = <Py_ssize_t>t * H + us
+    if i % 2 == 0:
+        _zgemv(H, _zsplit(H), G4, Wh, a0 if t == 0 else A + (t - 1) * H, g)
+    else:
+        if TC != NULL:
+            tc = TC + o
+        lstm_gates(g + us, (c0 if t == 0 else C + (t - 1) * H) + us, C + o, A + o, H - us,
+                   tc, H)
+
+
+cdef void _fwd_pair(int T, int H, const floating* Wh, const floating* a0,
+                    const floating* c0, floating* A, floating* C, floating* G,
+                    floating* TC, int* fl) noexcept nogil:
+    """The batch-1 recurrence of :func:`_recurrence` on a pair (both threads call it):
+    step t, thread 0 multiplies part 0 (phase 2t) and activates the units [0, us)
+    (phase 2t + 1); items 2t and 2t + 1 are ``_fwd_item``'s."""
+    cdef int t, i, G4 = 4 * H, us = _unit_split(H)
+    cdef floating* g
+    cdef floating* tc = NULL
+    if fr_team_rank() != 0:
+        i = _pair_next(fl, 2 * T)
+        while i >= 0:
+            _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
+            fr_store(&fl[_P_DONE], i + 1)
+            i = _pair_next(fl, 2 * T)
+        return
+    for t in range(T):
+        i = 2 * t
+        g = G + <Py_ssize_t>t * G4
+        _zgemv(H, 0, _zsplit(H), Wh, a0 if t == 0 else A + (t - 1) * H, g)
+        fr_store(&fl[_P_PHASE], i + 1)
+        if _pair_mine(fl, i):
+            _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
+            fr_store(&fl[_P_DONE], i + 1)
+        if TC != NULL:
+            tc = TC + <Py_ssize_t>t * H
+        lstm_gates(g, c0 if t == 0 else C + (t - 1) * H, C + t * H, A + t * H, us, tc, H)
+        fr_store(&fl[_P_PHASE], i + 2)
+        if _pair_mine(fl, i + 1):
+            _fwd_item(i + 1, H, Wh, a0, c0, A, C, G, TC)
+            fr_store(&fl[_P_DONE], i + 2)
+    fr_store(&fl[_P_FIN], 1)
+
+
+cdef void _bwd_step(int t, int T, int H, int u0, int u1, const floating* c0,
+                    const floating* C, floating* G, floating* dA, const floating* TC,
+                    const floating* P1, floating* dc) noexcept nogil:
+    """The cell backward of step t for the units [u0, u1): first ``dA[t] += P1`` there
+    (part 1 of the carry from step t + 1, ``_bwd_carry``; none at t = T - 1 or when
+    ``P1`` is NULL: one part), then their dz in G[t] and their dc."""
+    cdef Py_ssize_t o = <Py_ssize_t>t * H + u0
+    if t < T - 1 and P1 != NULL:
+        _vadd(dA + o, P1 + u0, u1 - u0)
+    lstm_gates_bwd(G + <Py_ssize_t>t * 4 * H + u0, dA + o, TC + o,
+                   (c0 if t == 0 else C + (t - 1) * H) + u0, dc + u0, u1 - u0, H)
+
+
+cdef void _bwd_carry(int part, int t, int H, const floating* Wh, const floating* G,
+                     floating* dA, floating* da0, floating* P1) noexcept nogil:
+    """Part ``part`` of the carry ``dz_t @ Wh`` over the rows of ``_zsplit``: part 0
+    added to ``dA[t-1]`` (``da0 =`` at t = 0), part 1 into ``P1``, added by the next
+    ``_bwd_step`` (by the caller after step 0)."""
+    cdef int zs = _zsplit(H)
+    cdef const floating* g = G + <Py_ssize_t>t * 4 * H
+    if part == 1:
+        _dagemv(H, zs, 4 * H, Wh, g, 0, P1)
+    elif t > 0:
+        _dagemv(H, 0, zs, Wh, g, 1, dA + (t - 1) * H)
+    else:
+        _dagemv(H, 0, zs, Wh, g, 0, da0)
+
+
+cdef void _bwd_item(int i, int T, int H, const floating* Wh, const floating* a0,
+                    const floating* c0, const floating* A, const floating* C, floating* G,
+                    floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
+                    floating* dWh, floating* db) noexcept nogil:
+    """Item i of :func:`_bwd_pair`: 2k, the cell backward of step T - 1 - k for the
+    units [us, H); 2k + 1, part 1 of that step's carry; 2T, rows [zs, 4H) of dWh, db."""
+    cdef int t = T - 1 - (i >> 1)
+    if i == 2 * T:
+        _param_grads(T, 1, H, _zsplit(H), 4 * H, a0, A, G, dWh, db, TC)
+    elif i % 2 == 0:
+        _bwd_step(t, T, H, _unit_split(H), H, c0, C, G, dA, TC, P1, dc)
+    else:
+        _bwd_carry(1, t, H, Wh, G, dA, da0, P1)
+
+
+cdef void _bwd_pair(int T, int H, const floating* Wh, const floating* a0,
+                    const floating* c0, const floating* A, const floating* C, floating* G,
+                    floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
+                    floating* dWh, floating* db, int* fl) noexcept nogil:
+    """The batch-1 loop of :func:`_bptt` on a pair (both threads call it), then dWh and
+    db. Step t, k = T - 1 - t: thread 0 runs the cell backward of the units [0, us)
+    (phase 2k + 1) and part 0 of the carry (phase 2k + 2); item 2k is the cell backward
+    of the units [us, H) and item 2k + 1 part 1 of the carry (``_bwd_step``,
+    ``_bwd_carry``). After the loop thread 0 forms rows [0, zs) of dWh and db, item 2T
+    rows [zs, 4H) (``_param_grads``)."""
+    cdef int t, i, k, us = _unit_split(H)
+    if fr_team_rank() != 0:
+        i = _pair_next(fl, 2 * T + 1)
+        while i >= 0:
+            _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+            fr_store(&fl[_P_DONE], i + 1)
+            i = _pair_next(fl, 2 * T + 1)
+        return
+    for k in range(T):
+        t = T - 1 - k
+        i = 2 * k
+        _bwd_step(t, T, H, 0, us, c0, C, G, dA, TC, P1, dc)
+        fr_store(&fl[_P_PHASE], i + 1)
+        if _pair_mine(fl, i):
+            _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+            fr_store(&fl[_P_DONE], i + 1)
+        _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
+        fr_store(&fl[_P_PHASE], i + 2)
+        if _pair_mine(fl, i + 1):
+            _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+            fr_store(&fl[_P_DONE], i + 2)
+    _param_grads(T, 1, H, 0, _zsplit(H), a0, A, G, dWh, db, TC)
+    if _pair_mine(fl, 2 * T):
+        _bwd_item(2 * T, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+        fr_store(&fl[_P_DONE], 2 * T + 1)
+    fr_store(&fl[_P_FIN], 1)
+
+
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
                            const floating* c0, floating* A, floating* C, floating* G,
                            floating* TC, int* rounds, int stride) noexcept nogil:
@@ -260,11 +489,20 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     """Per step: G[t] += A[t-1] @ Wh.T, then gates, C[t], A[t]; G[t] <- [f, i, cc, o].
 
     ``TC`` (T*B*H), when not NULL, receives ``tanh(C)`` for the backward pass. With
-    B > 1 the steps run on a team of ``nth`` threads (``_recurrence_team``)."""
+    B > 1 the steps run on a team of ``nth`` threads (``_recurrence_team``); with B = 1,
+    ``nth`` >= 2 and H >= ``_PAIR_MIN_H`` on a pair (``_fwd_pair``)."""
     cdef floating* WhT
     cdef int* rounds
     cdef int stride
-    if B > 1:
+    cdef int* fl
+    if B == 1:
+        fl = _pair_flags(H, nth)
+        if fl != NULL:
+            with parallel(num_threads=2):
+                _fwd_pair(T, H, Wh, a0, c0, A, C, G, TC, fl)
+            free(fl)
+            return
+    else:
         WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
         if WhT != NULL:
             transpose(4 * H, H, Wh, WhT)
@@ -416,9 +654,10 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
 
     ``dc0`` carries the cell-state gradient (starting from ``dcT``, which may be the
     same buffer); ``dA[t-1]`` receives the carry ``dz_t @ Wh``; ``dWh`` and ``db`` are
-    accumulated after the loop. ``TC`` is scratch of T*B*H + 4H entries: ``tanh(C)``
+    accumulated after the loop. ``TC`` is scratch of T*B*H + 5H entries: ``tanh(C)``
     (kept by the forward pass when ``tc_ready``, else computed here in one vectorised
-    pass), then the column sums for ``db``.
+    pass), then the column sums for ``db`` (the first 4H), and at batch 1 part 1 of
+    the carry (``_bwd_carry``, the last H).
     """
     cdef Py_ssize_t t, bb, j, r, k
     cdef int G4 = 4 * H
@@ -444,6 +683,7 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     # and z_t = ... + a_{t-1} @ Wh.T  ->  da_{t-1} += dz_t @ Wh (da0 = dz_0 @ Wh)
     cdef int* rounds
     cdef int stride
+    cdef int* fl
     if B > 1:                 # the team also forms dWh and db
         rounds = rounds_alloc(T + 2, nth, &stride)
         with parallel(num_threads=nth if rounds != NULL else 1):
@@ -451,16 +691,27 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                        rounds, stride)
         free(rounds)
         return
+    # batch 1: the carry dz_t @ Wh in the two parts of _zsplit (part 1 via P1, the last
+    # H entries of TC), the cell backward in the two ranges of _unit_split, dWh and db
+    # in the two parts of _zsplit: on a pair, or in the same parts on one thread
+    cdef int zs = _zsplit(H)
+    cdef floating* P1 = TC + <Py_ssize_t>T * H + 4 * H if zs < G4 else NULL
+    fl = _pair_flags(H, nth)
+    if fl != NULL:
+        with parallel(num_threads=2):
+            _bwd_pair(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, fl)
+        free(fl)
     else:
         for t in range(T - 1, -1, -1):
-            gt = G + t * G4
-            cp = c0 if t == 0 else C + (t - 1) * H
-            lstm_gates_bwd(gt, dA + t * H, TC + t * H, cp, dc0, H)
-            if t > 0:
-                gemv(True, G4, H, 1, Wh, H, gt, 1, dA + (t - 1) * H)
-            else:
-                gemv(True, G4, H, 1, Wh, H, gt, 0, da0)
-    _param_grads(T, B, H, 0, 4 * H, a0, A, G, dWh, db, TC)
+            _bwd_step(t, T, H, 0, H, c0, C, G, dA, TC, P1, dc0)
+            _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
+            if zs < G4:
+                _bwd_carry(1, t, H, Wh, G, dA, da0, P1)
+        _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
+        if zs < G4:
+            _param_grads(T, 1, H, zs, G4, a0, A, G, dWh, db, TC)
+    if zs < G4:
+        _vadd(da0, P1, H)
 
 
 cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating* Wx,
@@ -472,29 +723,6 @@ cdef void _dense_grads(int N, int G4, int Xn, const floating* x, const floating*
 
 # the largest per-call cache of b + Wx[:, x] rows that lstm_sample allocates (4 MiB)
 cdef size_t _SAMPLE_TABLE_BYTES = 4 << 20
-
-# From this many hidden units on, a batch-1 step multiplies Wh a_{t-1} in two parts,
-# the rows of gates [f, i] and of gates [cc, o] (``_zsplit``), in the forward pass and
-# in sampling alike, so that sampling's states equal forward()'s bit for bit whether
-# one thread multiplies both parts or two threads one each (a BLAS's GEMV may sum a
-# row in another order depending on the rows around it in the call).
-cdef int _SPLIT_MIN_H = 32
-# and from this many on, sampling runs on two threads (``_sample_pair``) when the BLAS
-# setting allows two (the automatic policy asks for them: fastrnn._config.auto_count)
-cdef int _PAIR_MIN_H = 32
-SAMPLE_PAIR_MIN_H = _PAIR_MIN_H
-
-
-cdef inline int _zsplit(int H) noexcept nogil:
-    """The first row of the second part of a batch-1 step's ``Wh a`` (4H: one part)."""
-    return 2 * H if H >= _SPLIT_MIN_H else 4 * H
-
-
-cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floating* a,
-                        floating* z) noexcept nogil:
-    """``z[r0:r1] += Wh[r0:r1] @ a`` (rows of the stacked gates)."""
-    gemv(False, r1 - r0, H, 1, Wh + <Py_ssize_t>r0 * H, H, a, 1, z + r0)
-
 
 cdef inline void _load_input(int G4, int r0, int r1, int Xn, const floating* Wx,
                              const floating* b, int64_t xi, floating* tbl,
@@ -563,25 +791,6 @@ cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const flo
     return count
 
 
-# the flags of _sample_pair, each on its own 64-byte line (int offsets)
-cdef enum:
-    _P_TICKET = 0      # items claimed so far (item 2s: part 1 of step s's Wh a; 2s + 1:
-                       # the gates of step s's second half of the units)
-    _P_DONE = 16       # items finished (they finish in order)
-    _P_PUB = 32        # steps the first thread has begun (x_s known, a_{s-1} complete)
-    _P_M0 = 48         # steps whose part 0 of Wh a is in z
-    _P_X = 64          # x_s of the step begun last
-    _P_FIN = 80        # 1 once the loop is over
-    _P_INTS = 96
-
-
-cdef inline int _unit_split(int H) noexcept nogil:
-    """The units [0, us) the first thread of a pair activates: a multiple of 16 (each
-    part's entries fall on the same side of the vector loops' tails as in one call)."""
-    cdef int us = (H // 2) // 16 * 16
-    return us if us > 0 else H
-
-
 cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const floating* Wh,
                              const floating* b, const floating* Wy, const floating* by,
                              floating* a, floating* c, Py_ssize_t x, const double* u,
@@ -589,41 +798,49 @@ cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const flo
                              int64_t* out, Py_ssize_t n, floating* z, floating* logits,
                              floating* w, double* pz, floating* tbl,
                              unsigned char* built, int* fl) noexcept nogil:
-    """:func:`_sample_loop` on a team of two; the same numbers and count (returned by
-    thread 0). Thread 0 runs the loop; each step it leaves two items to thread 1, part 1
-    of ``_zsplit`` (rows of gates [cc, o] of Wh a; its rows of the table and of Wh then
-    stay in thread 1's core's cache) and the gates of the units [us, H)
-    (``_unit_split``), and does either itself when thread 1 has not claimed it by the
-    time thread 0 gets there: a thread 1 that arrives late, or loses its core to another
-    process, costs no waiting (thread 0 then works as one thread would). ``fl``:
-    ``_P_INTS`` zeroed ints; ``built``: two flag arrays of X (one per part of the rows)."""
-    cdef int G4 = 4 * H, s = _zsplit(H), us = _unit_split(H), i
+    """:func:`_sample_loop` on a pair of threads (see the pair above): the same numbers
+    and count (returned by thread 0). Step s: thread 0 multiplies part 0 of
+    ``_zsplit`` (rows of gates [f, i]) and activates the units [0, us); thread 1's items
+    are 2s, part 1 (rows of gates [cc, o]: those rows of the table and of Wh then stay
+    in its core's cache), and 2s + 1, the units [us, H); thread 0 picks the next index.
+    ``built``: two flag arrays of X, one per part of the rows; ``fl[_P_X]`` holds x0 on
+    entry."""
+    cdef int G4 = 4 * H, zs = _zsplit(H), us = _unit_split(H), i
     cdef Py_ssize_t step, idx, count = n
     cdef floating* cp = c
     cdef floating* cn = w
     cdef floating* tmp
+    cdef int64_t xi
     if fr_team_rank() != 0:
-        _pair_helper(H, Xn, Wx, Wh, b, a, c, w, z, tbl, built + Xn, fl)
+        i = _pair_next(fl, <int>(2 * n))
+        while i >= 0:
+            step = i >> 1
+            if i % 2 == 0:
+                xi = fr_load(&fl[_P_X])
+                _load_input(G4, zs, G4, Xn, Wx, b, xi, tbl, built + Xn, z)
+                _zgemv(H, zs, G4, Wh, a, z)
+            else:
+                cp = c if step % 2 == 0 else w
+                cn = w if step % 2 == 0 else c
+                lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
+            fr_store(&fl[_P_DONE], i + 1)
+            i = _pair_next(fl, <int>(2 * n))
         return 0
     for step in range(n):
         i = <int>(2 * step)
         fr_store(&fl[_P_X], <int>x)
-        fr_store(&fl[_P_PUB], <int>(step + 1))
-        _load_input(G4, 0, s, Xn, Wx, b, x, tbl, built, z)
-        _zgemv(H, 0, s, Wh, a, z)
-        fr_store(&fl[_P_M0], <int>(step + 1))
-        if fr_take(&fl[_P_TICKET], i):
-            _load_input(G4, s, G4, Xn, Wx, b, x, tbl, built + Xn, z)
-            _zgemv(H, s, G4, Wh, a, z)
+        fr_store(&fl[_P_PHASE], i)                # step s begun: x_s known
+        _load_input(G4, 0, zs, Xn, Wx, b, x, tbl, built, z)
+        _zgemv(H, 0, zs, Wh, a, z)
+        fr_store(&fl[_P_PHASE], i + 1)
+        if _pair_mine(fl, i):
+            _load_input(G4, zs, G4, Xn, Wx, b, x, tbl, built + Xn, z)
+            _zgemv(H, zs, G4, Wh, a, z)
             fr_store(&fl[_P_DONE], i + 1)
-        else:
-            fr_wait_count(&fl[_P_DONE], i + 1)
         lstm_gates(z, cp, cn, a, us, <floating*>NULL, H)
-        if fr_take(&fl[_P_TICKET], i + 1):
+        if _pair_mine(fl, i + 1):
             lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
             fr_store(&fl[_P_DONE], i + 2)
-        else:
-            fr_wait_count(&fl[_P_DONE], i + 2)
         tmp = cp
         cp = cn
         cn = tmp
@@ -635,41 +852,6 @@ cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const flo
             break
     fr_store(&fl[_P_FIN], 1)
     return count
-
-
-cdef void _pair_helper(int H, int Xn, const floating* Wx, const floating* Wh,
-                       const floating* b, floating* a, floating* c, floating* w,
-                       floating* z, floating* tbl, unsigned char* built1,
-                       int* fl) noexcept nogil:
-    """Thread 1 of :func:`_sample_pair`: claims the next item once its inputs are ready
-    (part 1 of step s: step s begun; the gates: both parts of step s in z), until the
-    loop is over."""
-    cdef int G4 = 4 * H, s = _zsplit(H), us = _unit_split(H), i, st
-    cdef unsigned spins = 0
-    cdef bint ready
-    cdef int64_t xi
-    cdef floating* cp
-    cdef floating* cn
-    while not fr_load(&fl[_P_FIN]):
-        i = fr_load(&fl[_P_TICKET])
-        st = i >> 1
-        if i % 2 == 0:
-            ready = fr_load(&fl[_P_PUB]) > st
-        else:
-            ready = fr_load(&fl[_P_M0]) > st and fr_load(&fl[_P_DONE]) >= i
-        if ready and fr_take(&fl[_P_TICKET], i):
-            if i % 2 == 0:
-                xi = fr_load(&fl[_P_X])
-                _load_input(G4, s, G4, Xn, Wx, b, xi, tbl, built1, z)
-                _zgemv(H, s, G4, Wh, a, z)
-            else:
-                cp = c if st % 2 == 0 else w
-                cn = w if st % 2 == 0 else c
-                lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
-            fr_store(&fl[_P_DONE], i + 1)
-            spins = 0
-        else:
-            fr_relax(&spins)
 
 
 # =========================================================== implementations (GIL)
@@ -684,11 +866,11 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_index("X", &X[0, 0], T, B, Xn)
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
     try:
         with nogil:
-            gather_scatter(False, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0],
-                            &Wx[0, 0], &b[0], &G[0, 0, 0], NULL)
+            gather_scatter(False, nth if B > 1 else 1, <int>(T * B), <int>(4 * H),
+                           <int>Xn, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0], NULL)
             _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
                         &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
     finally:
@@ -705,7 +887,7 @@ cdef int _forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     _chk_dims(T, B, H, Xn, 1)
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
     _chk_states(T, B, H, a0, c0, A, C, G)
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
     try:
         with nogil:
             _project_dense(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
@@ -759,17 +941,17 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_grads(T, B, H, dA, dcT, dWh, db, da0, dc0)
     _chk_index("X", &X[0, 0], T, B, Xn)
-    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
+    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 5 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
     try:
         with nogil:
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                   &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dcT[0, 0], &dWh[0, 0], &db[0],
                   &da0[0, 0], &dc0[0, 0], TC, nth)
-            gather_scatter(True, nth, <int>(T * B), <int>(4 * H), <int>Xn, &X[0, 0], NULL,
-                            NULL, &G[0, 0, 0], &dWx[0, 0])
+            gather_scatter(True, nth if B > 1 else 1, <int>(T * B), <int>(4 * H),
+                           <int>Xn, &X[0, 0], NULL, NULL, &G[0, 0, 0], &dWx[0, 0])
     finally:
         fr_team_end(nth)
         free(TC)
@@ -792,10 +974,10 @@ cdef int _backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     _chk3("dx", "(T, B, X)", dx.shape[0], dx.shape[1], dx.shape[2], T, B, Xn)
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_grads(T, B, H, dA, dcT, dWh, db, da0, dc0)
-    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
+    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 5 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
     try:
         with nogil:
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
@@ -838,12 +1020,13 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         return 0
     # two threads (``_sample_pair``) for several characters of a model whose step
     # multiplies Wh in two parts, when the BLAS setting allows them
-    cdef int nth = fr_team_begin() if n > 1 and H >= _PAIR_MIN_H and fr_openmp() else 1
+    cdef int nth = (fr_team_begin() if 1 < n < (1 << 30) and H >= _PAIR_MIN_H
+                    and fr_openmp() else 1)
     cdef bint pair = nth > 1
     # z (4H), w (H), logits (Y)
     cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
-    cdef int* flags = <int*>calloc(_P_INTS, sizeof(int)) if pair else NULL
+    cdef int* flags = _pair_flags(<int>H, nth) if pair else NULL
     cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
     # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
@@ -863,6 +1046,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
             raise MemoryError("lstm_sample: cannot allocate scratch")
         with nogil:
             if pair:
+                flags[_P_X] = <int>x0          # item 0 may start before thread 0 stores it
                 with parallel(num_threads=2):
                     counts[fr_team_rank()] = _sample_pair(
                         <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
@@ -916,10 +1100,10 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     _chk_index("Y", &Y[0, 0], T, B, V)
     cdef int iT = <int>T, iB = <int>B, iH = <int>H, N = <int>(T * B), G4 = <int>(4 * H)
     cdef int iX = <int>Xn, iV = <int>V
-    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 4 * H) * sizeof(floating))
+    cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 5 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the scratch of the LSTM training step")
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
     cdef int k, stride
     cdef int* rounds
     # the losses of the output layer's row blocks (batched steps)
@@ -936,8 +1120,8 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             memset(&db[0], 0, <size_t>G4 * sizeof(floating))
             memset(&dWy[0, 0], 0, <size_t>iV * iH * sizeof(floating))
             memset(&dby[0], 0, <size_t>iV * sizeof(floating))
-            gather_scatter(False, nth, N, G4, iX, &X[0, 0], &Wx[0, 0], &b[0], &G[0, 0, 0],
-                            NULL)
+            gather_scatter(False, nth if B > 1 else 1, N, G4, iX, &X[0, 0], &Wx[0, 0],
+                           &b[0], &G[0, 0, 0], NULL)
             _recurrence(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                         &C[0, 0, 0], &G[0, 0, 0], TC, nth)     # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
@@ -961,8 +1145,8 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
                       &db[0], &da0[0, 0], &dc0[0, 0], TC, nth, True)
-                gather_scatter(True, nth, N, G4, iX, &X[0, 0], NULL, NULL, &G[0, 0, 0],
-                                &dWx[0, 0])
+                gather_scatter(True, nth if B > 1 else 1, N, G4, iX, &X[0, 0], NULL, NULL,
+                               &G[0, 0, 0], &dWx[0, 0])
                 if lr != 0:
                     vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
                     vclip_sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, fclip, flr)

@@ -138,58 +138,14 @@ def test_backward_matches_twin(K, rng, dtype, batch, mode):
         assert_close(res["cy"][key], res["np"][key], dtype, err_msg=key)
 
 
-def test_batched_team_matches_twin_and_ignores_thread_count(K, rng, dtype):
-    """The batched kernels run on a team of as many threads as SciPy's BLAS has, in
-    rounds of fixed blocks (64 units, 256 output rows; src_c/fastrnn/_team.h): which
-    thread computes a block does not change its numbers, so 1 and 2 threads give the
-    same bits. Sizes that make uneven blocks (H = 70: 64 + 6), two row tiles (B = 37)
-    and two depth tiles in the backward product (4H = 280 > 256), T*B = 296 > 256 output
-    rows; forward, backward and the training step, then float64 against the twin; the
-    BLAS's thread count as it was afterwards."""
+def _check_thread_counts(K, p, dtype, mode):
+    """Forward, backward and the training step at 1 and 2 BLAS threads (the kernels'
+    team or pair): the same bits, the BLAS's thread count as it was afterwards; against
+    the twin the loss, and in float64 every array."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from fastrnn import _config
 
     blas = _config._kernel_blas()
-    p = make_problem(rng, dtype, T=8, B=37, H=70, X=9, Y=9, scale=0.3)
-
-    def run(mod):
-        A, C, G = forward(mod, p, "ix", dtype)
-        g = backward(mod, p, "ix", dtype, A, C, G.copy(), p["dA"].copy(), p["dcT"].copy())
-        loss, q, f, tg = train_step(mod, p, dtype, 1.0, 0.05)
-        return [dict(A=A, C=C, G=G), g, q, f, tg], loss
-
-    out = {}
-    for threads in (1, 2):
-        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
-            before = [lc.num_threads for lc in blas]
-            out[threads] = run(K)
-            assert [lc.num_threads for lc in blas] == before
-    assert out[1][1] == out[2][1]
-    for d1, d2 in zip(out[1][0], out[2][0]):
-        for key in d1:
-            np.testing.assert_array_equal(d1[key], d2[key], err_msg=key)
-    if np.dtype(dtype) == np.float64:   # float32 sums over 296 rows exceed TOL's bound
-        ref, loss_r = run(R)
-        np.testing.assert_allclose(out[2][1], loss_r, rtol=TOL[np.dtype(dtype)][0])
-        for d_k, d_r in zip(out[2][0], ref):
-            for key in d_k:
-                assert_close(d_k[key], d_r[key], dtype, err_msg=key)
-
-
-@pytest.mark.parametrize("T, H", [(9, 33), (9, 40), (2, 40), (9, 70)])
-@pytest.mark.parametrize("mode", ["ix", "dense"])
-def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode):
-    """From H = 32 a batch-1 pass splits each step in two parts (the rows of gates
-    [f, i] / [cc, o] of Wh a, of the carry dz @ Wh and of dWh, db; the units [0, us) /
-    [us, H) of the gates and of the cell backward), which a pair of threads shares when
-    the BLAS allows two: 1 and 2 threads give the same bits (forward, backward, training
-    step; T = 2 also); float64 against the twin; the BLAS's thread count as it was
-    afterwards."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    from fastrnn import _config
-
-    blas = _config._kernel_blas()
-    p = make_problem(np.random.default_rng(H), dtype, T=T, B=1, H=H, X=9, Y=9, scale=0.4)
 
     def run(mod):
         A, C, G = forward(mod, p, mode, dtype)
@@ -209,10 +165,34 @@ def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode)
             np.testing.assert_array_equal(d1[key], d2[key], err_msg=key)
     ref, loss_r = run(R)
     np.testing.assert_allclose(out[2][1], loss_r, rtol=TOL[np.dtype(dtype)][0])
-    if np.dtype(dtype) == np.float64:   # float32: the twin sums G's rows in another order
+    if np.dtype(dtype) == np.float64:
         for d_k, d_r in zip(out[2][0], ref):
             for key in d_k:
                 assert_close(d_k[key], d_r[key], dtype, err_msg=key)
+
+
+def test_batched_team_matches_twin_and_ignores_thread_count(K, rng, dtype):
+    """The batched kernels run on a team of as many threads as SciPy's BLAS has, in
+    rounds of fixed blocks (64 units, 256 output rows; src_c/fastrnn/_team.h): which
+    thread computes a block does not change its numbers, so 1 and 2 threads give the
+    same bits. Sizes that make uneven blocks (H = 70: 64 + 6), two row tiles (B = 37)
+    and two depth tiles in the backward product (4H = 280 > 256), T*B = 296 > 256 output
+    rows; forward, backward and the training step, then float64 against the twin (float32
+    sums over 296 rows exceed TOL's bound)."""
+    p = make_problem(rng, dtype, T=8, B=37, H=70, X=9, Y=9, scale=0.3)
+    _check_thread_counts(K, p, dtype, "ix")
+
+
+@pytest.mark.parametrize("T, H", [(9, 33), (9, 40), (2, 40), (9, 70)])
+@pytest.mark.parametrize("mode", ["ix", "dense"])
+def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode):
+    """From H = 32 a batch-1 pass splits each step in two parts (the rows of gates
+    [f, i] / [cc, o] of Wh a, of the carry dz @ Wh and of dWh, db; the units [0, us) /
+    [us, H) of the gates and of the cell backward), which a pair of threads shares when
+    the BLAS allows two: 1 and 2 threads give the same bits (forward, backward, training
+    step; T = 2 also); float64 against the twin (float32: the loss)."""
+    p = make_problem(np.random.default_rng(H), dtype, T=T, B=1, H=H, X=9, Y=9, scale=0.4)
+    _check_thread_counts(K, p, dtype, mode)
 
 
 def test_backward_dcT_may_alias_dc0(K, rng):

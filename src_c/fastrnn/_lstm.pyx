@@ -300,12 +300,31 @@ cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
 
 
 cdef inline bint _pair_mine(int* fl, int i) noexcept nogil:
-    """Thread 0 needs item i: True if it claimed it (it then does it and stores
-    ``fl[_P_DONE] = i + 1``), else it waits until thread 1 has done it."""
-    if fr_take(&fl[_P_TICKET], i):
+    """Thread 0 needs item i: True if it claimed it (it then does it and calls
+    ``_pair_done``), else it waits until thread 1 has done it. ``fl`` NULL (one thread,
+    the same loop): True."""
+    if fl == NULL or fr_take(&fl[_P_TICKET], i):
         return True
     fr_wait_count(&fl[_P_DONE], i + 1)
     return False
+
+
+cdef inline void _pair_done(int* fl, int i) noexcept nogil:
+    """Item i is finished (no-op for one thread)."""
+    if fl != NULL:
+        fr_store(&fl[_P_DONE], i + 1)
+
+
+cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
+    """Thread 0 has finished its phase m (no-op for one thread)."""
+    if fl != NULL:
+        fr_store(&fl[_P_PHASE], m)
+
+
+cdef inline void _pair_end(int* fl) noexcept nogil:
+    """Thread 0's loop is over: thread 1 returns (no-op for one thread)."""
+    if fl != NULL:
+        fr_store(&fl[_P_FIN], 1)
 
 
 cdef inline int* _pair_flags(int H, int nth) noexcept nogil:
@@ -334,38 +353,42 @@ cdef void _fwd_item(int i, int H, const floating* Wh, const floating* a0,
                    tc, H)
 
 
-cdef void _fwd_pair(int T, int H, const floating* Wh, const floating* a0,
-                    const floating* c0, floating* A, floating* C, floating* G,
-                    floating* TC, int* fl) noexcept nogil:
-    """The batch-1 recurrence of :func:`_recurrence` on a pair (both threads call it):
-    step t, thread 0 multiplies part 0 (phase 2t) and activates the units [0, us)
-    (phase 2t + 1); items 2t and 2t + 1 are ``_fwd_item``'s."""
-    cdef int t, i, G4 = 4 * H, us = _unit_split(H)
+cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
+                   const floating* c0, floating* A, floating* C, floating* G,
+                   floating* TC, int* fl) noexcept nogil:
+    """The batch-1 recurrence of :func:`_recurrence`, on one thread (``fl`` NULL) or on
+    a pair (both threads call it): step t, thread 0 multiplies part 0 of ``_zsplit``
+    (phase 2t + 1) and activates the units [0, us) (phase 2t + 2); items 2t and 2t + 1
+    are the other parts (``_fwd_item``). One thread activates all units in one call (the
+    same bits)."""
+    cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit(H)
     cdef floating* g
     cdef floating* tc = NULL
-    if fr_team_rank() != 0:
+    if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, 2 * T)
         while i >= 0:
             _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
-            fr_store(&fl[_P_DONE], i + 1)
+            _pair_done(fl, i)
             i = _pair_next(fl, 2 * T)
         return
     for t in range(T):
         i = 2 * t
         g = G + <Py_ssize_t>t * G4
-        _zgemv(H, 0, _zsplit(H), Wh, a0 if t == 0 else A + (t - 1) * H, g)
-        fr_store(&fl[_P_PHASE], i + 1)
-        if _pair_mine(fl, i):
+        # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T, in the parts of _zsplit
+        _zgemv(H, 0, zs, Wh, a0 if t == 0 else A + (t - 1) * H, g)
+        _pair_phase(fl, i + 1)
+        if zs < G4 and _pair_mine(fl, i):
             _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
-            fr_store(&fl[_P_DONE], i + 1)
+            _pair_done(fl, i)
         if TC != NULL:
             tc = TC + <Py_ssize_t>t * H
-        lstm_gates(g, c0 if t == 0 else C + (t - 1) * H, C + t * H, A + t * H, us, tc, H)
-        fr_store(&fl[_P_PHASE], i + 2)
-        if _pair_mine(fl, i + 1):
+        lstm_gates(g, c0 if t == 0 else C + (t - 1) * H, C + t * H, A + t * H,
+                   H if fl == NULL else us, tc, H)
+        _pair_phase(fl, i + 2)
+        if fl != NULL and _pair_mine(fl, i + 1):
             _fwd_item(i + 1, H, Wh, a0, c0, A, C, G, TC)
-            fr_store(&fl[_P_DONE], i + 2)
-    fr_store(&fl[_P_FIN], 1)
+            _pair_done(fl, i + 1)
+    _pair_end(fl)
 
 
 cdef void _bwd_step(int t, int T, int H, int u0, int u1, const floating* c0,
@@ -400,7 +423,7 @@ cdef void _bwd_item(int i, int T, int H, const floating* Wh, const floating* a0,
                     const floating* c0, const floating* A, const floating* C, floating* G,
                     floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
                     floating* dWh, floating* db) noexcept nogil:
-    """Item i of :func:`_bwd_pair`: 2k, the cell backward of step T - 1 - k for the
+    """Item i of :func:`_bwd_run`: 2k, the cell backward of step T - 1 - k for the
     units [us, H); 2k + 1, part 1 of that step's carry; 2T, rows [zs, 4H) of dWh, db."""
     cdef int t = T - 1 - (i >> 1)
     if i == 2 * T:
@@ -411,42 +434,43 @@ cdef void _bwd_item(int i, int T, int H, const floating* Wh, const floating* a0,
         _bwd_carry(1, t, H, Wh, G, dA, da0, P1)
 
 
-cdef void _bwd_pair(int T, int H, const floating* Wh, const floating* a0,
-                    const floating* c0, const floating* A, const floating* C, floating* G,
-                    floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
-                    floating* dWh, floating* db, int* fl) noexcept nogil:
-    """The batch-1 loop of :func:`_bptt` on a pair (both threads call it), then dWh and
-    db. Step t, k = T - 1 - t: thread 0 runs the cell backward of the units [0, us)
-    (phase 2k + 1) and part 0 of the carry (phase 2k + 2); item 2k is the cell backward
-    of the units [us, H) and item 2k + 1 part 1 of the carry (``_bwd_step``,
-    ``_bwd_carry``). After the loop thread 0 forms rows [0, zs) of dWh and db, item 2T
-    rows [zs, 4H) (``_param_grads``)."""
-    cdef int t, i, k, us = _unit_split(H)
-    if fr_team_rank() != 0:
-        i = _pair_next(fl, 2 * T + 1)
+cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
+                   const floating* c0, const floating* A, const floating* C, floating* G,
+                   floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
+                   floating* dWh, floating* db, int* fl) noexcept nogil:
+    """The batch-1 loop of :func:`_bptt`, then dWh and db, on one thread (``fl`` NULL)
+    or on a pair (both threads call it). Step t, k = T - 1 - t: thread 0 runs the cell
+    backward of the units [0, us) (phase 2k + 1) and part 0 of the carry (phase
+    2k + 2); item 2k is the cell backward of the units [us, H) and item 2k + 1 part 1
+    of the carry (``_bwd_step``, ``_bwd_carry``). After the loop thread 0 forms rows
+    [0, zs) of dWh and db, item 2T rows [zs, 4H) (``_param_grads``). One thread runs
+    the cell backward of all units in one call (the same bits)."""
+    cdef int t, i, k, n = 2 * T + 1, us = _unit_split(H), zs = _zsplit(H)
+    if fl != NULL and fr_team_rank() != 0:
+        i = _pair_next(fl, n)
         while i >= 0:
             _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
-            fr_store(&fl[_P_DONE], i + 1)
-            i = _pair_next(fl, 2 * T + 1)
+            _pair_done(fl, i)
+            i = _pair_next(fl, n)
         return
     for k in range(T):
         t = T - 1 - k
         i = 2 * k
-        _bwd_step(t, T, H, 0, us, c0, C, G, dA, TC, P1, dc)
-        fr_store(&fl[_P_PHASE], i + 1)
-        if _pair_mine(fl, i):
+        _bwd_step(t, T, H, 0, H if fl == NULL else us, c0, C, G, dA, TC, P1, dc)
+        _pair_phase(fl, i + 1)
+        if fl != NULL and _pair_mine(fl, i):
             _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
-            fr_store(&fl[_P_DONE], i + 1)
+            _pair_done(fl, i)
         _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
-        fr_store(&fl[_P_PHASE], i + 2)
-        if _pair_mine(fl, i + 1):
+        _pair_phase(fl, i + 2)
+        if zs < 4 * H and _pair_mine(fl, i + 1):
             _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
-            fr_store(&fl[_P_DONE], i + 2)
-    _param_grads(T, 1, H, 0, _zsplit(H), a0, A, G, dWh, db, TC)
-    if _pair_mine(fl, 2 * T):
-        _bwd_item(2 * T, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
-        fr_store(&fl[_P_DONE], 2 * T + 1)
-    fr_store(&fl[_P_FIN], 1)
+            _pair_done(fl, i + 1)
+    _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
+    if zs < 4 * H and _pair_mine(fl, n - 1):
+        _bwd_item(n - 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+        _pair_done(fl, n - 1)
+    _pair_end(fl)
 
 
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
@@ -490,7 +514,7 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
 
     ``TC`` (T*B*H), when not NULL, receives ``tanh(C)`` for the backward pass. With
     B > 1 the steps run on a team of ``nth`` threads (``_recurrence_team``); with B = 1,
-    ``nth`` >= 2 and H >= ``_PAIR_MIN_H`` on a pair (``_fwd_pair``)."""
+    ``nth`` >= 2 and H >= ``_PAIR_MIN_H`` on a pair (``_fwd_run``)."""
     cdef floating* WhT
     cdef int* rounds
     cdef int stride
@@ -499,9 +523,11 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         fl = _pair_flags(H, nth)
         if fl != NULL:
             with parallel(num_threads=2):
-                _fwd_pair(T, H, Wh, a0, c0, A, C, G, TC, fl)
+                _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, fl)
             free(fl)
-            return
+        else:
+            _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, <int*>NULL)
+        return
     else:
         WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
         if WhT != NULL:
@@ -513,7 +539,7 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
             free(WhT)
             return
     cdef Py_ssize_t t, bb, j
-    cdef int G4 = 4 * H, zs = _zsplit(H)
+    cdef int G4 = 4 * H
     cdef int BH = B * H
     cdef const floating* ap
     cdef const floating* cp
@@ -525,13 +551,8 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         ap = a0 if t == 0 else A + (t - 1) * BH
         cp = c0 if t == 0 else C + (t - 1) * BH
         g = G + t * B * G4
-        # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T
-        if B == 1:                 # in the parts of _zsplit, as sampling does
-            _zgemv(H, 0, zs, Wh, ap, g)
-            if zs < G4:
-                _zgemv(H, zs, G4, Wh, ap, g)
-        else:
-            gemm(False, True, B, G4, H, 1, ap, H, Wh, H, 1, g, G4)
+        # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T (batches whose team could not start)
+        gemm(False, True, B, G4, H, 1, ap, H, Wh, H, 1, g, G4)
         at = A + t * BH
         ct = C + t * BH
         if TC != NULL:
@@ -699,17 +720,10 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     fl = _pair_flags(H, nth)
     if fl != NULL:
         with parallel(num_threads=2):
-            _bwd_pair(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, fl)
+            _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, fl)
         free(fl)
     else:
-        for t in range(T - 1, -1, -1):
-            _bwd_step(t, T, H, 0, H, c0, C, G, dA, TC, P1, dc0)
-            _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
-            if zs < G4:
-                _bwd_carry(1, t, H, Wh, G, dA, da0, P1)
-        _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
-        if zs < G4:
-            _param_grads(T, 1, H, zs, G4, a0, A, G, dWh, db, TC)
+        _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, <int*>NULL)
     if zs < G4:
         _vadd(da0, P1, H)
 
@@ -753,65 +767,34 @@ cdef inline Py_ssize_t _pick(int H, int V, const floating* Wy, const floating* b
     return sample_pick(logits, <int>V, temperature, <int>top_k, u, pz)
 
 
-cdef Py_ssize_t _sample_loop(int H, int Xn, int V, const floating* Wx, const floating* Wh,
-                             const floating* b, const floating* Wy, const floating* by,
-                             floating* a, floating* c, Py_ssize_t x, const double* u,
-                             double temperature, Py_ssize_t top_k, Py_ssize_t stop,
-                             int64_t* out, Py_ssize_t n, floating* z, floating* logits,
-                             floating* w, double* pz, floating* tbl,
-                             unsigned char* built) noexcept nogil:
-    """The sampling loop of :func:`lstm_sample` on one thread; returns the count.
+cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floating* Wh,
+                            const floating* b, const floating* Wy, const floating* by,
+                            floating* a, floating* c, Py_ssize_t x, const double* u,
+                            double temperature, Py_ssize_t top_k, Py_ssize_t stop,
+                            int64_t* out, Py_ssize_t n, floating* z, floating* logits,
+                            floating* w, double* pz, floating* tbl,
+                            unsigned char* built, int* fl) noexcept nogil:
+    """The sampling loop of :func:`lstm_sample`, on one thread (``fl`` NULL) or on a
+    pair (both threads call it; ``fl[_P_X]`` holds x0 on entry); returns the count
+    (thread 0).
 
     Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz`` (2Y
-    doubles, the scratch of ``sample_pick``), ``tbl`` / ``built`` (see ``_load_input``).
-    z_t = (b + Wx x_t) + Wh a_{t-1} in the forward pass's order (its GEMVs add into the
-    gathered G, in the parts of ``_zsplit``), so sampling reproduces forward()'s states
-    bit for bit. The new c_t goes to ``w`` and ``c`` in turn; the caller copies the last
-    one to ``c`` (in ``w`` when the count is odd)."""
+    doubles, the scratch of ``sample_pick``), ``tbl`` / ``built`` (see
+    ``_load_input``; two flag arrays of X, one per part of the rows). z_t = (b + Wx x_t)
+    + Wh a_{t-1} in the forward pass's order (its GEMVs add into the gathered G, in the
+    parts of ``_zsplit``), so sampling reproduces forward()'s states bit for bit. The
+    new c_t goes to ``w`` and ``c`` in turn; the caller copies the last one to ``c`` (in
+    ``w`` when the count is odd). On a pair, step s: thread 0 loads and multiplies part
+    0 (rows of gates [f, i]) and activates the units [0, us); item 2s is part 1 (those
+    rows of the table and of Wh then stay in thread 1's core's cache), item 2s + 1 the
+    units [us, H); thread 0 picks the next index."""
+    cdef int G4 = 4 * H, zs = _zsplit(H), us = _unit_split(H), i
     cdef Py_ssize_t step, idx, count = n
-    cdef int G4 = 4 * H, s = _zsplit(H)
     cdef floating* cp = c          # c_{t-1}; the new c goes to the other buffer
     cdef floating* cn = w
     cdef floating* tmp
-    for step in range(n):
-        _load_input(G4, 0, G4, Xn, Wx, b, x, tbl, built, z)
-        _zgemv(H, 0, s, Wh, a, z)
-        if s < G4:
-            _zgemv(H, s, G4, Wh, a, z)
-        lstm_gates(z, cp, cn, a, H)        # gates in place; c_t to cn; a_t
-        tmp = cp
-        cp = cn
-        cn = tmp
-        idx = _pick(H, V, Wy, by, a, temperature, top_k, u[step], logits, pz)
-        out[step] = idx
-        x = idx
-        if idx == stop:
-            count = step + 1
-            break
-    return count
-
-
-cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const floating* Wh,
-                             const floating* b, const floating* Wy, const floating* by,
-                             floating* a, floating* c, Py_ssize_t x, const double* u,
-                             double temperature, Py_ssize_t top_k, Py_ssize_t stop,
-                             int64_t* out, Py_ssize_t n, floating* z, floating* logits,
-                             floating* w, double* pz, floating* tbl,
-                             unsigned char* built, int* fl) noexcept nogil:
-    """:func:`_sample_loop` on a pair of threads (see the pair above): the same numbers
-    and count (returned by thread 0). Step s: thread 0 multiplies part 0 of
-    ``_zsplit`` (rows of gates [f, i]) and activates the units [0, us); thread 1's items
-    are 2s, part 1 (rows of gates [cc, o]: those rows of the table and of Wh then stay
-    in its core's cache), and 2s + 1, the units [us, H); thread 0 picks the next index.
-    ``built``: two flag arrays of X, one per part of the rows; ``fl[_P_X]`` holds x0 on
-    entry."""
-    cdef int G4 = 4 * H, zs = _zsplit(H), us = _unit_split(H), i
-    cdef Py_ssize_t step, idx, count = n
-    cdef floating* cp = c
-    cdef floating* cn = w
-    cdef floating* tmp
     cdef int64_t xi
-    if fr_team_rank() != 0:
+    if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, <int>(2 * n))
         while i >= 0:
             step = i >> 1
@@ -823,24 +806,25 @@ cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const flo
                 cp = c if step % 2 == 0 else w
                 cn = w if step % 2 == 0 else c
                 lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
-            fr_store(&fl[_P_DONE], i + 1)
+            _pair_done(fl, i)
             i = _pair_next(fl, <int>(2 * n))
         return 0
     for step in range(n):
         i = <int>(2 * step)
-        fr_store(&fl[_P_X], <int>x)
-        fr_store(&fl[_P_PHASE], i)                # step s begun: x_s known
+        if fl != NULL:
+            fr_store(&fl[_P_X], <int>x)
+        _pair_phase(fl, i)                       # step s begun: x_s known
         _load_input(G4, 0, zs, Xn, Wx, b, x, tbl, built, z)
         _zgemv(H, 0, zs, Wh, a, z)
-        fr_store(&fl[_P_PHASE], i + 1)
-        if _pair_mine(fl, i):
+        _pair_phase(fl, i + 1)
+        if zs < G4 and _pair_mine(fl, i):
             _load_input(G4, zs, G4, Xn, Wx, b, x, tbl, built + Xn, z)
             _zgemv(H, zs, G4, Wh, a, z)
-            fr_store(&fl[_P_DONE], i + 1)
-        lstm_gates(z, cp, cn, a, us, <floating*>NULL, H)
-        if _pair_mine(fl, i + 1):
+            _pair_done(fl, i)
+        lstm_gates(z, cp, cn, a, H if fl == NULL else us, <floating*>NULL, H)
+        if fl != NULL and _pair_mine(fl, i + 1):
             lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
-            fr_store(&fl[_P_DONE], i + 2)
+            _pair_done(fl, i + 1)
         tmp = cp
         cp = cn
         cn = tmp
@@ -850,7 +834,7 @@ cdef Py_ssize_t _sample_pair(int H, int Xn, int V, const floating* Wx, const flo
         if idx == stop:
             count = step + 1
             break
-    fr_store(&fl[_P_FIN], 1)
+    _pair_end(fl)
     return count
 
 
@@ -1018,7 +1002,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         raise ValueError(f"top_k must be >= 0 (0 = all), got {top_k}")
     if n == 0:
         return 0
-    # two threads (``_sample_pair``) for several characters of a model whose step
+    # two threads (``_sample_run``) for several characters of a model whose step
     # multiplies Wh in two parts, when the BLAS setting allows them
     cdef int nth = (fr_team_begin() if 1 < n < (1 << 30) and H >= _PAIR_MIN_H
                     and fr_openmp() else 1)
@@ -1048,16 +1032,16 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
             if pair:
                 flags[_P_X] = <int>x0          # item 0 may start before thread 0 stores it
                 with parallel(num_threads=2):
-                    counts[fr_team_rank()] = _sample_pair(
+                    counts[fr_team_rank()] = _sample_run(
                         <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
                         &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop, &out[0],
                         n, fbuf, fbuf + 5 * H, fbuf + 4 * H, dbuf, tbl, built, flags)
                 count = counts[0]
             else:
-                count = _sample_loop(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
-                                     &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
-                                     top_k, stop, &out[0], n, fbuf, fbuf + 5 * H,
-                                     fbuf + 4 * H, dbuf, tbl, built)
+                count = _sample_run(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
+                                    &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
+                                    top_k, stop, &out[0], n, fbuf, fbuf + 5 * H,
+                                    fbuf + 4 * H, dbuf, tbl, built, <int*>NULL)
             if count % 2:                  # the last c_t is in the scratch buffer
                 memcpy(&c[0], fbuf + 4 * H, <size_t>H * sizeof(floating))
     finally:

@@ -95,7 +95,7 @@ static inline void fr_wait_count(const int *counter, int n)
     }
 }
 
-/* Flags of the LSTM sampler's pair (_sample_pair in _lstm.pyx): a release store, an
+/* Flags of the batch-1 LSTM pair (_pair_next in _lstm.pyx): a release store, an
  * acquire load, and a claim that succeeds for exactly one thread (*p from expected to
  * expected + 1; acquire-release, so the claimer sees what the item's inputs were). */
 static inline void fr_store(int *p, int v)

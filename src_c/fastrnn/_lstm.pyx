@@ -419,15 +419,31 @@ cdef void _bwd_carry(int part, int t, int H, const floating* Wh, const floating*
         _dagemv(H, 0, zs, Wh, g, 0, da0)
 
 
+cdef inline void _clip_update(floating* W, floating* dW, Py_ssize_t n, floating clip,
+                              floating lr) noexcept nogil:
+    """The training step's update of n entries: clip dW to [-clip, clip] (clip > 0),
+    then ``W += -lr * dW`` (lr != 0); nothing for ``W`` NULL."""
+    if W == NULL:
+        return
+    if lr != 0:
+        vclip_sgd(W, dW, n, clip, lr)
+    elif clip > 0:
+        vclip(dW, n, clip)
+
+
 cdef void _bwd_item(int i, int T, int H, const floating* Wh, const floating* a0,
                     const floating* c0, const floating* A, const floating* C, floating* G,
                     floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
-                    floating* dWh, floating* db) noexcept nogil:
+                    floating* dWh, floating* db, floating* Wu, floating clip,
+                    floating lr) noexcept nogil:
     """Item i of :func:`_bwd_run`: 2k, the cell backward of step T - 1 - k for the
-    units [us, H); 2k + 1, part 1 of that step's carry; 2T, rows [zs, 4H) of dWh, db."""
-    cdef int t = T - 1 - (i >> 1)
+    units [us, H); 2k + 1, part 1 of that step's carry; 2T, rows [zs, 4H) of dWh, db
+    (and of the update of ``Wu``)."""
+    cdef int t = T - 1 - (i >> 1), zs = _zsplit(H)
     if i == 2 * T:
-        _param_grads(T, 1, H, _zsplit(H), 4 * H, a0, A, G, dWh, db, TC)
+        _param_grads(T, 1, H, zs, 4 * H, a0, A, G, dWh, db, TC)
+        _clip_update(Wu + <Py_ssize_t>zs * H if Wu != NULL else NULL,
+                     dWh + <Py_ssize_t>zs * H, <Py_ssize_t>(4 * H - zs) * H, clip, lr)
     elif i % 2 == 0:
         _bwd_step(t, T, H, _unit_split(H), H, c0, C, G, dA, TC, P1, dc)
     else:
@@ -437,19 +453,23 @@ cdef void _bwd_item(int i, int T, int H, const floating* Wh, const floating* a0,
 cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
                    const floating* c0, const floating* A, const floating* C, floating* G,
                    floating* dA, floating* TC, floating* da0, floating* dc, floating* P1,
-                   floating* dWh, floating* db, int* fl) noexcept nogil:
+                   floating* dWh, floating* db, floating* Wu, floating clip, floating lr,
+                   int* fl) noexcept nogil:
     """The batch-1 loop of :func:`_bptt`, then dWh and db, on one thread (``fl`` NULL)
     or on a pair (both threads call it). Step t, k = T - 1 - t: thread 0 runs the cell
     backward of the units [0, us) (phase 2k + 1) and part 0 of the carry (phase
     2k + 2); item 2k is the cell backward of the units [us, H) and item 2k + 1 part 1
     of the carry (``_bwd_step``, ``_bwd_carry``). After the loop thread 0 forms rows
-    [0, zs) of dWh and db, item 2T rows [zs, 4H) (``_param_grads``). One thread runs
-    the cell backward of all units in one call (the same bits)."""
+    [0, zs) of dWh and db, item 2T rows [zs, 4H) (``_param_grads``), and each its rows
+    of the training step's update of ``Wu`` (= Wh, or NULL: none; ``_clip_update``):
+    the thread that multiplies a part of Wh keeps it in its core's cache from step to
+    step. One thread runs the cell backward of all units in one call (the same bits)."""
     cdef int t, i, k, n = 2 * T + 1, us = _unit_split(H), zs = _zsplit(H)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, n)
         while i >= 0:
-            _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+            _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db, Wu,
+                      clip, lr)
             _pair_done(fl, i)
             i = _pair_next(fl, n)
         return
@@ -459,16 +479,20 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
         _bwd_step(t, T, H, 0, H if fl == NULL else us, c0, C, G, dA, TC, P1, dc)
         _pair_phase(fl, i + 1)
         if fl != NULL and _pair_mine(fl, i):
-            _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+            _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db, Wu,
+                      clip, lr)
             _pair_done(fl, i)
         _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
         _pair_phase(fl, i + 2)
         if zs < 4 * H and _pair_mine(fl, i + 1):
-            _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+            _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
+                      Wu, clip, lr)
             _pair_done(fl, i + 1)
     _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
+    _clip_update(Wu, dWh, <Py_ssize_t>zs * H, clip, lr)
     if zs < 4 * H and _pair_mine(fl, n - 1):
-        _bwd_item(n - 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db)
+        _bwd_item(n - 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
+                  Wu, clip, lr)
         _pair_done(fl, n - 1)
     _pair_end(fl)
 
@@ -670,8 +694,10 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 const floating* c0, const floating* A, const floating* C, floating* G,
                 floating* dA, const floating* dcT, floating* dWh, floating* db,
                 floating* da0, floating* dc0, floating* TC, int nth,
-                bint tc_ready=False) noexcept nogil:
-    """Backward through time; G (activated gates) -> dZ in place.
+                bint tc_ready=False, floating* Wu=NULL, floating clip=0,
+                floating lr=0) noexcept nogil:
+    """Backward through time; G (activated gates) -> dZ in place. At batch 1, ``Wu``
+    (the training step's Wh, or NULL) is also clipped and updated (``_clip_update``).
 
     ``dc0`` carries the cell-state gradient (starting from ``dcT``, which may be the
     same buffer); ``dA[t-1]`` receives the carry ``dz_t @ Wh``; ``dWh`` and ``db`` are
@@ -720,10 +746,12 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     fl = _pair_flags(H, nth)
     if fl != NULL:
         with parallel(num_threads=2):
-            _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, fl)
+            _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip,
+                     lr, fl)
         free(fl)
     else:
-        _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, <int*>NULL)
+        _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip, lr,
+                 <int*>NULL)
     if zs < G4:
         _vadd(da0, P1, H)
 
@@ -1126,23 +1154,19 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
             if isfinite(loss):          # else: nothing clipped or updated
                 # no gradient reaches the final cell state: dcT = 0 (dc0 is the carry)
                 memset(&dc0[0, 0], 0, <size_t>iB * iH * sizeof(floating))
+                # at batch 1 the backward also updates Wh (each thread its rows)
                 _bptt(iT, iB, iH, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
                       &C[0, 0, 0], &G[0, 0, 0], &dA[0, 0, 0], &dc0[0, 0], &dWh[0, 0],
-                      &db[0], &da0[0, 0], &dc0[0, 0], TC, nth, True)
+                      &db[0], &da0[0, 0], &dc0[0, 0], TC, nth, True,
+                      &Wh[0, 0] if iB == 1 else NULL, fclip, flr)
                 gather_scatter(True, nth if B > 1 else 1, N, G4, iX, &X[0, 0], NULL, NULL,
                                &G[0, 0, 0], &dWx[0, 0])
-                if lr != 0:
-                    vclip_sgd(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
-                    vclip_sgd(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, fclip, flr)
-                    vclip_sgd(&b[0], &db[0], G4, fclip, flr)
-                    vclip_sgd(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, fclip, flr)
-                    vclip_sgd(&by[0], &dby[0], iV, fclip, flr)
-                elif clip > 0:
-                    vclip(&dWx[0, 0], <Py_ssize_t>G4 * iX, fclip)
-                    vclip(&dWh[0, 0], <Py_ssize_t>G4 * iH, fclip)
-                    vclip(&db[0], G4, fclip)
-                    vclip(&dWy[0, 0], <Py_ssize_t>iV * iH, fclip)
-                    vclip(&dby[0], iV, fclip)
+                _clip_update(&Wx[0, 0], &dWx[0, 0], <Py_ssize_t>G4 * iX, fclip, flr)
+                if iB > 1:
+                    _clip_update(&Wh[0, 0], &dWh[0, 0], <Py_ssize_t>G4 * iH, fclip, flr)
+                _clip_update(&b[0], &db[0], G4, fclip, flr)
+                _clip_update(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, fclip, flr)
+                _clip_update(&by[0], &dby[0], iV, fclip, flr)
     finally:
         fr_team_end(nth)
         free(TC)

@@ -519,6 +519,34 @@ def test_sample_on_two_threads_stops_as_on_one(K):
         assert (out[k:] == -7).all()                   # nothing written after the stop
 
 
+def test_pair_stall_fallback(K, dtype):
+    """A wait for thread 1 far longer than thread 0's own part makes thread 0 take the
+    rest of the call and the next calls run on one thread; the numbers stay those of
+    one thread (forced here: every wait counts as a stall)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    p = make_problem(np.random.default_rng(9), dtype, T=12, B=1, H=48, X=9, Y=9, scale=0.5)
+    u = np.random.default_rng(2).random(300)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        ref = sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
+    old = K._pair_test_hook(stall_ticks=-2 ** 62, backoff=0)
+    try:
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            for _ in range(3):
+                got = sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
+                K._pair_test_hook(backoff=0)
+                for r, g in zip(ref[0][1:], got[0][1:]):
+                    np.testing.assert_array_equal(r, g)
+                assert ref[1][0] == got[1][0]
+                for r, g in zip(ref[1][1:], got[1][1:]):
+                    for key in r:
+                        np.testing.assert_array_equal(r[key], g[key], err_msg=key)
+            K._pair_test_hook(stall_ticks=old[0], backoff=5)
+            sample(K, p, -1, u, 1.0, 0, -1, 300)          # a one-thread call: 4 left
+            assert K._pair_test_hook()[1] == 4
+    finally:
+        K._pair_test_hook(stall_ticks=old[0], backoff=0)
+
+
 def test_pair_without_its_second_thread():
     """With OpenMP limited to one thread the pair's first thread claims every item
     itself: the same characters, states and training step as on two threads (in a fresh

@@ -34,6 +34,7 @@ cdef extern from "_team.h" nogil:
     int fr_load(const int* p)
     int fr_take(int* p, int expected)
     void fr_relax(unsigned* spins)
+    long long fr_ticks()
 
 
 # Rounds of the team (see _team.h). A round of ``nblk`` blocks is ``stride`` ints,

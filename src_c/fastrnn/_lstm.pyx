@@ -47,7 +47,8 @@ from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
 from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, fr_wait_count, fr_store,
-                              fr_load, fr_take, fr_relax, gather_ix, gather_scatter,
+                              fr_load, fr_take, fr_relax, fr_ticks, gather_ix,
+                              gather_scatter,
                               output_team, round_first, round_then, rounds_alloc,
                               sample_pick, softmax_xent_core, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
@@ -282,15 +283,39 @@ cdef enum:
     _P_PHASE = 32      # thread 0's phases finished
     _P_X = 48          # sampling: the input of the step begun last
     _P_FIN = 64        # 1 once the loop is over
-    _P_INTS = 80
+    _P_SOLO = 80       # 1 once thread 0 has found thread 1 stalled: no more items for it
+    _P_INTS = 96
+
+
+# A thread 1 that loses its core (to another process, or to the hypervisor) while it
+# holds an item makes thread 0 wait for it. When a wait lasts longer than twice thread
+# 0's own part of the phase plus _PAIR_STALL_TICKS (about 200 us on this 2.6 GHz TSC:
+# longer than an interrupt, shorter than a time slice), thread 0 takes every later item
+# of the call itself, and the next _PAIR_BACKOFF batch-1 calls run on one thread (the
+# same numbers) before a pair is tried again.
+cdef long long _PAIR_STALL_TICKS = 500000
+cdef int _PAIR_BACKOFF = 64
+cdef int _pair_backoff = 0
+
+
+def _pair_test_hook(stall_ticks=None, backoff=None):
+    """Test hook: set the stall threshold (ticks) and/or the calls left on one thread;
+    returns the previous ``(stall_ticks, calls left on one thread)``."""
+    global _PAIR_STALL_TICKS, _pair_backoff
+    old = (_PAIR_STALL_TICKS, _pair_backoff)
+    if stall_ticks is not None:
+        _PAIR_STALL_TICKS = stall_ticks
+    if backoff is not None:
+        _pair_backoff = backoff
+    return old
 
 
 cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
     """Thread 1: claim the next of the loop's ``nitems`` items once it may start; -1
-    once the loop is over."""
+    once the loop is over (or thread 0 has taken over the rest)."""
     cdef unsigned spins = 0
     cdef int i
-    while not fr_load(&fl[_P_FIN]):
+    while not fr_load(&fl[_P_FIN]) and not fr_load(&fl[_P_SOLO]):
         i = fr_load(&fl[_P_TICKET])
         if (i < nitems and fr_load(&fl[_P_DONE]) >= i and fr_load(&fl[_P_PHASE]) >= i
                 and fr_take(&fl[_P_TICKET], i)):
@@ -299,13 +324,20 @@ cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
     return -1
 
 
-cdef inline bint _pair_mine(int* fl, int i) noexcept nogil:
+cdef inline bint _pair_mine(int* fl, int i, long long* tph) noexcept nogil:
     """Thread 0 needs item i: True if it claimed it (it then does it and calls
     ``_pair_done``), else it waits until thread 1 has done it. ``fl`` NULL (one thread,
-    the same loop): True."""
+    the same loop): True. ``tph``: when thread 0's current phase began (``fr_ticks``);
+    set to the end of the wait. A wait much longer than that phase marks thread 1 as
+    stalled (``_P_SOLO``)."""
+    cdef long long t0
     if fl == NULL or fr_take(&fl[_P_TICKET], i):
         return True
+    t0 = fr_ticks()
     fr_wait_count(&fl[_P_DONE], i + 1)
+    if fr_ticks() - t0 > 2 * (t0 - tph[0]) + _PAIR_STALL_TICKS:
+        fr_store(&fl[_P_SOLO], 1)
+    tph[0] = fr_ticks()
     return False
 
 
@@ -329,10 +361,23 @@ cdef inline void _pair_end(int* fl) noexcept nogil:
 
 cdef inline int* _pair_flags(int H, int nth) noexcept nogil:
     """Zeroed flags when a batch-1 pass of H units runs on a pair (else NULL: one
-    thread). The caller enters ``parallel(num_threads=2)`` and frees them after."""
+    thread). The caller enters ``parallel(num_threads=2)`` and ends with
+    ``_pair_free``."""
+    global _pair_backoff
     if nth < 2 or H < _PAIR_MIN_H or not fr_openmp():
         return NULL
+    if _pair_backoff > 0:          # a recent call found thread 1 stalled
+        _pair_backoff -= 1
+        return NULL
     return <int*>calloc(_P_INTS, sizeof(int))
+
+
+cdef inline void _pair_free(int* fl) noexcept nogil:
+    """Free the flags of a pair; after a stall, the next calls run on one thread."""
+    global _pair_backoff
+    if fl != NULL and fl[_P_SOLO]:
+        _pair_backoff = _PAIR_BACKOFF
+    free(fl)
 
 
 cdef void _fwd_item(int i, int H, const floating* Wh, const floating* a0,
@@ -364,6 +409,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
     cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit(H)
     cdef floating* g
     cdef floating* tc = NULL
+    cdef long long tph = fr_ticks() if fl != NULL else 0   # see _pair_mine
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, 2 * T)
         while i >= 0:
@@ -377,7 +423,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
         # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T, in the parts of _zsplit
         _zgemv(H, 0, zs, Wh, a0 if t == 0 else A + (t - 1) * H, g)
         _pair_phase(fl, i + 1)
-        if zs < G4 and _pair_mine(fl, i):
+        if zs < G4 and _pair_mine(fl, i, &tph):
             _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
             _pair_done(fl, i)
         if TC != NULL:
@@ -385,7 +431,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
         lstm_gates(g, c0 if t == 0 else C + (t - 1) * H, C + t * H, A + t * H,
                    H if fl == NULL else us, tc, H)
         _pair_phase(fl, i + 2)
-        if fl != NULL and _pair_mine(fl, i + 1):
+        if fl != NULL and _pair_mine(fl, i + 1, &tph):
             _fwd_item(i + 1, H, Wh, a0, c0, A, C, G, TC)
             _pair_done(fl, i + 1)
     _pair_end(fl)
@@ -465,6 +511,7 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
     the thread that multiplies a part of Wh keeps it in its core's cache from step to
     step. One thread runs the cell backward of all units in one call (the same bits)."""
     cdef int t, i, k, n = 2 * T + 1, us = _unit_split(H), zs = _zsplit(H)
+    cdef long long tph = fr_ticks() if fl != NULL else 0   # see _pair_mine
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, n)
         while i >= 0:
@@ -478,19 +525,19 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
         i = 2 * k
         _bwd_step(t, T, H, 0, H if fl == NULL else us, c0, C, G, dA, TC, P1, dc)
         _pair_phase(fl, i + 1)
-        if fl != NULL and _pair_mine(fl, i):
+        if fl != NULL and _pair_mine(fl, i, &tph):
             _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db, Wu,
                       clip, lr)
             _pair_done(fl, i)
         _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
         _pair_phase(fl, i + 2)
-        if zs < 4 * H and _pair_mine(fl, i + 1):
+        if zs < 4 * H and _pair_mine(fl, i + 1, &tph):
             _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
                       Wu, clip, lr)
             _pair_done(fl, i + 1)
     _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
     _clip_update(Wu, dWh, <Py_ssize_t>zs * H, clip, lr)
-    if zs < 4 * H and _pair_mine(fl, n - 1):
+    if zs < 4 * H and _pair_mine(fl, n - 1, &tph):
         _bwd_item(n - 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
                   Wu, clip, lr)
         _pair_done(fl, n - 1)
@@ -548,7 +595,7 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
         if fl != NULL:
             with parallel(num_threads=2):
                 _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, fl)
-            free(fl)
+            _pair_free(fl)
         else:
             _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, <int*>NULL)
         return
@@ -748,7 +795,7 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
         with parallel(num_threads=2):
             _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip,
                      lr, fl)
-        free(fl)
+        _pair_free(fl)
     else:
         _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip, lr,
                  <int*>NULL)
@@ -822,6 +869,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
     cdef floating* cn = w
     cdef floating* tmp
     cdef int64_t xi
+    cdef long long tph = fr_ticks() if fl != NULL else 0   # see _pair_mine
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, <int>(2 * n))
         while i >= 0:
@@ -845,12 +893,12 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
         _load_input(G4, 0, zs, Xn, Wx, b, x, tbl, built, z)
         _zgemv(H, 0, zs, Wh, a, z)
         _pair_phase(fl, i + 1)
-        if zs < G4 and _pair_mine(fl, i):
+        if zs < G4 and _pair_mine(fl, i, &tph):
             _load_input(G4, zs, G4, Xn, Wx, b, x, tbl, built + Xn, z)
             _zgemv(H, zs, G4, Wh, a, z)
             _pair_done(fl, i)
         lstm_gates(z, cp, cn, a, H if fl == NULL else us, <floating*>NULL, H)
-        if fl != NULL and _pair_mine(fl, i + 1):
+        if fl != NULL and _pair_mine(fl, i + 1, &tph):
             lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
             _pair_done(fl, i + 1)
         tmp = cp
@@ -1034,11 +1082,11 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
     # multiplies Wh in two parts, when the BLAS setting allows them
     cdef int nth = (fr_team_begin() if 1 < n < (1 << 30) and H >= _PAIR_MIN_H
                     and fr_openmp() else 1)
-    cdef bint pair = nth > 1
     # z (4H), w (H), logits (Y)
     cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
-    cdef int* flags = _pair_flags(<int>H, nth) if pair else NULL
+    cdef int* flags = _pair_flags(<int>H, nth)      # NULL: one thread
+    cdef bint pair = flags != NULL
     cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
     # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
@@ -1054,7 +1102,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
             tbl = NULL
             built = NULL
     try:
-        if fbuf == NULL or dbuf == NULL or (pair and flags == NULL):
+        if fbuf == NULL or dbuf == NULL:
             raise MemoryError("lstm_sample: cannot allocate scratch")
         with nogil:
             if pair:
@@ -1076,7 +1124,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         fr_team_end(nth)
         free(fbuf)
         free(dbuf)
-        free(flags)
+        _pair_free(flags)
         free(tbl)
         free(built)
     return count

@@ -24,6 +24,7 @@
 #define FASTRNN_TEAM_H
 
 #include <sched.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -112,6 +113,19 @@ static inline int fr_take(int *p, int expected)
 {
     return __atomic_compare_exchange_n(p, &expected, expected + 1, 0, __ATOMIC_ACQ_REL,
                                        __ATOMIC_ACQUIRE);
+}
+
+/* A cheap clock for telling a stalled thread from a busy one (TSC ticks on x86,
+ * nanoseconds elsewhere; only compared with itself). */
+static inline long long fr_ticks(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return (long long)__builtin_ia32_rdtsc();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+#endif
 }
 
 /* One turn of a wait loop: spin briefly, then yield the core (as fr_wait_count). */

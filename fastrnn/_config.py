@@ -5,7 +5,7 @@ ships (OpenBLAS in the wheels). Its thread count is fastrnn's one thread setting
 kernels use the BLAS's threads; the batched LSTM kernels run on an OpenMP team of that
 many threads (each multiplying blocks of the hidden units with the BLAS at 1 thread
 meanwhile, see ``src_c/fastrnn/_team.h``); the LSTM's batch-1 passes (forward,
-backward, training step, sampling) from 32 hidden units split each step between two of
+backward, training step, sampling) from 96 hidden units split each step between two of
 them; other batch-1 kernels run on the calling thread.
 
 Thread policy (automatic by default): at batch 1 every product is a small
@@ -146,7 +146,7 @@ def set_num_threads(n) -> None:
     Parameters
     ----------
     n : int >= 1, or None to return to the automatic policy (1 thread at batch 1, all
-        cores for batches and for the LSTM's batch-1 passes from 32 hidden units, whose
+        cores for batches and for the LSTM's batch-1 passes from 96 hidden units, whose
         kernels split each step between two threads). More threads than cores only oversubscribes.
     """
     if n is None:

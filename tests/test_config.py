@@ -48,7 +48,7 @@ def test_threads_context_and_set_num_threads():
             fastrnn.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("H, paired", [(8, False), (48, True)])
+@pytest.mark.parametrize("H, paired", [(64, False), (100, True)])
 def test_batch1_lstm_asks_for_two_threads_from_the_pair_size(H, paired):
     """Automatic policy: batch 1 runs at 1 BLAS thread, except an LSTM large enough for
     its kernels to split each step between two threads (sampling, a batch-1 step); the

@@ -231,10 +231,10 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
 # BLAS's GEMV may sum an entry in another order depending on the rows around it in the
 # call): sampling's states equal forward()'s bit for bit, and no result depends on the
 # thread count.
-cdef int _SPLIT_MIN_H = 32
+cdef int _SPLIT_MIN_H = 96
 # and from this many on, those passes run on a pair of threads (below) when the BLAS
 # setting allows two (the automatic policy asks for them: fastrnn._config.auto_count)
-cdef int _PAIR_MIN_H = 32
+cdef int _PAIR_MIN_H = 96
 PAIR_MIN_H = _PAIR_MIN_H
 
 
@@ -292,21 +292,27 @@ cdef enum:
 # 0's own part of the phase plus _PAIR_STALL_TICKS (about 200 us on this 2.6 GHz TSC:
 # longer than an interrupt, shorter than a time slice), thread 0 takes every later item
 # of the call itself, and the next _PAIR_BACKOFF batch-1 calls run on one thread (the
-# same numbers) before a pair is tried again.
+# same numbers) before a pair is tried again. So do they after a call in which thread 0
+# spent over half of its time waiting for thread 1 (the other core slow to answer).
 cdef long long _PAIR_STALL_TICKS = 500000
 cdef int _PAIR_BACKOFF = 64
 cdef int _pair_backoff = 0
+cdef bint _pair_adaptive = True
 
 
-def _pair_test_hook(stall_ticks=None, backoff=None):
-    """Test hook: set the stall threshold (ticks) and/or the calls left on one thread;
-    returns the previous ``(stall_ticks, calls left on one thread)``."""
-    global _PAIR_STALL_TICKS, _pair_backoff
-    old = (_PAIR_STALL_TICKS, _pair_backoff)
+def _pair_test_hook(stall_ticks=None, backoff=None, adaptive=None):
+    """Test hook: set the stall threshold (ticks), the calls left on one thread, and
+    whether stalls and long waits send calls to one thread at all (``adaptive``; off,
+    every eligible call pairs); returns the previous ``(stall_ticks, calls left,
+    adaptive)``."""
+    global _PAIR_STALL_TICKS, _pair_backoff, _pair_adaptive
+    old = (_PAIR_STALL_TICKS, _pair_backoff, _pair_adaptive)
     if stall_ticks is not None:
         _PAIR_STALL_TICKS = stall_ticks
     if backoff is not None:
         _pair_backoff = backoff
+    if adaptive is not None:
+        _pair_adaptive = adaptive
     return old
 
 
@@ -327,18 +333,40 @@ cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
 cdef inline bint _pair_mine(int* fl, int i, long long* tph) noexcept nogil:
     """Thread 0 needs item i: True if it claimed it (it then does it and calls
     ``_pair_done``), else it waits until thread 1 has done it. ``fl`` NULL (one thread,
-    the same loop): True. ``tph``: when thread 0's current phase began (``fr_ticks``);
-    set to the end of the wait. A wait much longer than that phase marks thread 1 as
-    stalled (``_P_SOLO``)."""
-    cdef long long t0
+    the same loop): True. ``tph`` (``_pair_clock``): [0] when thread 0's current phase
+    began, set to the end of the wait; [1] the waits so far. A wait much longer than
+    that phase marks thread 1 as stalled (``_P_SOLO``)."""
+    cdef long long t0, t1
     if fl == NULL or fr_take(&fl[_P_TICKET], i):
         return True
     t0 = fr_ticks()
     fr_wait_count(&fl[_P_DONE], i + 1)
-    if fr_ticks() - t0 > 2 * (t0 - tph[0]) + _PAIR_STALL_TICKS:
+    t1 = fr_ticks()
+    if _pair_adaptive and t1 - t0 > 2 * (t0 - tph[0]) + _PAIR_STALL_TICKS:
         fr_store(&fl[_P_SOLO], 1)
-    tph[0] = fr_ticks()
+    tph[0] = t1
+    tph[1] += t1 - t0
     return False
+
+
+cdef inline void _pair_clock(int* fl, long long* tph) noexcept nogil:
+    """Start thread 0's clock: ``tph`` [0] phase start, [1] waits, [2] call start."""
+    if fl != NULL:
+        tph[0] = fr_ticks()
+        tph[1] = 0
+        tph[2] = tph[0]
+
+
+cdef inline void _pair_end(int* fl, long long* tph) noexcept nogil:
+    """Thread 0's loop is over: thread 1 returns (no-op for one thread). If thread 0
+    spent more than half of the call waiting for thread 1, the pair did not pay (with
+    the parts split evenly, one thread would have taken about twice thread 0's own
+    work; the other core is slow to answer or busy): marked as a stall
+    (``_pair_free``)."""
+    if fl != NULL:
+        if _pair_adaptive and 2 * tph[1] > fr_ticks() - tph[2]:
+            fr_store(&fl[_P_SOLO], 1)
+        fr_store(&fl[_P_FIN], 1)
 
 
 cdef inline void _pair_done(int* fl, int i) noexcept nogil:
@@ -353,10 +381,6 @@ cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
         fr_store(&fl[_P_PHASE], m)
 
 
-cdef inline void _pair_end(int* fl) noexcept nogil:
-    """Thread 0's loop is over: thread 1 returns (no-op for one thread)."""
-    if fl != NULL:
-        fr_store(&fl[_P_FIN], 1)
 
 
 cdef inline int* _pair_flags(int H, int nth) noexcept nogil:
@@ -409,7 +433,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
     cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit(H)
     cdef floating* g
     cdef floating* tc = NULL
-    cdef long long tph = fr_ticks() if fl != NULL else 0   # see _pair_mine
+    cdef long long tph[3]                 # thread 0's clock (_pair_clock)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, 2 * T)
         while i >= 0:
@@ -417,13 +441,14 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
             _pair_done(fl, i)
             i = _pair_next(fl, 2 * T)
         return
+    _pair_clock(fl, tph)
     for t in range(T):
         i = 2 * t
         g = G + <Py_ssize_t>t * G4
         # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T, in the parts of _zsplit
         _zgemv(H, 0, zs, Wh, a0 if t == 0 else A + (t - 1) * H, g)
         _pair_phase(fl, i + 1)
-        if zs < G4 and _pair_mine(fl, i, &tph):
+        if zs < G4 and _pair_mine(fl, i, tph):
             _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
             _pair_done(fl, i)
         if TC != NULL:
@@ -431,10 +456,10 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
         lstm_gates(g, c0 if t == 0 else C + (t - 1) * H, C + t * H, A + t * H,
                    H if fl == NULL else us, tc, H)
         _pair_phase(fl, i + 2)
-        if fl != NULL and _pair_mine(fl, i + 1, &tph):
+        if fl != NULL and _pair_mine(fl, i + 1, tph):
             _fwd_item(i + 1, H, Wh, a0, c0, A, C, G, TC)
             _pair_done(fl, i + 1)
-    _pair_end(fl)
+    _pair_end(fl, tph)
 
 
 cdef void _bwd_step(int t, int T, int H, int u0, int u1, const floating* c0,
@@ -511,7 +536,7 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
     the thread that multiplies a part of Wh keeps it in its core's cache from step to
     step. One thread runs the cell backward of all units in one call (the same bits)."""
     cdef int t, i, k, n = 2 * T + 1, us = _unit_split(H), zs = _zsplit(H)
-    cdef long long tph = fr_ticks() if fl != NULL else 0   # see _pair_mine
+    cdef long long tph[3]                 # thread 0's clock (_pair_clock)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, n)
         while i >= 0:
@@ -520,28 +545,29 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
             _pair_done(fl, i)
             i = _pair_next(fl, n)
         return
+    _pair_clock(fl, tph)
     for k in range(T):
         t = T - 1 - k
         i = 2 * k
         _bwd_step(t, T, H, 0, H if fl == NULL else us, c0, C, G, dA, TC, P1, dc)
         _pair_phase(fl, i + 1)
-        if fl != NULL and _pair_mine(fl, i, &tph):
+        if fl != NULL and _pair_mine(fl, i, tph):
             _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db, Wu,
                       clip, lr)
             _pair_done(fl, i)
         _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
         _pair_phase(fl, i + 2)
-        if zs < 4 * H and _pair_mine(fl, i + 1, &tph):
+        if zs < 4 * H and _pair_mine(fl, i + 1, tph):
             _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
                       Wu, clip, lr)
             _pair_done(fl, i + 1)
     _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
     _clip_update(Wu, dWh, <Py_ssize_t>zs * H, clip, lr)
-    if zs < 4 * H and _pair_mine(fl, n - 1, &tph):
+    if zs < 4 * H and _pair_mine(fl, n - 1, tph):
         _bwd_item(n - 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
                   Wu, clip, lr)
         _pair_done(fl, n - 1)
-    _pair_end(fl)
+    _pair_end(fl, tph)
 
 
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
@@ -869,7 +895,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
     cdef floating* cn = w
     cdef floating* tmp
     cdef int64_t xi
-    cdef long long tph = fr_ticks() if fl != NULL else 0   # see _pair_mine
+    cdef long long tph[3]                 # thread 0's clock (_pair_clock)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, <int>(2 * n))
         while i >= 0:
@@ -885,6 +911,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
             _pair_done(fl, i)
             i = _pair_next(fl, <int>(2 * n))
         return 0
+    _pair_clock(fl, tph)
     for step in range(n):
         i = <int>(2 * step)
         if fl != NULL:
@@ -893,12 +920,12 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
         _load_input(G4, 0, zs, Xn, Wx, b, x, tbl, built, z)
         _zgemv(H, 0, zs, Wh, a, z)
         _pair_phase(fl, i + 1)
-        if zs < G4 and _pair_mine(fl, i, &tph):
+        if zs < G4 and _pair_mine(fl, i, tph):
             _load_input(G4, zs, G4, Xn, Wx, b, x, tbl, built + Xn, z)
             _zgemv(H, zs, G4, Wh, a, z)
             _pair_done(fl, i)
         lstm_gates(z, cp, cn, a, H if fl == NULL else us, <floating*>NULL, H)
-        if fl != NULL and _pair_mine(fl, i + 1, &tph):
+        if fl != NULL and _pair_mine(fl, i + 1, tph):
             lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
             _pair_done(fl, i + 1)
         tmp = cp
@@ -910,7 +937,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
         if idx == stop:
             count = step + 1
             break
-    _pair_end(fl)
+    _pair_end(fl, tph)
     return count
 
 

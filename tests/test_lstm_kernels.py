@@ -27,13 +27,13 @@ def K():
 
 @pytest.fixture(autouse=True)
 def _pairs_always(K):
-    """Every eligible batch-1 call runs on the pair here: the adaptive fallback to one
-    thread (after a stall or long waits on a busy machine) would otherwise let a test
-    meant for two threads run on one (the numbers are the same either way)."""
-    old = K._pair_test_hook(backoff=0, adaptive=False) if hasattr(K, "_pair_test_hook") else None
+    """Every eligible batch-1 call runs on the pair here: the adaptive choice (one thread
+    when it measured faster, on a busy machine) would otherwise let a test meant for two
+    threads run on one (the numbers are the same either way)."""
+    old = K._pair_test_hook(adaptive=False) if hasattr(K, "_pair_test_hook") else None
     yield
     if old is not None:
-        K._pair_test_hook(stall_ticks=old[0], backoff=0, adaptive=old[2])
+        K._pair_test_hook(stall_ticks=old[0], adaptive=old[1])
 
 
 def make_problem(rng, dtype, T=5, B=3, H=4, X=6, Y=6, scale=0.6):
@@ -532,30 +532,56 @@ def test_sample_on_two_threads_stops_as_on_one(K):
 
 def test_pair_stall_fallback(K, dtype):
     """A wait for thread 1 far longer than thread 0's own part makes thread 0 take the
-    rest of the call and the next calls run on one thread; the numbers stay those of
-    one thread (forced here: every wait counts as a stall)."""
+    rest of the call; the numbers stay those of one thread (forced here: every wait
+    counts as a stall)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     p = make_problem(np.random.default_rng(9), dtype, T=12, B=1, H=100, X=9, Y=9, scale=0.5)
     u = np.random.default_rng(2).random(300)
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
         ref = sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
-    old = K._pair_test_hook(stall_ticks=-2 ** 62, backoff=0, adaptive=True)
+    old = K._pair_test_hook(stall_ticks=-2 ** 62)
     try:
         with threadpoolctl.threadpool_limits(2, user_api="blas"):
             for _ in range(3):
                 got = sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
-                K._pair_test_hook(backoff=0)
                 for r, g in zip(ref[0][1:], got[0][1:]):
                     np.testing.assert_array_equal(r, g)
                 assert ref[1][0] == got[1][0]
                 for r, g in zip(ref[1][1:], got[1][1:]):
                     for key in r:
                         np.testing.assert_array_equal(r[key], g[key], err_msg=key)
-            K._pair_test_hook(stall_ticks=old[0], backoff=5)
-            sample(K, p, -1, u, 1.0, 0, -1, 300)          # a one-thread call: 4 left
-            assert K._pair_test_hook()[1] == 4
     finally:
-        K._pair_test_hook(stall_ticks=old[0], backoff=0, adaptive=old[2])
+        K._pair_test_hook(stall_ticks=old[0])
+
+
+def test_pair_runs_the_mode_measured_cheaper(K):
+    """With the adaptive choice on, a batch-1 pass runs on a pair or on one thread,
+    whichever its kind measured cheaper (here set through the hook), and every 16th call
+    the other; sampling is kind 2."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _config
+
+    if not _config.config()["openmp"]:
+        pytest.skip("built without OpenMP: no pair")
+    p = make_problem(np.random.default_rng(9), np.float64, T=5, B=1, H=100, X=9, Y=9)
+    u = np.random.default_rng(2).random(20)
+    K._pair_test_hook(adaptive=True, reset=True)
+    try:
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            runs = []
+            for single, paired in ((1.0, 2.0), (2.0, 1.0)):
+                K._pair_test_costs(2, single, paired)
+                before = K._pair_test_hook()[2][2]
+                sample(K, p, -1, u, 1.0, 0, -1, 20)
+                runs.append(K._pair_test_hook()[2][2] - before)
+            assert runs == [0, 1]
+            K._pair_test_costs(2, 1.0, 2.0)         # single is cheaper: call 16 pairs
+            before = K._pair_test_hook()[2][2]
+            for _ in range(15):
+                sample(K, p, -1, u, 1.0, 0, -1, 20)
+            assert K._pair_test_hook()[2][2] - before == 1
+    finally:
+        K._pair_test_hook(adaptive=False, reset=True)
 
 
 def test_pair_without_its_second_thread():

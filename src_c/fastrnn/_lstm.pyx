@@ -291,29 +291,51 @@ cdef enum:
 # holds an item makes thread 0 wait for it. When a wait lasts longer than twice thread
 # 0's own part of the phase plus _PAIR_STALL_TICKS (about 200 us on this 2.6 GHz TSC:
 # longer than an interrupt, shorter than a time slice), thread 0 takes every later item
-# of the call itself, and the next _PAIR_BACKOFF batch-1 calls run on one thread (the
-# same numbers) before a pair is tried again. So do they after a call in which thread 0
-# spent over half of its time waiting for thread 1 (the other core slow to answer).
+# of the call itself.
 cdef long long _PAIR_STALL_TICKS = 500000
-cdef int _PAIR_BACKOFF = 64
-cdef int _pair_backoff = 0
+
+# Whether a pair pays depends on how fast the other core answers, which on a shared VM
+# changes from minute to minute (a cross-core round trip of 50 to 500 ns here). So each
+# kind of batch-1 pass (``_PK_*``) keeps a moving average of its cost per unit of work
+# (ticks / (steps * H^2)) on a pair and on one thread, runs the cheaper, and every
+# ``_PAIR_EXPLORE``-th eligible call runs the other one to keep its average current.
+# The numbers never depend on the choice.
+cdef enum:
+    _PK_FORWARD = 0
+    _PK_BACKWARD = 1
+    _PK_SAMPLE = 2
+    _PK_KINDS = 3
+cdef int _PAIR_EXPLORE = 16
+cdef double _pair_cost[_PK_KINDS][2]       # [kind][paired]: 0 until measured
+cdef long long _pair_calls[_PK_KINDS]
+cdef long long _pair_runs[_PK_KINDS]       # calls run on a pair (test hook)
 cdef bint _pair_adaptive = True
 
 
-def _pair_test_hook(stall_ticks=None, backoff=None, adaptive=None):
-    """Test hook: set the stall threshold (ticks), the calls left on one thread, and
-    whether stalls and long waits send calls to one thread at all (``adaptive``; off,
-    every eligible call pairs); returns the previous ``(stall_ticks, calls left,
-    adaptive)``."""
-    global _PAIR_STALL_TICKS, _pair_backoff, _pair_adaptive
-    old = (_PAIR_STALL_TICKS, _pair_backoff, _pair_adaptive)
+def _pair_test_hook(stall_ticks=None, adaptive=None, reset=False):
+    """Test hook: set the stall threshold (ticks); ``adaptive`` off makes every eligible
+    call pair; ``reset`` forgets the measured costs. Returns the previous
+    ``(stall_ticks, adaptive)`` and the calls run on a pair per kind."""
+    global _PAIR_STALL_TICKS, _pair_adaptive
+    cdef int k
+    old = (_PAIR_STALL_TICKS, _pair_adaptive, [_pair_runs[k] for k in range(_PK_KINDS)])
     if stall_ticks is not None:
         _PAIR_STALL_TICKS = stall_ticks
-    if backoff is not None:
-        _pair_backoff = backoff
     if adaptive is not None:
         _pair_adaptive = adaptive
+    if reset:
+        for k in range(_PK_KINDS):
+            _pair_cost[k][0] = 0
+            _pair_cost[k][1] = 0
+            _pair_calls[k] = 0
     return old
+
+
+def _pair_test_costs(int kind, double single, double paired):
+    """Test hook: set the measured costs of a kind (ticks per unit of work)."""
+    _pair_cost[kind][0] = single
+    _pair_cost[kind][1] = paired
+    _pair_calls[kind] = 1
 
 
 cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
@@ -358,14 +380,8 @@ cdef inline void _pair_clock(int* fl, long long* tph) noexcept nogil:
 
 
 cdef inline void _pair_end(int* fl, long long* tph) noexcept nogil:
-    """Thread 0's loop is over: thread 1 returns (no-op for one thread). If thread 0
-    spent more than half of the call waiting for thread 1, the pair did not pay (with
-    the parts split evenly, one thread would have taken about twice thread 0's own
-    work; the other core is slow to answer or busy): marked as a stall
-    (``_pair_free``)."""
+    """Thread 0's loop is over: thread 1 returns (no-op for one thread)."""
     if fl != NULL:
-        if _pair_adaptive and 2 * tph[1] > fr_ticks() - tph[2]:
-            fr_store(&fl[_P_SOLO], 1)
         fr_store(&fl[_P_FIN], 1)
 
 
@@ -383,24 +399,39 @@ cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
 
 
 
-cdef inline int* _pair_flags(int H, int nth) noexcept nogil:
-    """Zeroed flags when a batch-1 pass of H units runs on a pair (else NULL: one
-    thread). The caller enters ``parallel(num_threads=2)`` and ends with
-    ``_pair_free``."""
-    global _pair_backoff
+cdef inline int* _pair_begin(int kind, int H, int nth, long long* t0) noexcept nogil:
+    """Zeroed flags when this batch-1 pass of H units runs on a pair (else NULL: one
+    thread): eligible (``nth`` >= 2, H >= ``_PAIR_MIN_H``, OpenMP) and the cheaper of
+    the two by the measured costs, or the other one on an exploring call. The caller
+    enters ``parallel(num_threads=2)`` when not NULL and ends with ``_pair_finish``;
+    ``t0``: the start (0: not eligible, nothing to measure)."""
+    cdef bint pair, explore
+    t0[0] = 0
     if nth < 2 or H < _PAIR_MIN_H or not fr_openmp():
         return NULL
-    if _pair_backoff > 0:          # a recent call found thread 1 stalled
-        _pair_backoff -= 1
+    _pair_calls[kind] += 1
+    pair = True
+    if _pair_adaptive:
+        explore = _pair_calls[kind] % _PAIR_EXPLORE == 0
+        pair = not (_pair_cost[kind][0] > 0 and _pair_cost[kind][1] > _pair_cost[kind][0])
+        if explore:
+            pair = not pair
+    t0[0] = fr_ticks()
+    if not pair:
         return NULL
+    _pair_runs[kind] += 1
     return <int*>calloc(_P_INTS, sizeof(int))
 
 
-cdef inline void _pair_free(int* fl) noexcept nogil:
-    """Free the flags of a pair; after a stall, the next calls run on one thread."""
-    global _pair_backoff
-    if fl != NULL and fl[_P_SOLO]:
-        _pair_backoff = _PAIR_BACKOFF
+cdef inline void _pair_finish(int kind, int* fl, long long t0, double work) noexcept nogil:
+    """Record the cost of the pass begun by ``_pair_begin`` (``work``: steps * H^2) in
+    the average of its mode, and free the flags."""
+    cdef double cost, old
+    cdef int mode = fl != NULL
+    if t0 != 0 and work > 0:
+        cost = <double>(fr_ticks() - t0) / work
+        old = _pair_cost[kind][mode]
+        _pair_cost[kind][mode] = cost if old <= 0 else 0.75 * old + 0.25 * cost
     free(fl)
 
 
@@ -616,14 +647,15 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     cdef int* rounds
     cdef int stride
     cdef int* fl
+    cdef long long t0
     if B == 1:
-        fl = _pair_flags(H, nth)
+        fl = _pair_begin(_PK_FORWARD, H, nth, &t0)
         if fl != NULL:
             with parallel(num_threads=2):
                 _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, fl)
-            _pair_free(fl)
         else:
             _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, <int*>NULL)
+        _pair_finish(_PK_FORWARD, fl, t0, <double>T * H * H)
         return
     else:
         WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
@@ -816,15 +848,16 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     # in the two parts of _zsplit: on a pair, or in the same parts on one thread
     cdef int zs = _zsplit(H)
     cdef floating* P1 = TC + <Py_ssize_t>T * H + 4 * H if zs < G4 else NULL
-    fl = _pair_flags(H, nth)
+    cdef long long t0
+    fl = _pair_begin(_PK_BACKWARD, H, nth, &t0)
     if fl != NULL:
         with parallel(num_threads=2):
             _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip,
                      lr, fl)
-        _pair_free(fl)
     else:
         _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip, lr,
                  <int*>NULL)
+    _pair_finish(_PK_BACKWARD, fl, t0, <double>T * H * H)
     if zs < G4:
         _vadd(da0, P1, H)
 
@@ -1112,7 +1145,8 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
     # z (4H), w (H), logits (Y)
     cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
-    cdef int* flags = _pair_flags(<int>H, nth)      # NULL: one thread
+    cdef long long t0
+    cdef int* flags = _pair_begin(_PK_SAMPLE, <int>H, nth, &t0)      # NULL: one thread
     cdef bint pair = flags != NULL
     cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
@@ -1151,7 +1185,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         fr_team_end(nth)
         free(fbuf)
         free(dbuf)
-        _pair_free(flags)
+        _pair_finish(_PK_SAMPLE, flags, t0, <double>count * H * H)
         free(tbl)
         free(built)
     return count

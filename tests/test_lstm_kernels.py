@@ -556,8 +556,8 @@ def test_pair_stall_fallback(K, dtype):
 
 def test_pair_runs_the_mode_measured_cheaper(K):
     """With the adaptive choice on, a batch-1 pass runs on a pair or on one thread,
-    whichever its kind measured cheaper (here set through the hook), and every 16th call
-    the other; sampling is kind 2."""
+    whichever its kind, dtype and H measured cheaper (here set through the hook), and
+    every 16th call the other; sampling is kind 2."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from fastrnn import _config
 
@@ -570,12 +570,12 @@ def test_pair_runs_the_mode_measured_cheaper(K):
         with threadpoolctl.threadpool_limits(2, user_api="blas"):
             runs = []
             for single, paired in ((1.0, 1e30), (1e30, 1.0)):    # far from real costs
-                K._pair_test_costs(2, single, paired)
+                K._pair_test_costs(2, True, 100, single, paired)
                 before = K._pair_test_hook()[2][2]
                 sample(K, p, -1, u, 1.0, 0, -1, 20)
                 runs.append(K._pair_test_hook()[2][2] - before)
             assert runs == [0, 1]
-            K._pair_test_costs(2, 1.0, 1e30)        # single is cheaper: call 16 pairs
+            K._pair_test_costs(2, True, 100, 1.0, 1e30)        # single is cheaper: call 16 pairs
             before = K._pair_test_hook()[2][2]
             for _ in range(15):
                 sample(K, p, -1, u, 1.0, 0, -1, 20)

@@ -296,18 +296,20 @@ cdef long long _PAIR_STALL_TICKS = 500000
 
 # Whether a pair pays depends on how fast the other core answers, which on a shared VM
 # changes from minute to minute (a cross-core round trip of 50 to 500 ns here). So each
-# kind of batch-1 pass (``_PK_*``) keeps a moving average of its cost per unit of work
-# (ticks / (steps * H^2)) on a pair and on one thread, runs the cheaper, and every
-# ``_PAIR_EXPLORE``-th eligible call runs the other one to keep its average current.
-# The numbers never depend on the choice.
+# kind of batch-1 pass (``_PK_*``), per dtype, keeps for the last H it ran a moving
+# average of its cost per unit of work (ticks / (steps * H^2)) on a pair and on one
+# thread, runs the cheaper, and every ``_PAIR_EXPLORE``-th eligible call runs the other
+# one to keep its average current. The numbers never depend on the choice.
 cdef enum:
     _PK_FORWARD = 0
     _PK_BACKWARD = 1
     _PK_SAMPLE = 2
     _PK_KINDS = 3
+    _PK_SLOTS = 6      # kind * 2 + (float64)
 cdef int _PAIR_EXPLORE = 16
-cdef double _pair_cost[_PK_KINDS][2]       # [kind][paired]: 0 until measured
-cdef long long _pair_calls[_PK_KINDS]
+cdef double _pair_cost[_PK_SLOTS][2]       # [slot][paired]: 0 until measured
+cdef int _pair_h[_PK_SLOTS]                # the H the slot's costs are for
+cdef long long _pair_calls[_PK_SLOTS]
 cdef long long _pair_runs[_PK_KINDS]       # calls run on a pair (test hook)
 cdef bint _pair_adaptive = True
 
@@ -324,18 +326,22 @@ def _pair_test_hook(stall_ticks=None, adaptive=None, reset=False):
     if adaptive is not None:
         _pair_adaptive = adaptive
     if reset:
-        for k in range(_PK_KINDS):
+        for k in range(_PK_SLOTS):
             _pair_cost[k][0] = 0
             _pair_cost[k][1] = 0
             _pair_calls[k] = 0
+            _pair_h[k] = 0
     return old
 
 
-def _pair_test_costs(int kind, double single, double paired):
-    """Test hook: set the measured costs of a kind (ticks per unit of work)."""
-    _pair_cost[kind][0] = single
-    _pair_cost[kind][1] = paired
-    _pair_calls[kind] = 1
+def _pair_test_costs(int kind, bint dbl, int H, double single, double paired):
+    """Test hook: set the measured costs of a kind, dtype and H (ticks per unit of
+    work); the next call is not an exploring one."""
+    cdef int slot = kind * 2 + dbl
+    _pair_cost[slot][0] = single
+    _pair_cost[slot][1] = paired
+    _pair_h[slot] = H
+    _pair_calls[slot] = 1
 
 
 cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
@@ -399,21 +405,27 @@ cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
 
 
 
-cdef inline int* _pair_begin(int kind, int H, int nth, long long* t0) noexcept nogil:
-    """Zeroed flags when this batch-1 pass of H units runs on a pair (else NULL: one
-    thread): eligible (``nth`` >= 2, H >= ``_PAIR_MIN_H``, OpenMP) and the cheaper of
-    the two by the measured costs, or the other one on an exploring call. The caller
-    enters ``parallel(num_threads=2)`` when not NULL and ends with ``_pair_finish``;
-    ``t0``: the start (0: not eligible, nothing to measure)."""
-    cdef bint pair, explore
+cdef inline int* _pair_begin(int kind, bint dbl, int H, int nth,
+                             long long* t0) noexcept nogil:
+    """Zeroed flags when this batch-1 pass of H units (float64 when ``dbl``) runs on a
+    pair (else NULL: one thread): eligible (``nth`` >= 2, H >= ``_PAIR_MIN_H``, OpenMP)
+    and the cheaper of the two by the measured costs, or the other one on an exploring
+    call. The caller enters ``parallel(num_threads=2)`` when not NULL and ends with
+    ``_pair_finish``; ``t0``: the start (0: not eligible, nothing to measure)."""
+    cdef bint pair = True, explore
+    cdef int slot = kind * 2 + dbl
     t0[0] = 0
     if nth < 2 or H < _PAIR_MIN_H or not fr_openmp():
         return NULL
-    _pair_calls[kind] += 1
-    pair = True
+    if _pair_h[slot] != H:         # another model: measure afresh
+        _pair_h[slot] = H
+        _pair_cost[slot][0] = 0
+        _pair_cost[slot][1] = 0
+        _pair_calls[slot] = 0
+    _pair_calls[slot] += 1
     if _pair_adaptive:
-        explore = _pair_calls[kind] % _PAIR_EXPLORE == 0
-        pair = not (_pair_cost[kind][0] > 0 and _pair_cost[kind][1] > _pair_cost[kind][0])
+        explore = _pair_calls[slot] % _PAIR_EXPLORE == 0
+        pair = not (_pair_cost[slot][0] > 0 and _pair_cost[slot][1] > _pair_cost[slot][0])
         if explore:
             pair = not pair
     t0[0] = fr_ticks()
@@ -423,15 +435,16 @@ cdef inline int* _pair_begin(int kind, int H, int nth, long long* t0) noexcept n
     return <int*>calloc(_P_INTS, sizeof(int))
 
 
-cdef inline void _pair_finish(int kind, int* fl, long long t0, double work) noexcept nogil:
+cdef inline void _pair_finish(int kind, bint dbl, int* fl, long long t0,
+                              double work) noexcept nogil:
     """Record the cost of the pass begun by ``_pair_begin`` (``work``: steps * H^2) in
     the average of its mode, and free the flags."""
     cdef double cost, old
-    cdef int mode = fl != NULL
+    cdef int slot = kind * 2 + dbl, mode = fl != NULL
     if t0 != 0 and work > 0:
         cost = <double>(fr_ticks() - t0) / work
-        old = _pair_cost[kind][mode]
-        _pair_cost[kind][mode] = cost if old <= 0 else 0.75 * old + 0.25 * cost
+        old = _pair_cost[slot][mode]
+        _pair_cost[slot][mode] = cost if old <= 0 else 0.75 * old + 0.25 * cost
     free(fl)
 
 
@@ -649,13 +662,13 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     cdef int* fl
     cdef long long t0
     if B == 1:
-        fl = _pair_begin(_PK_FORWARD, H, nth, &t0)
+        fl = _pair_begin(_PK_FORWARD, floating is double, H, nth, &t0)
         if fl != NULL:
             with parallel(num_threads=2):
                 _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, fl)
         else:
             _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, <int*>NULL)
-        _pair_finish(_PK_FORWARD, fl, t0, <double>T * H * H)
+        _pair_finish(_PK_FORWARD, floating is double, fl, t0, <double>T * H * H)
         return
     else:
         WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
@@ -849,7 +862,7 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef int zs = _zsplit(H)
     cdef floating* P1 = TC + <Py_ssize_t>T * H + 4 * H if zs < G4 else NULL
     cdef long long t0
-    fl = _pair_begin(_PK_BACKWARD, H, nth, &t0)
+    fl = _pair_begin(_PK_BACKWARD, floating is double, H, nth, &t0)
     if fl != NULL:
         with parallel(num_threads=2):
             _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip,
@@ -857,7 +870,7 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     else:
         _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip, lr,
                  <int*>NULL)
-    _pair_finish(_PK_BACKWARD, fl, t0, <double>T * H * H)
+    _pair_finish(_PK_BACKWARD, floating is double, fl, t0, <double>T * H * H)
     if zs < G4:
         _vadd(da0, P1, H)
 
@@ -1146,7 +1159,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
     cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
     cdef long long t0
-    cdef int* flags = _pair_begin(_PK_SAMPLE, <int>H, nth, &t0)      # NULL: one thread
+    cdef int* flags = _pair_begin(_PK_SAMPLE, floating is double, <int>H, nth, &t0)
     cdef bint pair = flags != NULL
     cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
@@ -1185,7 +1198,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         fr_team_end(nth)
         free(fbuf)
         free(dbuf)
-        _pair_finish(_PK_SAMPLE, flags, t0, <double>count * H * H)
+        _pair_finish(_PK_SAMPLE, floating is double, flags, t0, <double>count * H * H)
         free(tbl)
         free(built)
     return count

@@ -296,10 +296,11 @@ cdef long long _PAIR_STALL_TICKS = 500000
 
 # Whether a pair pays depends on how fast the other core answers, which on a shared VM
 # changes from minute to minute (a cross-core round trip of 50 to 500 ns here). So each
-# kind of batch-1 pass (``_PK_*``), per dtype, keeps for the last H it ran a moving
-# average of its cost per unit of work (ticks / (steps * H^2)) on a pair and on one
-# thread, runs the cheaper, and every ``_PAIR_EXPLORE``-th eligible call runs the other
-# one to keep its average current. The numbers never depend on the choice.
+# kind of batch-1 pass (``_PK_*``), per dtype, keeps for the last H it ran an estimate
+# of its cost per unit of work (ticks / (steps * H^2)) on a pair and on one thread
+# (``_pair_finish``), runs the cheaper, and every ``_PAIR_EXPLORE``-th eligible call
+# runs the other one to keep its estimate current. The numbers never depend on the
+# choice.
 cdef enum:
     _PK_FORWARD = 0
     _PK_BACKWARD = 1
@@ -438,13 +439,15 @@ cdef inline int* _pair_begin(int kind, bint dbl, int H, int nth,
 cdef inline void _pair_finish(int kind, bint dbl, int* fl, long long t0,
                               double work) noexcept nogil:
     """Record the cost of the pass begun by ``_pair_begin`` (``work``: steps * H^2) in
-    the average of its mode, and free the flags."""
+    the estimate of its mode, and free the flags. The estimate is a decaying minimum:
+    the new cost if lower, else the old one raised by at most 5 %, so that one slow call
+    (a thread woken from sleep, an interrupt) does not count and lasting change does."""
     cdef double cost, old
     cdef int slot = kind * 2 + dbl, mode = fl != NULL
     if t0 != 0 and work > 0:
         cost = <double>(fr_ticks() - t0) / work
         old = _pair_cost[slot][mode]
-        _pair_cost[slot][mode] = cost if old <= 0 else 0.75 * old + 0.25 * cost
+        _pair_cost[slot][mode] = cost if old <= 0 or cost < 1.05 * old else 1.05 * old
     free(fl)
 
 

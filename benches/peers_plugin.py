@@ -78,12 +78,6 @@ def _set_case_batch(batch, paired=False):
                                         user_api="blas")
 
 
-def _paired(K, case):
-    """Whether fastrnn's kernels split this case's batch-1 steps between two threads (the
-    LSTM from ``PAIR_MIN_H`` hidden units), as ``models.LSTM`` tells the policy."""
-    return case.cell == "lstm" and case.m == 1 and case.n_a >= getattr(K, "PAIR_MIN_H", np.inf)
-
-
 def _auto_threads():
     """Context factory for the default rows: the automatic policy for the current case."""
     return threadpoolctl.threadpool_limits(
@@ -120,7 +114,7 @@ def _train(dtype, auto):
         T, m = X.shape
         H, V = case.n_a, case.n_y
         if auto:
-            _set_case_batch(m, paired=_paired(K, case))
+            _set_case_batch(m, paired=m == 1 and _config.pairs(K, case.cell, H))
         e = lambda *s: np.empty(s, dt)  # noqa: E731
         if case.cell == "rnn":
             # RNNTrainer converts the arguments once; a step converts only X and Y
@@ -146,7 +140,7 @@ def _sample(dtype, auto, seed=0):
         rng = np.random.default_rng(seed)
         H = case.n_a
         if auto:
-            _set_case_batch(1, paired=_paired(K, case))
+            _set_case_batch(1, paired=_config.pairs(K, case.cell, H))
         outs = {}
         if case.cell == "rnn":
             p = rnn_layout(params, dt)

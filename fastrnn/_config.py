@@ -119,6 +119,13 @@ def auto_count(batch, paired=False):
     return _cpu_count() if batch > 1 or paired else 1
 
 
+def pairs(kernels, cell, hidden_size):
+    """Whether ``kernels`` split a batch-1 step of this cell between two threads (the
+    LSTM from ``PAIR_MIN_H`` hidden units in the compiled kernels; the ``paired`` of
+    :func:`auto_count`)."""
+    return cell == "lstm" and hidden_size >= getattr(kernels, "PAIR_MIN_H", float("inf"))
+
+
 def auto_threads(batch, paired=False):
     """Called by the public entry points before kernels run: in automatic mode, the
     thread count of :func:`auto_count`. A fixed count (``set_num_threads``, ``threads``,

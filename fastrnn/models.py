@@ -131,7 +131,8 @@ class _Model:
         return y
 
     def _workspace(self, T, B):
-        _config.auto_threads(B, paired=B == 1 and self._paired(_ext.kernels()))
+        _config.auto_threads(B, paired=B == 1 and _config.pairs(_ext.kernels(), self.cell,
+                                                                 self.hidden_size))
         key = (T, B)
         ws = self._ws.get(key)
         if ws is None:
@@ -226,7 +227,7 @@ class _Model:
                              "<= input_size")
         st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
         k = _ext.kernels()
-        _config.auto_threads(1, paired=n > 1 and self._paired(k))
+        _config.auto_threads(1, paired=n > 1 and _config.pairs(k, self.cell, self.hidden_size))
         u = _rng(seed, rng).random(n)
         out = np.empty(n, np.int64)
         m = self._sample(k, st, start, u, temperature, top_k, int(stop), out)
@@ -389,9 +390,6 @@ class RNN(_Model):
         loss = tr.step(x, y)
         return loss, tr.A[T - 1].copy()
 
-    def _paired(self, k):
-        return False
-
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params
         return k.rnn_sample(p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"], st[0], start, u,
@@ -488,11 +486,6 @@ class LSTM(_Model):
                                     g["dWx"], g["dWh"], g["db"], g["dWy"], g["dby"], ws["da0"],
                                     ws["dc0"], clip, lr)
         return loss, self._final_state(ws)
-
-    def _paired(self, k):
-        """Whether the kernels split a batch-1 step between two threads here (sampling,
-        and the passes of one sequence)."""
-        return self.hidden_size >= getattr(k, "PAIR_MIN_H", np.inf)
 
     def _sample(self, k, st, start, u, temperature, top_k, stop, out):
         p = self.params

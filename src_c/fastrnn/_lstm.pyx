@@ -223,32 +223,30 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
 
 # ------------------------------------------------------------ batch 1 on two threads
 
-# From this many hidden units on, a batch-1 step multiplies Wh a_{t-1} in two parts,
-# the rows of gates [f, i] and of gates [cc, o] (``_zsplit``), and the backward's
-# dz_t @ Wh in two parts, the units [0, us) and [us, H) (``_unit_split``), in every
-# batch-1 pass (forward, backward, training step, sampling), so that the numbers are
-# the same whether one thread computes both parts or a pair of threads one each (a
-# BLAS's GEMV may sum an entry in another order depending on the rows around it in the
-# call): sampling's states equal forward()'s bit for bit, and no result depends on the
-# thread count.
-cdef int _SPLIT_MIN_H = 96
-# and from this many on, those passes run on a pair of threads (below) when the BLAS
-# setting allows two (the automatic policy asks for them: fastrnn._config.auto_count)
+# From PAIR_MIN_H hidden units on, a batch-1 step multiplies Wh a_{t-1} in two parts,
+# the rows of gates [f, i] and of gates [cc, o] (``_zsplit``), and activates its units
+# in two ranges (``_unit_split``), in every batch-1 pass (forward, backward, training
+# step, sampling), so that the numbers are the same whether one thread computes both
+# parts or a pair of threads one each (a BLAS's GEMV may sum an entry in another order
+# depending on the rows around it in the call): sampling's states equal forward()'s bit
+# for bit, and no result depends on the thread count. From that size those passes run
+# on a pair of threads (below) when the BLAS setting allows two (the automatic policy
+# asks for them: fastrnn._config.auto_count); below it a step is too short for the
+# synchronisation to pay.
 cdef int _PAIR_MIN_H = 96
 PAIR_MIN_H = _PAIR_MIN_H
 
 
 cdef inline int _zsplit(int H) noexcept nogil:
     """The first row of the second part of a batch-1 step's ``Wh a`` (4H: one part)."""
-    return 2 * H if H >= _SPLIT_MIN_H else 4 * H
+    return 2 * H if H >= _PAIR_MIN_H else 4 * H
 
 
 cdef inline int _unit_split(int H) noexcept nogil:
     """The first unit of the second part of a batch-1 step's units (H: one part): a
     multiple of 16, so that each part's entries fall on the same side of the vector
     loops' tails as in one call (see FR_MAP in _vecmath.h)."""
-    cdef int us = (H // 2) // 16 * 16
-    return us if H >= _SPLIT_MIN_H and us > 0 else H
+    return (H // 2) // 16 * 16 if H >= _PAIR_MIN_H else H
 
 
 cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floating* a,
@@ -362,9 +360,9 @@ cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
 cdef inline bint _pair_mine(int* fl, int i, long long* tph) noexcept nogil:
     """Thread 0 needs item i: True if it claimed it (it then does it and calls
     ``_pair_done``), else it waits until thread 1 has done it. ``fl`` NULL (one thread,
-    the same loop): True. ``tph`` (``_pair_clock``): [0] when thread 0's current phase
-    began, set to the end of the wait; [1] the waits so far. A wait much longer than
-    that phase marks thread 1 as stalled (``_P_SOLO``)."""
+    the same loop): True. ``tph``: when thread 0's current phase began (``fr_ticks``),
+    set to the end of the wait; a wait much longer than that phase marks thread 1 as
+    stalled (``_P_SOLO``)."""
     cdef long long t0, t1
     if fl == NULL or fr_take(&fl[_P_TICKET], i):
         return True
@@ -374,19 +372,10 @@ cdef inline bint _pair_mine(int* fl, int i, long long* tph) noexcept nogil:
     if _pair_adaptive and t1 - t0 > 2 * (t0 - tph[0]) + _PAIR_STALL_TICKS:
         fr_store(&fl[_P_SOLO], 1)
     tph[0] = t1
-    tph[1] += t1 - t0
     return False
 
 
-cdef inline void _pair_clock(int* fl, long long* tph) noexcept nogil:
-    """Start thread 0's clock: ``tph`` [0] phase start, [1] waits, [2] call start."""
-    if fl != NULL:
-        tph[0] = fr_ticks()
-        tph[1] = 0
-        tph[2] = tph[0]
-
-
-cdef inline void _pair_end(int* fl, long long* tph) noexcept nogil:
+cdef inline void _pair_end(int* fl) noexcept nogil:
     """Thread 0's loop is over: thread 1 returns (no-op for one thread)."""
     if fl != NULL:
         fr_store(&fl[_P_FIN], 1)
@@ -402,8 +391,6 @@ cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
     """Thread 0 has finished its phase m (no-op for one thread)."""
     if fl != NULL:
         fr_store(&fl[_P_PHASE], m)
-
-
 
 
 cdef inline int* _pair_begin(int kind, bint dbl, int H, int nth,
@@ -480,7 +467,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
     cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit(H)
     cdef floating* g
     cdef floating* tc = NULL
-    cdef long long tph[3]                 # thread 0's clock (_pair_clock)
+    cdef long long tph = 0               # thread 0's phase start (_pair_mine)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, 2 * T)
         while i >= 0:
@@ -488,14 +475,14 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
             _pair_done(fl, i)
             i = _pair_next(fl, 2 * T)
         return
-    _pair_clock(fl, tph)
+    tph = fr_ticks() if fl != NULL else 0
     for t in range(T):
         i = 2 * t
         g = G + <Py_ssize_t>t * G4
         # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T, in the parts of _zsplit
         _zgemv(H, 0, zs, Wh, a0 if t == 0 else A + (t - 1) * H, g)
         _pair_phase(fl, i + 1)
-        if zs < G4 and _pair_mine(fl, i, tph):
+        if zs < G4 and _pair_mine(fl, i, &tph):
             _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
             _pair_done(fl, i)
         if TC != NULL:
@@ -503,10 +490,10 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
         lstm_gates(g, c0 if t == 0 else C + (t - 1) * H, C + t * H, A + t * H,
                    H if fl == NULL else us, tc, H)
         _pair_phase(fl, i + 2)
-        if fl != NULL and _pair_mine(fl, i + 1, tph):
+        if fl != NULL and _pair_mine(fl, i + 1, &tph):
             _fwd_item(i + 1, H, Wh, a0, c0, A, C, G, TC)
             _pair_done(fl, i + 1)
-    _pair_end(fl, tph)
+    _pair_end(fl)
 
 
 cdef void _bwd_step(int t, int T, int H, int u0, int u1, const floating* c0,
@@ -583,7 +570,7 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
     the thread that multiplies a part of Wh keeps it in its core's cache from step to
     step. One thread runs the cell backward of all units in one call (the same bits)."""
     cdef int t, i, k, n = 2 * T + 1, us = _unit_split(H), zs = _zsplit(H)
-    cdef long long tph[3]                 # thread 0's clock (_pair_clock)
+    cdef long long tph = 0               # thread 0's phase start (_pair_mine)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, n)
         while i >= 0:
@@ -592,29 +579,29 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
             _pair_done(fl, i)
             i = _pair_next(fl, n)
         return
-    _pair_clock(fl, tph)
+    tph = fr_ticks() if fl != NULL else 0
     for k in range(T):
         t = T - 1 - k
         i = 2 * k
         _bwd_step(t, T, H, 0, H if fl == NULL else us, c0, C, G, dA, TC, P1, dc)
         _pair_phase(fl, i + 1)
-        if fl != NULL and _pair_mine(fl, i, tph):
+        if fl != NULL and _pair_mine(fl, i, &tph):
             _bwd_item(i, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db, Wu,
                       clip, lr)
             _pair_done(fl, i)
         _bwd_carry(0, t, H, Wh, G, dA, da0, P1)
         _pair_phase(fl, i + 2)
-        if zs < 4 * H and _pair_mine(fl, i + 1, tph):
+        if zs < 4 * H and _pair_mine(fl, i + 1, &tph):
             _bwd_item(i + 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
                       Wu, clip, lr)
             _pair_done(fl, i + 1)
     _param_grads(T, 1, H, 0, zs, a0, A, G, dWh, db, TC)
     _clip_update(Wu, dWh, <Py_ssize_t>zs * H, clip, lr)
-    if zs < 4 * H and _pair_mine(fl, n - 1, tph):
+    if zs < 4 * H and _pair_mine(fl, n - 1, &tph):
         _bwd_item(n - 1, T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc, P1, dWh, db,
                   Wu, clip, lr)
         _pair_done(fl, n - 1)
-    _pair_end(fl, tph)
+    _pair_end(fl)
 
 
 cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const floating* a0,
@@ -673,16 +660,15 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
             _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, <int*>NULL)
         _pair_finish(_PK_FORWARD, floating is double, fl, t0, <double>T * H * H)
         return
-    else:
-        WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
-        if WhT != NULL:
-            transpose(4 * H, H, Wh, WhT)
-            rounds = rounds_alloc(T, nth, &stride)
-            with parallel(num_threads=nth if rounds != NULL else 1):
-                _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, rounds, stride)
-            free(rounds)
-            free(WhT)
-            return
+    WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
+    if WhT != NULL:
+        transpose(4 * H, H, Wh, WhT)
+        rounds = rounds_alloc(T, nth, &stride)
+        with parallel(num_threads=nth if rounds != NULL else 1):
+            _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, rounds, stride)
+        free(rounds)
+        free(WhT)
+        return
     cdef Py_ssize_t t, bb, j
     cdef int G4 = 4 * H
     cdef int BH = B * H
@@ -944,7 +930,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
     cdef floating* cn = w
     cdef floating* tmp
     cdef int64_t xi
-    cdef long long tph[3]                 # thread 0's clock (_pair_clock)
+    cdef long long tph = 0               # thread 0's phase start (_pair_mine)
     if fl != NULL and fr_team_rank() != 0:
         i = _pair_next(fl, <int>(2 * n))
         while i >= 0:
@@ -960,7 +946,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
             _pair_done(fl, i)
             i = _pair_next(fl, <int>(2 * n))
         return 0
-    _pair_clock(fl, tph)
+    tph = fr_ticks() if fl != NULL else 0
     for step in range(n):
         i = <int>(2 * step)
         if fl != NULL:
@@ -969,12 +955,12 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
         _load_input(G4, 0, zs, Xn, Wx, b, x, tbl, built, z)
         _zgemv(H, 0, zs, Wh, a, z)
         _pair_phase(fl, i + 1)
-        if zs < G4 and _pair_mine(fl, i, tph):
+        if zs < G4 and _pair_mine(fl, i, &tph):
             _load_input(G4, zs, G4, Xn, Wx, b, x, tbl, built + Xn, z)
             _zgemv(H, zs, G4, Wh, a, z)
             _pair_done(fl, i)
         lstm_gates(z, cp, cn, a, H if fl == NULL else us, <floating*>NULL, H)
-        if fl != NULL and _pair_mine(fl, i + 1, tph):
+        if fl != NULL and _pair_mine(fl, i + 1, &tph):
             lstm_gates(z + us, cp + us, cn + us, a + us, H - us, <floating*>NULL, H)
             _pair_done(fl, i + 1)
         tmp = cp
@@ -986,7 +972,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
         if idx == stop:
             count = step + 1
             break
-    _pair_end(fl, tph)
+    _pair_end(fl)
     return count
 
 
@@ -1163,7 +1149,6 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
     cdef long long t0
     cdef int* flags = _pair_begin(_PK_SAMPLE, floating is double, <int>H, nth, &t0)
-    cdef bint pair = flags != NULL
     cdef Py_ssize_t counts[2]
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
     # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
@@ -1182,7 +1167,7 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         if fbuf == NULL or dbuf == NULL:
             raise MemoryError("lstm_sample: cannot allocate scratch")
         with nogil:
-            if pair:
+            if flags != NULL:
                 flags[_P_X] = <int>x0          # item 0 may start before thread 0 stores it
                 with parallel(num_threads=2):
                     counts[fr_team_rank()] = _sample_run(

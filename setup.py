@@ -43,7 +43,7 @@ extensions = [
         f"fastrnn.{name}",
         [f"src_c/fastrnn/{name}.pyx"],
         depends=[f"src_c/fastrnn/{h}" for h in
-                 ("_vecmath.h", "_team.h", "_math.pxd", "_blas.pxd", "_common.pxd")],
+                 ("_vecmath.h", "_gemv.h", "_team.h", "_math.pxd", "_blas.pxd", "_common.pxd")],
         include_dirs=["src_c/fastrnn"],
         extra_compile_args=COMPILE_ARGS + (["-fopenmp"] if omp else []),
         extra_link_args=["-fopenmp"] if omp else [],

@@ -36,6 +36,15 @@ def _pairs_always(K):
         K._pair_test_hook(stall_ticks=old[0], adaptive=old[1])
 
 
+@pytest.fixture(params=["own", "blas"])
+def rows(K, request):
+    """The float32 row products of the batch-1 steps in src_c/fastrnn/_gemv.h (where the
+    CPU has AVX-512F), or in BLAS: both give the bits these tests compare."""
+    old = K._gemv_test_hook(blas=request.param == "blas")
+    yield request.param
+    K._gemv_test_hook(blas=old)
+
+
 def make_problem(rng, dtype, T=5, B=3, H=4, X=6, Y=6, scale=0.6):
     """Random parameters, inputs with -1 entries, targets with masked (-1) entries."""
     dt = np.dtype(dtype)
@@ -196,12 +205,14 @@ def test_batched_team_matches_twin_and_ignores_thread_count(K, rng, dtype):
 
 @pytest.mark.parametrize("T, H", [(9, 40), (9, 97), (2, 100), (7, 130)])
 @pytest.mark.parametrize("mode", ["ix", "dense"])
-def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode):
+def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode, rows):
     """From H = 96 a batch-1 pass splits each step in two parts (the rows of gates
     [f, i] / [cc, o] of Wh a, of the carry dz @ Wh and of dWh, db; the units [0, us) /
     [us, H) of the gates and of the cell backward), which a pair of threads shares when
     the BLAS allows two: 1 and 2 threads give the same bits (forward, backward, training
-    step; T = 2 also); float64 against the twin (float32: the loss)."""
+    step; T = 2 also); float64 against the twin (float32: the loss). In float32 one
+    thread multiplies all rows of Wh a in one call of _gemv.h's kernel, whose rows do
+    not depend on the parts; with BLAS it keeps the parts."""
     p = make_problem(np.random.default_rng(H), dtype, T=T, B=1, H=H, X=9, Y=9, scale=0.4)
     _check_thread_counts(K, p, dtype, mode)
 
@@ -482,7 +493,7 @@ def test_sample_matches_twin(K, rng, temperature, top_k, x0):
 @pytest.mark.parametrize("x0", [-1, 3])
 @pytest.mark.parametrize("n, X, H", [(30, 9, 100), (1, 9, 100), (2, 9, 100), (3, 9, 97),
                                      (31, 9, 40), (25, 7000, 100)])
-def test_sample_states_are_the_forward_states(K, dtype, x0, n, X, H):
+def test_sample_states_are_the_forward_states(K, dtype, x0, n, X, H, rows):
     """Sampling feeds each pick back as the next input: its state after n steps is the
     forward pass's state on that input sequence, bit for bit in the compiled kernels
     (same order of sums: (b + Wx x) + Wh a, same GEMVs, same gate pass), to the

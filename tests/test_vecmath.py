@@ -90,6 +90,47 @@ def test_a_call_split_at_a_multiple_of_16_gives_the_same_bits(ops, dtype, fn):
                                           err_msg=f"n = {n}, split at {s}")
 
 
+def _dot_bound(W, x, y0):
+    """|y0 + W @ x - exact| <= gamma_{N+1} (|y0| + |W| @ |x|), gamma_k = k u / (1 - k u),
+    u = 2^-24: the bound of any float32 summation order (Higham, Accuracy and Stability
+    of Numerical Algorithms, 3.1)."""
+    k = W.shape[1] + 1
+    u = 2.0 ** -24
+    return k * u / (1 - k * u) * (np.abs(y0) + np.abs(W).astype(np.float64) @ np.abs(x))
+
+
+@pytest.mark.parametrize("M, N", [(1, 1), (15, 17), (16, 16), (27, 100), (33, 128),
+                                  (400, 100), (400, 97), (5, 129)])
+def test_row_product_is_accurate_and_its_rows_do_not_depend_on_the_call(ops, M, N):
+    """The float32 row product of the batch-1 LSTM steps (src_c/fastrnn/_gemv.h on an
+    AVX-512F CPU, else BLAS): y += W @ x within the error bound of a float32 sum, and
+    each entry's bits the same whatever rows share the call, in either direction (the
+    pair of threads multiplies two parts of the rows; odd steps run the rows backwards).
+    N = 129 is past the kernel's 128 columns: BLAS."""
+    rng = np.random.default_rng(M * 1000 + N)
+    W = rng.uniform(-1, 1, (M, N)).astype(np.float32)
+    x = rng.uniform(-1, 1, N).astype(np.float32)
+    y0 = rng.uniform(-1, 1, M).astype(np.float32)
+    exact = y0.astype(np.float64) + W.astype(np.float64) @ x.astype(np.float64)
+    for blas in (False, True):
+        y = y0.copy()
+        own = ops._gemv_rows(W, x, y, blas=blas)
+        assert not (own and (blas or N > 128))
+        assert np.all(np.abs(y - exact) <= _dot_bound(W, x, y0))
+        if not own:
+            continue
+        yr = y0.copy()
+        ops._gemv_rows(W, x, yr, rev=True)
+        np.testing.assert_array_equal(yr, y)
+        for s in sorted({1, M // 3, M // 2, M - 1} - {0, M}):
+            yp = y0.copy()
+            ops._gemv_rows(W[:s], x, yp[:s])
+            ops._gemv_rows(W[s:], x, yp[s:], rev=True)
+            np.testing.assert_array_equal(yp, y, err_msg=f"rows split at {s}")
+    if ops.simd_level() == "avx512f" and N <= 128:
+        assert ops._gemv_rows(W, x, y0.copy())         # the kernel, not BLAS, ran above
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B", [1, 2])
 def test_trainer_matches_twin_and_carries_state(cy, ref, rng, dtype, B):

@@ -116,6 +116,33 @@ cdef inline void gemv(bint trans_a, int M, int N, floating alpha,
         dgemv(&t, &N, &M, &alpha, <double*>A, &lda, <double*>x, &one, &beta, y, &one)
 
 
+cdef extern from "_gemv.h" nogil:
+    int fr_gemv_rows_f(int m, int n, const float* W, const float* x, float* y, int rev)
+    int fr_gemv_rows_ok_f(int n)
+    int fr_gemv_off
+
+
+cdef inline bint gemv_rows_own(int N, const floating* A) noexcept nogil:
+    """True when :func:`gemv_rows` multiplies rows of N columns of this dtype (``A``
+    only selects it) in ``_gemv.h``: then no entry depends on the rows beside it."""
+    if floating is float:
+        return fr_gemv_rows_ok_f(N)
+    else:
+        return False
+
+
+cdef inline void gemv_rows(int M, int N, const floating* A, const floating* x, floating* y,
+                           bint rev=False) noexcept nogil:
+    """Row-major ``y += A @ x`` with ``A`` stored (M, N), rows N apart: float32 through
+    ``_gemv.h`` where it applies (AVX-512F, N <= 128; the row blocks last to first when
+    ``rev``), else BLAS. Each entry of ``y`` does not depend on M or on ``rev``, only on
+    its row, on ``x`` and on which of the two ran (fixed for a process and a size)."""
+    if floating is float:
+        if fr_gemv_rows_f(M, N, A, x, y, rev):
+            return
+    gemv(False, M, N, 1, A, N, x, 1, y)
+
+
 cdef inline void axpy(int n, floating alpha, const floating* x,
                       floating* y) noexcept nogil:
     """``y += alpha * x`` over n contiguous entries."""

@@ -43,7 +43,8 @@ from libc.string cimport memcpy, memset
 
 from cython.parallel cimport parallel
 
-from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
+from fastrnn._blas cimport (TILE_N, fr_gemv_off, gemm, gemm_tiles, gemv, gemv_rows,
+                             gemv_rows_own)
 from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, fr_wait_count, fr_store,
@@ -250,9 +251,19 @@ cdef inline int _unit_split(int H) noexcept nogil:
 
 
 cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floating* a,
-                        floating* z) noexcept nogil:
-    """``z[r0:r1] += Wh[r0:r1] @ a`` (rows of the stacked gates)."""
-    gemv(False, r1 - r0, H, 1, Wh + <Py_ssize_t>r0 * H, H, a, 1, z + r0)
+                        floating* z, bint rev) noexcept nogil:
+    """``z[r0:r1] += Wh[r0:r1] @ a`` (rows of the stacked gates); ``rev``: the rows last
+    to first (odd steps: the rows the previous step read last are still in L1)."""
+    gemv_rows(r1 - r0, H, Wh + <Py_ssize_t>r0 * H, a, z + r0, rev)
+
+
+cdef inline int _zsplit_run(int H, const floating* Wh, int* fl) noexcept nogil:
+    """The rows thread 0 multiplies first in a batch-1 step: part 0 of ``_zsplit`` on a
+    pair, or where BLAS multiplies (its sums can depend on the rows around them: the
+    parts keep one thread's bits equal to a pair's); all rows otherwise (``_gemv.h``)."""
+    if fl == NULL and gemv_rows_own(H, Wh):
+        return 4 * H
+    return _zsplit(H)
 
 
 cdef inline void _dagemv(int H, int r0, int r1, const floating* Wh, const floating* dz,
@@ -311,6 +322,16 @@ cdef int _pair_h[_PK_SLOTS]                # the H the slot's costs are for
 cdef long long _pair_calls[_PK_SLOTS]
 cdef long long _pair_runs[_PK_KINDS]       # calls run on a pair (test hook)
 cdef bint _pair_adaptive = True
+
+
+def _gemv_test_hook(blas=None):
+    """Test hook: ``blas`` true makes the float32 row products call BLAS even where
+    ``_gemv.h`` applies. Returns the previous setting."""
+    global fr_gemv_off
+    old = bool(fr_gemv_off)
+    if blas is not None:
+        fr_gemv_off = 1 if blas else 0
+    return old
 
 
 def _pair_test_hook(stall_ticks=None, adaptive=None, reset=False):
@@ -448,7 +469,7 @@ cdef void _fwd_item(int i, int H, const floating* Wh, const floating* a0,
     cdef floating* tc = NULL
     cdef Py_ssize_t o = <Py_ssize_t>t * H + us
     if i % 2 == 0:
-        _zgemv(H, _zsplit(H), G4, Wh, a0 if t == 0 else A + (t - 1) * H, g)
+        _zgemv(H, _zsplit(H), G4, Wh, a0 if t == 0 else A + (t - 1) * H, g, t & 1)
     else:
         if TC != NULL:
             tc = TC + o
@@ -464,7 +485,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
     (phase 2t + 1) and activates the units [0, us) (phase 2t + 2); items 2t and 2t + 1
     are the other parts (``_fwd_item``). One thread activates all units in one call (the
     same bits)."""
-    cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit(H)
+    cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit_run(H, Wh, fl)
     cdef floating* g
     cdef floating* tc = NULL
     cdef long long tph = 0               # thread 0's phase start (_pair_mine)
@@ -480,7 +501,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
         i = 2 * t
         g = G + <Py_ssize_t>t * G4
         # z_t = (Wx x_t + b) + a_{t-1} @ Wh.T, in the parts of _zsplit
-        _zgemv(H, 0, zs, Wh, a0 if t == 0 else A + (t - 1) * H, g)
+        _zgemv(H, 0, zs, Wh, a0 if t == 0 else A + (t - 1) * H, g, t & 1)
         _pair_phase(fl, i + 1)
         if zs < G4 and _pair_mine(fl, i, &tph):
             _fwd_item(i, H, Wh, a0, c0, A, C, G, TC)
@@ -896,10 +917,8 @@ cdef inline Py_ssize_t _pick(int H, int V, const floating* Wy, const floating* b
                              const floating* a, double temperature, Py_ssize_t top_k,
                              double u, floating* logits, double* pz) noexcept nogil:
     """The next index from ``softmax(Wy a + by)`` (see ``sample_pick``)."""
-    cdef Py_ssize_t k
-    gemv(False, V, H, 1, Wy, H, a, 0, logits)
-    for k in range(V):
-        logits[k] = logits[k] + by[k]
+    memcpy(logits, by, <size_t>V * sizeof(floating))
+    gemv_rows(V, H, Wy, a, logits)        # by + Wy a: the sum is by[k] + (Wy a)[k]
     return sample_pick(logits, <int>V, temperature, <int>top_k, u, pz)
 
 
@@ -924,7 +943,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
     0 (rows of gates [f, i]) and activates the units [0, us); item 2s is part 1 (those
     rows of the table and of Wh then stay in thread 1's core's cache), item 2s + 1 the
     units [us, H); thread 0 picks the next index."""
-    cdef int G4 = 4 * H, zs = _zsplit(H), us = _unit_split(H), i
+    cdef int G4 = 4 * H, zs = _zsplit_run(H, Wh, fl), us = _unit_split(H), i
     cdef Py_ssize_t step, idx, count = n
     cdef floating* cp = c          # c_{t-1}; the new c goes to the other buffer
     cdef floating* cn = w
@@ -938,7 +957,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
             if i % 2 == 0:
                 xi = fr_load(&fl[_P_X])
                 _load_input(G4, zs, G4, Xn, Wx, b, xi, tbl, built + Xn, z)
-                _zgemv(H, zs, G4, Wh, a, z)
+                _zgemv(H, zs, G4, Wh, a, z, step & 1)
             else:
                 cp = c if step % 2 == 0 else w
                 cn = w if step % 2 == 0 else c
@@ -953,11 +972,11 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
             fr_store(&fl[_P_X], <int>x)
         _pair_phase(fl, i)                       # step s begun: x_s known
         _load_input(G4, 0, zs, Xn, Wx, b, x, tbl, built, z)
-        _zgemv(H, 0, zs, Wh, a, z)
+        _zgemv(H, 0, zs, Wh, a, z, step & 1)
         _pair_phase(fl, i + 1)
         if zs < G4 and _pair_mine(fl, i, &tph):
             _load_input(G4, zs, G4, Xn, Wx, b, x, tbl, built + Xn, z)
-            _zgemv(H, zs, G4, Wh, a, z)
+            _zgemv(H, zs, G4, Wh, a, z, step & 1)
             _pair_done(fl, i)
         lstm_gates(z, cp, cn, a, H if fl == NULL else us, <floating*>NULL, H)
         if fl != NULL and _pair_mine(fl, i + 1, &tph):

@@ -208,9 +208,11 @@ FR_MAP0(fr_sigmoid_f, float, fr_sigmoidf1)
  * c_prev, c, a and tc then pointing at the slice's first unit):
  *   g <- [sigmoid(z_f), sigmoid(z_i), tanh(z_c), sigmoid(z_o)]   (in place)
  *   c = f * c_prev + i * cc;   a = o * tanh(c);   tc = tanh(c) when tc is not NULL
- * (kept for the backward pass). c_prev must not overlap c, a or tc.                   */
+ * (kept for the backward pass). c_prev must not overlap c, a or tc. Compiled per ISA
+ * like the loops it calls, so that its own two loops use the wide vectors too (they
+ * keep -ffp-contract=off: the same bits on every ISA's clone).                        */
 #define FR_LSTM_GATES(NAME, T, SIG, TANH)                                              \
-static void NAME(T *g, Py_ssize_t S, const T *restrict c_prev, T *restrict c, T *a,     \
+FR_CLONES static void NAME(T *g, Py_ssize_t S, const T *restrict c_prev, T *restrict c, T *a,     \
                  T *tc, Py_ssize_t n)                                                   \
 {                                                                                       \
     const T *restrict f = g, *restrict i = g + S, *restrict cc = g + 2 * S;             \

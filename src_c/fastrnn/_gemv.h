@@ -61,8 +61,11 @@ FR_GEMV_AVX512 static void fr_gemv_rows_f_avx512(int m, int n, const float *W,
     for (int bi = 0; bi < nb; bi++) {
         const int r0 = 16 * (rev ? nb - 1 - bi : bi), left = m - r0;
         for (int r = 0; r < 16; r++) {
-            /* rows past the end repeat the last row (read, never stored) */
-            const float *w = W + (Py_ssize_t)(r < left ? r0 + r : m - 1) * n;
+            if (r >= left) {                /* past the last row: a zero sum, not stored */
+                acc[r] = _mm512_setzero_ps();
+                continue;
+            }
+            const float *w = W + (Py_ssize_t)(r0 + r) * n;
             __m512 a = _mm512_setzero_ps();
             for (int c = 0; c < nc - 1; c++)
                 a = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * c), xv[c], a);

@@ -46,35 +46,61 @@ FR_GEMV_AVX512 static inline __m512 fr_gemv_sum16(const __m512 *v)
                          _mm512_shuffle_ps(w[0], w[1], 0xDD));
 }
 
-FR_GEMV_AVX512 static void fr_gemv_rows_f_avx512(int m, int n, const float *W,
-                                                 const float *x, float *y, int rev)
+/* the 16 row sums of rows [r0, r0 + rows) (zero past them), rows <= 16; nc a constant
+ * where it is inlined, so that the loops unroll and x and the sums stay in registers */
+#define FR_GEMV_INLINE __attribute__((target("avx512f"), always_inline)) static inline
+FR_GEMV_INLINE __m512 fr_gemv_row(const float *w, const __m512 *xv, const int nc,
+                                  __mmask16 last)
+{
+    __m512 a = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int c = 0; c < nc - 1; c++)
+        a = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * c), xv[c], a);
+    return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(last, w + 16 * (nc - 1)), xv[nc - 1], a);
+}
+
+FR_GEMV_INLINE void fr_gemv_rows_f_nc(int m, int n, const float *W, const float *x,
+                                      float *y, int rev, const int nc)
 {
     static const int order[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
     const __m512i perm = _mm512_loadu_si512((const void *)order);
-    const int nc = (n + 15) / 16, nb = (m + 15) / 16;
+    const int nb = (m + 15) / 16;
     const __mmask16 last = (n % 16) ? (__mmask16)((1u << (n % 16)) - 1) : (__mmask16)0xFFFF;
-    __m512 xv[8], acc[16];
-    for (int c = 0; c < 8; c++)
-        xv[c] = c < nc ? _mm512_maskz_loadu_ps(c == nc - 1 ? last : (__mmask16)0xFFFF,
-                                               x + 16 * c)
-                       : _mm512_setzero_ps();
+    __m512 xv[8], acc[16], s;
+#pragma GCC unroll 8
+    for (int c = 0; c < nc; c++)
+        xv[c] = _mm512_maskz_loadu_ps(c == nc - 1 ? last : (__mmask16)0xFFFF, x + 16 * c);
     for (int bi = 0; bi < nb; bi++) {
         const int r0 = 16 * (rev ? nb - 1 - bi : bi), left = m - r0;
-        for (int r = 0; r < 16; r++) {
-            if (r >= left) {                /* past the last row: a zero sum, not stored */
-                acc[r] = _mm512_setzero_ps();
-                continue;
-            }
-            const float *w = W + (Py_ssize_t)(r0 + r) * n;
-            __m512 a = _mm512_setzero_ps();
-            for (int c = 0; c < nc - 1; c++)
-                a = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * c), xv[c], a);
-            acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(last, w + 16 * (nc - 1)),
-                                     xv[nc - 1], a);
+        if (left >= 16) {                   /* a whole block */
+#pragma GCC unroll 16
+            for (int r = 0; r < 16; r++)
+                acc[r] = fr_gemv_row(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last);
+            s = _mm512_permutexvar_ps(perm, fr_gemv_sum16(acc));
+            _mm512_storeu_ps(y + r0, _mm512_add_ps(_mm512_loadu_ps(y + r0), s));
+        } else {                            /* the last rows: zero sums past them */
+            const __mmask16 k = (__mmask16)((1u << left) - 1);
+            for (int r = 0; r < 16; r++)
+                acc[r] = r < left ? fr_gemv_row(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last)
+                                  : _mm512_setzero_ps();
+            s = _mm512_permutexvar_ps(perm, fr_gemv_sum16(acc));
+            _mm512_mask_storeu_ps(y + r0, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + r0), s));
         }
-        const __m512 s = _mm512_permutexvar_ps(perm, fr_gemv_sum16(acc));
-        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        _mm512_mask_storeu_ps(y + r0, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + r0), s));
+    }
+}
+
+FR_GEMV_AVX512 static void fr_gemv_rows_f_avx512(int m, int n, const float *W,
+                                                 const float *x, float *y, int rev)
+{
+    switch ((n + 15) / 16) {                /* 1 <= n <= 128 */
+    case 1: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 1); break;
+    case 2: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 2); break;
+    case 3: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 3); break;
+    case 4: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 4); break;
+    case 5: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 5); break;
+    case 6: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 6); break;
+    case 7: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 7); break;
+    default: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 8); break;
     }
 }
 

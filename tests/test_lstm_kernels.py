@@ -38,8 +38,8 @@ def _pairs_always(K):
 
 @pytest.fixture(params=["own", "blas"])
 def rows(K, request):
-    """The float32 row products of the batch-1 steps in src_c/fastrnn/_gemv.h (where the
-    CPU has AVX-512F), or in BLAS: both give the bits these tests compare."""
+    """The row products of the batch-1 steps in src_c/fastrnn/_gemv.h (where the CPU has
+    AVX-512F), or in BLAS: both give the bits these tests compare."""
     old = K._gemv_test_hook(blas=request.param == "blas")
     yield request.param
     K._gemv_test_hook(blas=old)
@@ -210,9 +210,9 @@ def test_batch1_pair_matches_twin_and_ignores_thread_count(K, dtype, T, H, mode,
     [f, i] / [cc, o] of Wh a, of the carry dz @ Wh and of dWh, db; the units [0, us) /
     [us, H) of the gates and of the cell backward), which a pair of threads shares when
     the BLAS allows two: 1 and 2 threads give the same bits (forward, backward, training
-    step; T = 2 also); float64 against the twin (float32: the loss). In float32 one
-    thread multiplies all rows of Wh a in one call of _gemv.h's kernel, whose rows do
-    not depend on the parts; with BLAS it keeps the parts."""
+    step; T = 2 also); float64 against the twin (float32: the loss). One thread
+    multiplies all rows of Wh a in one call of _gemv.h's kernel, whose rows do not
+    depend on the parts; with BLAS it keeps the parts (H = 130: BLAS in both modes)."""
     p = make_problem(np.random.default_rng(H), dtype, T=T, B=1, H=H, X=9, Y=9, scale=0.4)
     _check_thread_counts(K, p, dtype, mode)
 

@@ -92,26 +92,29 @@ def test_a_call_split_at_a_multiple_of_16_gives_the_same_bits(ops, dtype, fn):
 
 def _dot_bound(W, x, y0):
     """|y0 + W @ x - exact| <= gamma_{N+1} (|y0| + |W| @ |x|), gamma_k = k u / (1 - k u),
-    u = 2^-24: the bound of any float32 summation order (Higham, Accuracy and Stability
-    of Numerical Algorithms, 3.1)."""
+    u the unit roundoff of the dtype (2^-24, 2^-53): the bound of any summation order
+    (Higham, Accuracy and Stability of Numerical Algorithms, 3.1); the exact values in
+    x86 extended precision."""
     k = W.shape[1] + 1
-    u = 2.0 ** -24
-    return k * u / (1 - k * u) * (np.abs(y0) + np.abs(W).astype(np.float64) @ np.abs(x))
+    u = np.finfo(W.dtype).eps / 2
+    return k * u / (1 - k * u) * (np.abs(y0).astype(np.longdouble)
+                                  + np.abs(W).astype(np.longdouble) @ np.abs(x))
 
 
-@pytest.mark.parametrize("M, N", [(1, 1), (15, 17), (16, 16), (27, 100), (33, 128),
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, N", [(1, 1), (7, 9), (15, 17), (16, 16), (27, 100), (33, 128),
                                   (400, 100), (400, 97), (5, 129)])
-def test_row_product_is_accurate_and_its_rows_do_not_depend_on_the_call(ops, M, N):
-    """The float32 row product of the batch-1 LSTM steps (src_c/fastrnn/_gemv.h on an
-    AVX-512F CPU, else BLAS): y += W @ x within the error bound of a float32 sum, and
+def test_row_product_is_accurate_and_its_rows_do_not_depend_on_the_call(ops, dtype, M, N):
+    """The row product of the batch-1 LSTM steps (src_c/fastrnn/_gemv.h on an AVX-512F
+    CPU, else BLAS): y += W @ x within the error bound of a sum in the dtype, and
     each entry's bits the same whatever rows share the call, in either direction (the
     pair of threads multiplies two parts of the rows; odd steps run the rows backwards).
     N = 129 is past the kernel's 128 columns: BLAS."""
     rng = np.random.default_rng(M * 1000 + N)
-    W = rng.uniform(-1, 1, (M, N)).astype(np.float32)
-    x = rng.uniform(-1, 1, N).astype(np.float32)
-    y0 = rng.uniform(-1, 1, M).astype(np.float32)
-    exact = y0.astype(np.float64) + W.astype(np.float64) @ x.astype(np.float64)
+    W = rng.uniform(-1, 1, (M, N)).astype(dtype)
+    x = rng.uniform(-1, 1, N).astype(dtype)
+    y0 = rng.uniform(-1, 1, M).astype(dtype)
+    exact = y0.astype(np.longdouble) + W.astype(np.longdouble) @ x.astype(np.longdouble)
     for blas in (False, True):
         y = y0.copy()
         own = ops._gemv_rows(W, x, y, blas=blas)

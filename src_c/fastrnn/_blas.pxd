@@ -118,6 +118,7 @@ cdef inline void gemv(bint trans_a, int M, int N, floating alpha,
 
 cdef extern from "_gemv.h" nogil:
     int fr_gemv_rows_f(int m, int n, const float* W, const float* x, float* y, int rev)
+    int fr_gemv_rows_d(int m, int n, const double* W, const double* x, double* y, int rev)
     int fr_gemv_rows_ok_f(int n)
     int fr_gemv_off
 
@@ -125,10 +126,7 @@ cdef extern from "_gemv.h" nogil:
 cdef inline bint gemv_rows_own(int N, const floating* A) noexcept nogil:
     """True when :func:`gemv_rows` multiplies rows of N columns of this dtype (``A``
     only selects it) in ``_gemv.h``: then no entry depends on the rows beside it."""
-    if floating is float:
-        return fr_gemv_rows_ok_f(N)
-    else:
-        return False
+    return fr_gemv_rows_ok_f(N)
 
 
 cdef inline void gemv_rows(int M, int N, const floating* A, const floating* x, floating* y,
@@ -139,6 +137,9 @@ cdef inline void gemv_rows(int M, int N, const floating* A, const floating* x, f
     its row, on ``x`` and on which of the two ran (fixed for a process and a size)."""
     if floating is float:
         if fr_gemv_rows_f(M, N, A, x, y, rev):
+            return
+    else:
+        if fr_gemv_rows_d(M, N, A, x, y, rev):
             return
     gemv(False, M, N, 1, A, N, x, 1, y)
 

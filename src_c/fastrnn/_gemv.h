@@ -1,21 +1,24 @@
-/* The float32 row product of the batch-1 LSTM steps, y[r] += W[r, :] . x.
+/* The row product of the batch-1 LSTM steps, y[r] += W[r, :] . x (float32, float64).
  *
  * Private; included through src_c/fastrnn/_blas.pxd (gemv_rows). At batch 1 a step of
  * the LSTM forward pass and of its sampler is one product of the recurrent weights
  * (4H x H) with a vector: a stream of the whole matrix from L2, which bounds its speed.
  * This kernel streams W in memory order, one row at a time, with x held in registers
- * (n <= 128 columns), 16 rows per block, whose 16 sums one transposition adds up; and
- * it takes the blocks in either order (rev), so that the rows the previous step read
- * last, still in L1, come first. On a 400 x 100 float32 product: 4 % faster than
- * OpenBLAS's (SkylakeX kernels, 1.80 against 1.88 us), and 23 % on the 27 x 100 output
- * layer. AVX-512F only; fr_gemv_rows_f returns 0 where it does not apply (another CPU,
+ * (n <= 128 columns), 16 rows (float64: 8) per block, whose sums one transposition
+ * adds up; and it takes the blocks in either order (rev), so that the rows the previous
+ * step read last, still in L1, come first. It is instantiated per number of column
+ * chunks (a switch), so that its loops unroll and nothing spills. Against OpenBLAS's
+ * GEMV (SkylakeX kernels) in LSTM sampling at one thread: float32 2-6 % faster by H
+ * (the output layer's 27 x 100 product 0.10 against 0.15 us), float64 12-22 %.
+ * AVX-512F only; fr_gemv_rows_* return 0 where it does not apply (another CPU,
  * n > 128, the test switch), and the caller then calls BLAS.
  *
  * Each row's sum has one order, whatever the block, the part of the rows or the
- * direction: x_c * W[r, c] over the 16-column chunks c in order into one 16-lane
- * accumulator, then the lanes as ((l0 + l8) + (l4 + l12)) + ((l2 + l10) + (l6 + l14))
- * + ..., the same tree for every row. So a product split into parts of rows (the two
- * threads of a pair) gives the bits of the whole product.
+ * direction: x_c * W[r, c] over the column chunks c in order into one accumulator,
+ * then its lanes as ((l0 + l8) + (l4 + l12)) + ((l2 + l10) + (l6 + l14)) + ... (float64:
+ * ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))), the same tree for every row. So
+ * a product split into parts of rows (the two threads of a pair) gives the bits of the
+ * whole product.
  */
 #ifndef FASTRNN_GEMV_H
 #define FASTRNN_GEMV_H
@@ -104,7 +107,84 @@ FR_GEMV_AVX512 static void fr_gemv_rows_f_avx512(int m, int n, const float *W,
     }
 }
 
-/* 1 when fr_gemv_rows_f multiplies rows of n columns itself */
+/* float64: 8 columns a chunk (x in up to 16 registers), 8 rows a block; each row as
+ * ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) of its accumulator's lanes */
+FR_GEMV_INLINE __m512d fr_gemv_sum8(const __m512d *v)
+{
+    __m512d t[4], u[2];
+    for (int k = 0; k < 4; k++)         /* lane i + lane i + 4, two rows a vector */
+        t[k] = _mm512_add_pd(_mm512_shuffle_f64x2(v[2 * k], v[2 * k + 1], 0x44),
+                             _mm512_shuffle_f64x2(v[2 * k], v[2 * k + 1], 0xEE));
+    for (int k = 0; k < 2; k++)         /* + lane i + 2: four rows a vector */
+        u[k] = _mm512_add_pd(_mm512_shuffle_f64x2(t[2 * k], t[2 * k + 1], 0x88),
+                             _mm512_shuffle_f64x2(t[2 * k], t[2 * k + 1], 0xDD));
+    return _mm512_add_pd(_mm512_unpacklo_pd(u[0], u[1]),         /* + lane i + 1 */
+                         _mm512_unpackhi_pd(u[0], u[1]));
+}
+
+FR_GEMV_INLINE __m512d fr_gemv_row_d(const double *w, const __m512d *xv, const int nc,
+                                     __mmask8 last)
+{
+    __m512d a = _mm512_setzero_pd();
+#pragma GCC unroll 16
+    for (int c = 0; c < nc - 1; c++)
+        a = _mm512_fmadd_pd(_mm512_loadu_pd(w + 8 * c), xv[c], a);
+    return _mm512_fmadd_pd(_mm512_maskz_loadu_pd(last, w + 8 * (nc - 1)), xv[nc - 1], a);
+}
+
+FR_GEMV_INLINE void fr_gemv_rows_d_nc(int m, int n, const double *W, const double *x,
+                                      double *y, int rev, const int nc)
+{
+    const __m512i perm = _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0);
+    const int nb = (m + 7) / 8;
+    const __mmask8 last = (n % 8) ? (__mmask8)((1u << (n % 8)) - 1) : (__mmask8)0xFF;
+    __m512d xv[16], acc[8], s;
+#pragma GCC unroll 16
+    for (int c = 0; c < nc; c++)
+        xv[c] = _mm512_maskz_loadu_pd(c == nc - 1 ? last : (__mmask8)0xFF, x + 8 * c);
+    for (int bi = 0; bi < nb; bi++) {
+        const int r0 = 8 * (rev ? nb - 1 - bi : bi), left = m - r0;
+        if (left >= 8) {
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                acc[r] = fr_gemv_row_d(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last);
+            s = _mm512_permutexvar_pd(perm, fr_gemv_sum8(acc));
+            _mm512_storeu_pd(y + r0, _mm512_add_pd(_mm512_loadu_pd(y + r0), s));
+        } else {
+            const __mmask8 k = (__mmask8)((1u << left) - 1);
+            for (int r = 0; r < 8; r++)
+                acc[r] = r < left ? fr_gemv_row_d(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last)
+                                  : _mm512_setzero_pd();
+            s = _mm512_permutexvar_pd(perm, fr_gemv_sum8(acc));
+            _mm512_mask_storeu_pd(y + r0, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, y + r0), s));
+        }
+    }
+}
+
+FR_GEMV_AVX512 static void fr_gemv_rows_d_avx512(int m, int n, const double *W,
+                                                 const double *x, double *y, int rev)
+{
+    switch ((n + 7) / 8) {                  /* 1 <= n <= 128 */
+    case 1: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 1); break;
+    case 2: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 2); break;
+    case 3: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 3); break;
+    case 4: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 4); break;
+    case 5: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 5); break;
+    case 6: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 6); break;
+    case 7: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 7); break;
+    case 8: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 8); break;
+    case 9: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 9); break;
+    case 10: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 10); break;
+    case 11: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 11); break;
+    case 12: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 12); break;
+    case 13: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 13); break;
+    case 14: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 14); break;
+    case 15: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 15); break;
+    default: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 16); break;
+    }
+}
+
+/* 1 when fr_gemv_rows_f / _d multiply rows of n columns themselves */
 static inline int fr_gemv_rows_ok_f(int n)
 {
     if (fr_gemv_isa < 0) {
@@ -125,6 +205,15 @@ static inline int fr_gemv_rows_f(int m, int n, const float *W, const float *x, f
     return 1;
 }
 
+static inline int fr_gemv_rows_d(int m, int n, const double *W, const double *x, double *y,
+                                 int rev)
+{
+    if (!fr_gemv_rows_ok_f(n) || m <= 0)
+        return 0;
+    fr_gemv_rows_d_avx512(m, n, W, x, y, rev);
+    return 1;
+}
+
 #else
 static int fr_gemv_off = 0;
 
@@ -135,6 +224,13 @@ static inline int fr_gemv_rows_ok_f(int n)
 }
 
 static inline int fr_gemv_rows_f(int m, int n, const float *W, const float *x, float *y,
+                                 int rev)
+{
+    (void)m; (void)n; (void)W; (void)x; (void)y; (void)rev;
+    return 0;
+}
+
+static inline int fr_gemv_rows_d(int m, int n, const double *W, const double *x, double *y,
                                  int rev)
 {
     (void)m; (void)n; (void)W; (void)x; (void)y; (void)rev;

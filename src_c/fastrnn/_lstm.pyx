@@ -325,7 +325,7 @@ cdef bint _pair_adaptive = True
 
 
 def _gemv_test_hook(blas=None):
-    """Test hook: ``blas`` true makes the float32 row products call BLAS even where
+    """Test hook: ``blas`` true makes the batch-1 row products call BLAS even where
     ``_gemv.h`` applies. Returns the previous setting."""
     global fr_gemv_off
     old = bool(fr_gemv_off)

@@ -230,7 +230,9 @@ cdef void _project_dense(int N, int G4, int Xn, const floating* x, const floatin
 # step, sampling), so that the numbers are the same whether one thread computes both
 # parts or a pair of threads one each (a BLAS's GEMV may sum an entry in another order
 # depending on the rows around it in the call): sampling's states equal forward()'s bit
-# for bit, and no result depends on the thread count. From that size those passes run
+# for bit, and no result depends on the thread count. Where _gemv.h multiplies (AVX-512F,
+# H <= 128), no row depends on the others in the call, and one thread multiplies all
+# rows at once (``_zsplit_run``). From that size those passes run
 # on a pair of threads (below) when the BLAS setting allows two (the automatic policy
 # asks for them: fastrnn._config.auto_count); below it a step is too short for the
 # synchronisation to pay.

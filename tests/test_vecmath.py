@@ -134,6 +134,33 @@ def test_row_product_is_accurate_and_its_rows_do_not_depend_on_the_call(ops, dty
         assert ops._gemv_rows(W, x, y0.copy())         # the kernel, not BLAS, ran above
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, N", [(1, 1), (7, 9), (200, 100), (400, 128), (33, 17), (3, 129)])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_transposed_row_product_is_accurate(ops, dtype, M, N, beta):
+    """The carry dz @ Wh of the batch-1 LSTM backward (src_c/fastrnn/_gemv.h on an
+    AVX-512F CPU for beta 0 or 1, else BLAS): y = beta y + W.T @ x within the error
+    bound of a sum in the dtype, the same bits on a second call, and no NaN or stale
+    value from a beta-0 y (filled with NaN here)."""
+    rng = np.random.default_rng(M * 1000 + N)
+    W = rng.uniform(-1, 1, (M, N)).astype(dtype)
+    x = rng.uniform(-1, 1, M).astype(dtype)
+    y0 = rng.uniform(-1, 1, N).astype(dtype) if beta else np.full(N, np.nan, dtype)
+    b = dtype(beta)
+    exact = (W.T.astype(np.longdouble) @ x.astype(np.longdouble)
+             + (b * y0.astype(np.longdouble) if beta else 0))
+    bound = _dot_bound(W.T, x, b * y0 if beta else np.zeros(N, dtype))
+    for blas in (False, True):
+        y = y0.copy()
+        own = ops._gemv_t_rows(W, x, y, beta, blas=blas)
+        assert own == (not blas and N <= 128 and beta in (0.0, 1.0)
+                       and ops.simd_level() == "avx512f")
+        assert np.all(np.abs(y - exact) <= bound), f"blas={blas}"
+        y2 = y0.copy()
+        ops._gemv_t_rows(W, x, y2, beta, blas=blas)
+        np.testing.assert_array_equal(y2, y)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B", [1, 2])
 def test_trainer_matches_twin_and_carries_state(cy, ref, rng, dtype, B):

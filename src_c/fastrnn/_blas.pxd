@@ -119,6 +119,8 @@ cdef inline void gemv(bint trans_a, int M, int N, floating alpha,
 cdef extern from "_gemv.h" nogil:
     int fr_gemv_rows_f(int m, int n, const float* W, const float* x, float* y, int rev)
     int fr_gemv_rows_d(int m, int n, const double* W, const double* x, double* y, int rev)
+    int fr_gemv_t_f(int m, int n, const float* W, const float* x, float* y, int beta)
+    int fr_gemv_t_d(int m, int n, const double* W, const double* x, double* y, int beta)
     int fr_gemv_rows_ok_f(int n)
     int fr_gemv_off
 
@@ -142,6 +144,21 @@ cdef inline void gemv_rows(int M, int N, const floating* A, const floating* x, f
         if fr_gemv_rows_d(M, N, A, x, y, rev):
             return
     gemv(False, M, N, 1, A, N, x, 1, y)
+
+
+cdef inline void gemv_t_rows(int M, int N, const floating* A, const floating* x,
+                             floating beta, floating* y) noexcept nogil:
+    """Row-major ``y = beta * y + A.T @ x`` with ``A`` stored (M, N), rows N apart:
+    through ``_gemv.h`` where it applies (AVX-512F, N <= 128, beta 0 or 1; each entry
+    sums its rows in order), else BLAS."""
+    if beta == 0 or beta == 1:
+        if floating is float:
+            if fr_gemv_t_f(M, N, A, x, y, beta == 1):
+                return
+        else:
+            if fr_gemv_t_d(M, N, A, x, y, beta == 1):
+                return
+    gemv(True, M, N, 1, A, N, x, beta, y)
 
 
 cdef inline void axpy(int n, floating alpha, const floating* x,

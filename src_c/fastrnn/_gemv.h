@@ -1,4 +1,5 @@
-/* The row product of the batch-1 LSTM steps, y[r] += W[r, :] . x (float32, float64).
+/* The row product of the batch-1 LSTM steps, y[r] += W[r, :] . x, and the backward's
+ * transposed product y = beta y + W^T x (float32, float64).
  *
  * Private; included through src_c/fastrnn/_blas.pxd (gemv_rows). At batch 1 a step of
  * the LSTM forward pass and of its sampler is one product of the recurrent weights
@@ -184,6 +185,82 @@ FR_GEMV_AVX512 static void fr_gemv_rows_d_avx512(int m, int n, const double *W,
     }
 }
 
+/* The transposed product y = beta y + W^T x over the m rows of W (n <= 128 columns,
+ * beta 0 or 1): the rows streamed in memory order into n / 16 (float64: n / 8)
+ * accumulators held in registers, x[r] broadcast; each y[j] sums its rows in order,
+ * then is added to y when beta is 1. */
+#define FR_GEMV_T(NAME, T, V, LANES, SETZERO, LOADU, MASKZ_LOADU, SET1, FMADD, ADD,     \
+                  STOREU, MASK_STOREU, MASK_T, FULL)                                    \
+FR_GEMV_INLINE void NAME##_nc(int m, int n, const T *W, const T *x, T *y, int beta,    \
+                              const int nc)                                            \
+{                                                                                       \
+    const MASK_T last = (n % LANES) ? (MASK_T)((1u << (n % LANES)) - 1) : (MASK_T)FULL; \
+    V acc[128 / LANES];                                                                 \
+    _Pragma("GCC unroll 16")                                                            \
+    for (int c = 0; c < nc; c++)                                                        \
+        acc[c] = SETZERO();                                                             \
+    for (int r = 0; r < m; r++) {                                                       \
+        const T *w = W + (Py_ssize_t)r * n;                                             \
+        const V xr = SET1(x[r]);                                                        \
+        _Pragma("GCC unroll 16")                                                        \
+        for (int c = 0; c < nc - 1; c++)                                                \
+            acc[c] = FMADD(LOADU(w + LANES * c), xr, acc[c]);                           \
+        acc[nc - 1] = FMADD(MASKZ_LOADU(last, w + LANES * (nc - 1)), xr, acc[nc - 1]);  \
+    }                                                                                   \
+    _Pragma("GCC unroll 16")                                                            \
+    for (int c = 0; c < nc; c++) {                                                      \
+        const MASK_T k = c == nc - 1 ? last : (MASK_T)FULL;                             \
+        V v = acc[c];                                                                   \
+        if (beta)                                                                       \
+            v = ADD(MASKZ_LOADU(k, y + LANES * c), v);                                  \
+        MASK_STOREU(y + LANES * c, k, v);                                               \
+    }                                                                                   \
+}
+FR_GEMV_T(fr_gemv_t_f, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
+          _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+          _mm512_storeu_ps, _mm512_mask_storeu_ps, __mmask16, 0xFFFF)
+FR_GEMV_T(fr_gemv_t_d, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
+          _mm512_maskz_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd,
+          _mm512_storeu_pd, _mm512_mask_storeu_pd, __mmask8, 0xFF)
+
+FR_GEMV_AVX512 static void fr_gemv_t_f_avx512(int m, int n, const float *W, const float *x,
+                                              float *y, int beta)
+{
+    switch ((n + 15) / 16) {
+    case 1: fr_gemv_t_f_nc(m, n, W, x, y, beta, 1); break;
+    case 2: fr_gemv_t_f_nc(m, n, W, x, y, beta, 2); break;
+    case 3: fr_gemv_t_f_nc(m, n, W, x, y, beta, 3); break;
+    case 4: fr_gemv_t_f_nc(m, n, W, x, y, beta, 4); break;
+    case 5: fr_gemv_t_f_nc(m, n, W, x, y, beta, 5); break;
+    case 6: fr_gemv_t_f_nc(m, n, W, x, y, beta, 6); break;
+    case 7: fr_gemv_t_f_nc(m, n, W, x, y, beta, 7); break;
+    default: fr_gemv_t_f_nc(m, n, W, x, y, beta, 8); break;
+    }
+}
+
+FR_GEMV_AVX512 static void fr_gemv_t_d_avx512(int m, int n, const double *W, const double *x,
+                                              double *y, int beta)
+{
+    switch ((n + 7) / 8) {
+    case 1: fr_gemv_t_d_nc(m, n, W, x, y, beta, 1); break;
+    case 2: fr_gemv_t_d_nc(m, n, W, x, y, beta, 2); break;
+    case 3: fr_gemv_t_d_nc(m, n, W, x, y, beta, 3); break;
+    case 4: fr_gemv_t_d_nc(m, n, W, x, y, beta, 4); break;
+    case 5: fr_gemv_t_d_nc(m, n, W, x, y, beta, 5); break;
+    case 6: fr_gemv_t_d_nc(m, n, W, x, y, beta, 6); break;
+    case 7: fr_gemv_t_d_nc(m, n, W, x, y, beta, 7); break;
+    case 8: fr_gemv_t_d_nc(m, n, W, x, y, beta, 8); break;
+    case 9: fr_gemv_t_d_nc(m, n, W, x, y, beta, 9); break;
+    case 10: fr_gemv_t_d_nc(m, n, W, x, y, beta, 10); break;
+    case 11: fr_gemv_t_d_nc(m, n, W, x, y, beta, 11); break;
+    case 12: fr_gemv_t_d_nc(m, n, W, x, y, beta, 12); break;
+    case 13: fr_gemv_t_d_nc(m, n, W, x, y, beta, 13); break;
+    case 14: fr_gemv_t_d_nc(m, n, W, x, y, beta, 14); break;
+    case 15: fr_gemv_t_d_nc(m, n, W, x, y, beta, 15); break;
+    default: fr_gemv_t_d_nc(m, n, W, x, y, beta, 16); break;
+    }
+}
+
 /* 1 when fr_gemv_rows_f / _d multiply rows of n columns themselves */
 static inline int fr_gemv_rows_ok_f(int n)
 {
@@ -214,6 +291,25 @@ static inline int fr_gemv_rows_d(int m, int n, const double *W, const double *x,
     return 1;
 }
 
+/* y[0:n] = beta y + W^T x for a row-major W (m, n), beta 0 or 1; 1, or 0 (untouched) */
+static inline int fr_gemv_t_f(int m, int n, const float *W, const float *x, float *y,
+                              int beta)
+{
+    if (!fr_gemv_rows_ok_f(n) || m <= 0)
+        return 0;
+    fr_gemv_t_f_avx512(m, n, W, x, y, beta);
+    return 1;
+}
+
+static inline int fr_gemv_t_d(int m, int n, const double *W, const double *x, double *y,
+                              int beta)
+{
+    if (!fr_gemv_rows_ok_f(n) || m <= 0)
+        return 0;
+    fr_gemv_t_d_avx512(m, n, W, x, y, beta);
+    return 1;
+}
+
 #else
 static int fr_gemv_off = 0;
 
@@ -234,6 +330,20 @@ static inline int fr_gemv_rows_d(int m, int n, const double *W, const double *x,
                                  int rev)
 {
     (void)m; (void)n; (void)W; (void)x; (void)y; (void)rev;
+    return 0;
+}
+
+static inline int fr_gemv_t_f(int m, int n, const float *W, const float *x, float *y,
+                              int beta)
+{
+    (void)m; (void)n; (void)W; (void)x; (void)y; (void)beta;
+    return 0;
+}
+
+static inline int fr_gemv_t_d(int m, int n, const double *W, const double *x, double *y,
+                              int beta)
+{
+    (void)m; (void)n; (void)W; (void)x; (void)y; (void)beta;
     return 0;
 }
 #endif

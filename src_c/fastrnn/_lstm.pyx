@@ -44,7 +44,7 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport parallel
 
 from fastrnn._blas cimport (TILE_N, fr_gemv_off, gemm, gemm_tiles, gemv, gemv_rows,
-                             gemv_rows_own)
+                             gemv_rows_own, gemv_t_rows)
 from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
                               fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
                               fr_team_rank, fr_team_size, fr_wait_count, fr_store,
@@ -271,7 +271,7 @@ cdef inline int _zsplit_run(int H, const floating* Wh, int* fl) noexcept nogil:
 cdef inline void _dagemv(int H, int r0, int r1, const floating* Wh, const floating* dz,
                          floating beta, floating* da) noexcept nogil:
     """``da = beta * da + dz[r0:r1] @ Wh[r0:r1]`` (rows of the stacked gates)."""
-    gemv(True, r1 - r0, H, 1, Wh + <Py_ssize_t>r0 * H, H, dz + r0, beta, da)
+    gemv_t_rows(r1 - r0, H, Wh + <Py_ssize_t>r0 * H, dz + r0, beta, da)
 
 
 cdef inline void _vadd(floating* y, const floating* x, int n) noexcept nogil:

@@ -15,7 +15,7 @@ import numpy as np
 
 from fastrnn._common cimport softmax_xent_core, clip_core, sgd_core, sample_pick
 from fastrnn._math cimport vexpm, vsigmoid, vtanh
-from fastrnn._blas cimport fr_gemv_off, gemv, gemv_rows, gemv_rows_own
+from fastrnn._blas cimport fr_gemv_off, gemv, gemv_rows, gemv_rows_own, gemv_t_rows
 
 
 cdef _check_targets(const int64_t[:, ::1] Y, Py_ssize_t V, str name):
@@ -290,6 +290,29 @@ def _gemv_rows(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
         own = gemv_rows_own(N, &W[0, 0])
         with nogil:
             gemv_rows(M, N, &W[0, 0], &x[0], &y[0], rev)
+    finally:
+        fr_gemv_off = old
+    return own
+
+
+def _gemv_t_rows(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
+                 double beta, bint blas=False):
+    """Test hook: ``y = beta * y + W.T @ x`` through the kernels' transposed row product
+    (``gemv_t_rows``; BLAS when ``blas``). Returns True when ``_gemv.h`` multiplied."""
+    global fr_gemv_off
+    cdef int M = <int>W.shape[0], N = <int>W.shape[1]
+    cdef bint own
+    if x.shape[0] != M or y.shape[0] != N:
+        raise ValueError(f"x must have shape ({M},) and y ({N},), got {x.shape[0]}, "
+                         f"{y.shape[0]}")
+    if M == 0 or N == 0:
+        return False
+    old = fr_gemv_off
+    fr_gemv_off = 1 if blas else 0
+    try:
+        own = gemv_rows_own(N, &W[0, 0]) and (beta == 0 or beta == 1)
+        with nogil:
+            gemv_t_rows(M, N, &W[0, 0], &x[0], <floating>beta, &y[0])
     finally:
         fr_gemv_off = old
     return own

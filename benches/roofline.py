@@ -5,7 +5,9 @@ so the GEMVs put a floor under the step time that no element-wise work can remov
 script times, in one run and interleaved:
 
 - one GEMV ``y = W @ x`` through the kernels' own row-major shim (SciPy's BLAS, 1 thread)
-  for the recurrent matrix of the LSTM (4H x H) and the RNN (H x H), float64 and float32;
+  for the recurrent matrix of the LSTM (4H x H) and the RNN (H x H), float64 and float32,
+  and the same product through ``src_c/fastrnn/_gemv.h`` (the batch-1 LSTM's row
+  product, AVX-512F), which the LSTM kernels use where it applies;
 - the same GEMV on two threads at once, each with its own matrix and vector (does the
   second core add bandwidth, or do the two cores share it?);
 - the real kernels: the LSTM training step at the harness's case (e) (H=100, T=25,
@@ -64,14 +66,15 @@ def _time(fn, reps):
     return (time.perf_counter() - t) / reps
 
 
-def gemv_time(W, reps):
-    """Seconds per GEMV ``W @ x`` (the loop runs in C without the GIL)."""
+def gemv_time(W, reps, own=False):
+    """Seconds per GEMV ``W @ x`` through BLAS, or (``own``) through the kernels' row
+    product (the loop runs in C without the GIL)."""
     from fastrnn import _ops
-    x = np.ones(W.shape[1], W.dtype)
-    y = np.empty(W.shape[0], W.dtype)
-    _ops._gemv_loop(W, x, y, 10)
+    x = np.full(W.shape[1], 1e-3, W.dtype)
+    y = np.zeros(W.shape[0], W.dtype)
+    _ops._gemv_loop(W, x, y, 10, own)
     t = time.perf_counter()
-    _ops._gemv_loop(W, x, y, reps)
+    _ops._gemv_loop(W, x, y, reps, own)
     return (time.perf_counter() - t) / reps
 
 
@@ -176,9 +179,11 @@ def main(argv=None):
     for _ in range(args.rounds):
         for (kind, dt), W in mats.items():
             add(("gemv", kind, dt), gemv_time(W, 4000))
+            add(("rows", kind, dt), gemv_time(W, 4000, own=True))
             add(("gemv2", kind, dt), gemv_time_two_threads(W, 4000))
         for dt, W in outw.items():
             add(("gemv", "out", dt), gemv_time(W, 4000))
+            add(("rows", "out", dt), gemv_time(W, 4000, own=True))
         for dt, fn in steps.items():
             add(("step", "lstm", dt), _time(fn, 40))
         for (cell, dt), fn in samplers.items():
@@ -195,19 +200,28 @@ def main(argv=None):
     print(f"# roofline of the batch-1 kernels (H={H}, X=Y={X}; LSTM train step T={T}); "
           f"{args.rounds} interleaved rounds, medians\n")
     print("| GEMV (1 BLAS thread) | dtype | µs per GEMV | GB/s | µs per GEMV, 2 threads at once "
-          "(own data) | slowdown |")
-    print("|---|---|---|---|---|---|")
-    for (kind, dt), W in mats.items():
-        t1, t2 = med[("gemv", kind, dt)], med[("gemv2", kind, dt)]
-        label = f"{W.shape[0]}x{W.shape[1]} ({'LSTM Wh' if kind == 'lstm' else 'RNN Waa'})"
-        print(f"| {label} | {dt} | {us(t1)} | {W.nbytes / t1 / 1e9:.0f} | {us(t2)} | "
-              f"{t2 / t1:.2f}x |")
+          "(own data) | slowdown | µs, _gemv.h row product |")
+    print("|---|---|---|---|---|---|---|")
+    for (kind, dt), W in list(mats.items()) + [(("out", dt), outw[dt]) for dt in outw]:
+        t1, t2 = med[("gemv", kind, dt)], med.get(("gemv2", kind, dt))
+        label = (f"{W.shape[0]}x{W.shape[1]} "
+                 f"({dict(lstm='LSTM Wh', rnn='RNN Waa', out='output layer')[kind]})")
+        two = f"{us(t2)} | {t2 / t1:.2f}x" if t2 else "- | -"
+        print(f"| {label} | {dt} | {us(t1)} | {W.nbytes / t1 / 1e9:.0f} | {two} | "
+              f"{us(med[('rows', kind, dt)])} |")
     print()
-    print("| work | dtype | GEMV floor µs | fastrnn µs | fastrnn / floor | NumPy course µs "
+    # the floors: the products the kernels run (the LSTM's through _gemv.h where it applies,
+    # the RNN's through BLAS), the faster of the two for the LSTM
+    lstm_gemv = {dt: min(med[("gemv", "lstm", dt)], med[("rows", "lstm", dt)])
+                 for dt in ("float64", "float32")}
+    out_gemv = {(cell, dt): (min(med[("gemv", "out", dt)], med[("rows", "out", dt)])
+                             if cell == "lstm" else med[("gemv", "out", dt)])
+                for cell in ("lstm", "rnn") for dt in ("float64", "float32")}
+    print("| work | dtype | product floor µs | fastrnn µs | fastrnn / floor | NumPy course µs "
           "| best possible ratio (NumPy / floor) | fastrnn ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for dt in ("float64", "float32"):
-        floor = 2 * T * med[("gemv", "lstm", dt)]        # forward + backward carry per step
+        floor = 2 * T * lstm_gemv[dt]        # forward + backward carry per step
         got = med[("step", "lstm", dt)]
         npt = med.get(("numpy-step", "lstm", "float64"))
         tail = (f"{us(npt)} | {npt / floor:.1f}x | {npt / got:.1f}x" if npt else "- | - | -")
@@ -215,7 +229,8 @@ def main(argv=None):
               f"{got / floor:.2f} | {tail} |")
     for cell in ("lstm", "rnn"):
         for dt in ("float64", "float32"):
-            floor = med[("gemv", cell, dt)] + med[("gemv", "out", dt)]
+            rec = lstm_gemv[dt] if cell == "lstm" else med[("gemv", cell, dt)]
+            floor = rec + out_gemv[(cell, dt)]
             got = med[("sample", cell, dt)]
             npt = med.get(("numpy-sample", cell, "float64"))
             tail = (f"{us(npt)} | {npt / floor:.1f}x | {npt / got:.1f}x" if npt

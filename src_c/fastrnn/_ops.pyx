@@ -257,9 +257,10 @@ def _vec_sigmoid(floating[::1] x):
 
 
 def _gemv_loop(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
-               Py_ssize_t reps):
+               Py_ssize_t reps, bint own=False):
     """Benchmark hook (``benches/roofline.py``): ``reps`` times ``y = W @ x`` through the
-    kernels' row-major GEMV shim, the GIL released. Returns nothing."""
+    kernels' row-major BLAS shim, or (``own``) ``y += W @ x`` through their row product
+    (``gemv_rows``: ``_gemv.h`` where it applies), the GIL released. Returns nothing."""
     cdef int M = <int>W.shape[0], N = <int>W.shape[1]
     cdef Py_ssize_t r
     if x.shape[0] != N or y.shape[0] != M:
@@ -269,7 +270,10 @@ def _gemv_loop(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
         return
     with nogil:
         for r in range(reps):
-            gemv(False, M, N, 1, &W[0, 0], N, &x[0], 0, &y[0])
+            if own:
+                gemv_rows(M, N, &W[0, 0], &x[0], &y[0], r & 1)
+            else:
+                gemv(False, M, N, 1, &W[0, 0], N, &x[0], 0, &y[0])
 
 
 def _gemv_rows(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,

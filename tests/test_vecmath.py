@@ -117,21 +117,21 @@ def test_row_product_is_accurate_and_its_rows_do_not_depend_on_the_call(ops, dty
     exact = y0.astype(np.longdouble) + W.astype(np.longdouble) @ x.astype(np.longdouble)
     for blas in (False, True):
         y = y0.copy()
-        own = ops._gemv_rows(W, x, y, blas=blas)
+        own = ops._row_product(W, x, y, blas=blas)
         assert not (own and (blas or N > 128))
         assert np.all(np.abs(y - exact) <= _dot_bound(W, x, y0))
         if not own:
             continue
         yr = y0.copy()
-        ops._gemv_rows(W, x, yr, rev=True)
+        ops._row_product(W, x, yr, rev=True)
         np.testing.assert_array_equal(yr, y)
         for s in sorted({1, M // 3, M // 2, M - 1} - {0, M}):
             yp = y0.copy()
-            ops._gemv_rows(W[:s], x, yp[:s])
-            ops._gemv_rows(W[s:], x, yp[s:], rev=True)
+            ops._row_product(W[:s], x, yp[:s])
+            ops._row_product(W[s:], x, yp[s:], rev=True)
             np.testing.assert_array_equal(yp, y, err_msg=f"rows split at {s}")
     if ops.simd_level() == "avx512f" and N <= 128:
-        assert ops._gemv_rows(W, x, y0.copy())         # the kernel, not BLAS, ran above
+        assert ops._row_product(W, x, y0.copy())         # the kernel, not BLAS, ran above
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -152,12 +152,12 @@ def test_transposed_row_product_is_accurate(ops, dtype, M, N, beta):
     bound = _dot_bound(W.T, x, b * y0 if beta else np.zeros(N, dtype))
     for blas in (False, True):
         y = y0.copy()
-        own = ops._gemv_t_rows(W, x, y, beta, blas=blas)
+        own = ops._row_product(W, x, y, trans=True, beta=beta, blas=blas)
         assert own == (not blas and N <= 128 and beta in (0.0, 1.0)
                        and ops.simd_level() == "avx512f")
         assert np.all(np.abs(y - exact) <= bound), f"blas={blas}"
         y2 = y0.copy()
-        ops._gemv_t_rows(W, x, y2, beta, blas=blas)
+        ops._row_product(W, x, y2, trans=True, beta=beta, blas=blas)
         np.testing.assert_array_equal(y2, y)
 
 

@@ -121,14 +121,14 @@ cdef extern from "_gemv.h" nogil:
     int fr_gemv_rows_d(int m, int n, const double* W, const double* x, double* y, int rev)
     int fr_gemv_t_f(int m, int n, const float* W, const float* x, float* y, int beta)
     int fr_gemv_t_d(int m, int n, const double* W, const double* x, double* y, int beta)
-    int fr_gemv_rows_ok_f(int n)
+    int fr_gemv_ok(int n)
     int fr_gemv_off
 
 
 cdef inline bint gemv_rows_own(int N, const floating* A) noexcept nogil:
     """True when :func:`gemv_rows` multiplies rows of N columns of this dtype (``A``
     only selects it) in ``_gemv.h``: then no entry depends on the rows beside it."""
-    return fr_gemv_rows_ok_f(N)
+    return fr_gemv_ok(N)
 
 
 cdef inline void gemv_rows(int M, int N, const floating* A, const floating* x, floating* y,

@@ -50,63 +50,74 @@ FR_GEMV_AVX512 static inline __m512 fr_gemv_sum16(const __m512 *v)
                          _mm512_shuffle_ps(w[0], w[1], 0xDD));
 }
 
-/* the 16 row sums of rows [r0, r0 + rows) (zero past them), rows <= 16; nc a constant
- * where it is inlined, so that the loops unroll and x and the sums stay in registers */
+/* The row product for a constant nc (inlined into the dispatcher below, so that the
+ * loops unroll and x and the sums stay in registers): x in nc chunks of LANES, ROWS
+ * rows a block, each row's chunk products in order into one accumulator, the block's
+ * sums added up by SUM and put in row order by PERM; rows past the last are zero sums,
+ * never stored. */
 #define FR_GEMV_INLINE __attribute__((target("avx512f"), always_inline)) static inline
-FR_GEMV_INLINE __m512 fr_gemv_row(const float *w, const __m512 *xv, const int nc,
-                                  __mmask16 last)
-{
-    __m512 a = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int c = 0; c < nc - 1; c++)
-        a = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * c), xv[c], a);
-    return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(last, w + 16 * (nc - 1)), xv[nc - 1], a);
+#define FR_GEMV_ROWS(NAME, T, V, LANES, ROWS, MASK_T, FULL, SETZERO, LOADU, MASKZ_LOADU,   \
+                     FMADD, ADD, STOREU, MASK_STOREU, SUM, PERMUTE, PERM)                 \
+FR_GEMV_INLINE V NAME##_row(const T *w, const V *xv, const int nc, MASK_T last)           \
+{                                                                                         \
+    V a = SETZERO();                                                                      \
+    _Pragma("GCC unroll 16")                                                              \
+    for (int c = 0; c < nc - 1; c++)                                                      \
+        a = FMADD(LOADU(w + LANES * c), xv[c], a);                                        \
+    return FMADD(MASKZ_LOADU(last, w + LANES * (nc - 1)), xv[nc - 1], a);                 \
+}                                                                                         \
+FR_GEMV_INLINE void NAME##_nc(int m, int n, const T *W, const T *x, T *y, int rev,        \
+                              const int nc)                                               \
+{                                                                                         \
+    const __m512i perm = PERM;                                                            \
+    const int nb = (m + ROWS - 1) / ROWS;                                                 \
+    const MASK_T last = (n % LANES) ? (MASK_T)((1u << (n % LANES)) - 1) : (MASK_T)FULL;   \
+    V xv[128 / LANES], acc[ROWS], s;                                                      \
+    _Pragma("GCC unroll 16")                                                              \
+    for (int c = 0; c < nc; c++)                                                          \
+        xv[c] = MASKZ_LOADU(c == nc - 1 ? last : (MASK_T)FULL, x + LANES * c);            \
+    for (int bi = 0; bi < nb; bi++) {                                                     \
+        const int r0 = ROWS * (rev ? nb - 1 - bi : bi), left = m - r0;                    \
+        if (left >= ROWS) {                 /* a whole block */                           \
+            _Pragma("GCC unroll 16")                                                      \
+            for (int r = 0; r < ROWS; r++)                                                \
+                acc[r] = NAME##_row(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last);          \
+            s = PERMUTE(perm, SUM(acc));                                                  \
+            STOREU(y + r0, ADD(LOADU(y + r0), s));                                        \
+        } else {                            /* the last rows */                           \
+            const MASK_T k = (MASK_T)((1u << left) - 1);                                  \
+            for (int r = 0; r < ROWS; r++)                                                \
+                acc[r] = r < left ? NAME##_row(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last) \
+                                  : SETZERO();                                            \
+            s = PERMUTE(perm, SUM(acc));                                                  \
+            MASK_STOREU(y + r0, k, ADD(MASKZ_LOADU(k, y + r0), s));                       \
+        }                                                                                 \
+    }                                                                                     \
+}
+FR_GEMV_ROWS(fr_gemv_rows_f, float, __m512, 16, 16, __mmask16, 0xFFFF, _mm512_setzero_ps,
+             _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_add_ps,
+             _mm512_storeu_ps, _mm512_mask_storeu_ps, fr_gemv_sum16, _mm512_permutexvar_ps,
+             _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0))
+
+/* The dispatchers: NAME##_avx512(m, n, W, x, y, arg) calls NAME##_nc with the number of
+ * column chunks as a constant (1 <= n <= 128: up to MAXNC chunks of LANES) */
+#define FR_NC_CASE(F, K) case K: F##_nc(m, n, W, x, y, arg, K); break;
+#define FR_NC_CASES_7(F) FR_NC_CASE(F, 1) FR_NC_CASE(F, 2) FR_NC_CASE(F, 3) \
+    FR_NC_CASE(F, 4) FR_NC_CASE(F, 5) FR_NC_CASE(F, 6) FR_NC_CASE(F, 7)
+#define FR_NC_CASES_15(F) FR_NC_CASES_7(F) FR_NC_CASE(F, 8) FR_NC_CASE(F, 9) \
+    FR_NC_CASE(F, 10) FR_NC_CASE(F, 11) FR_NC_CASE(F, 12) FR_NC_CASE(F, 13) \
+    FR_NC_CASE(F, 14) FR_NC_CASE(F, 15)
+#define FR_GEMV_DISPATCH(NAME, T, LANES, CASES, MAXNC)                                  \
+FR_GEMV_AVX512 static void NAME##_avx512(int m, int n, const T *W, const T *x, T *y,    \
+                                         int arg)                                       \
+{                                                                                       \
+    switch ((n + LANES - 1) / LANES) {                                                  \
+    CASES(NAME)                                                                         \
+    default: NAME##_nc(m, n, W, x, y, arg, MAXNC); break;                               \
+    }                                                                                   \
 }
 
-FR_GEMV_INLINE void fr_gemv_rows_f_nc(int m, int n, const float *W, const float *x,
-                                      float *y, int rev, const int nc)
-{
-    static const int order[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-    const __m512i perm = _mm512_loadu_si512((const void *)order);
-    const int nb = (m + 15) / 16;
-    const __mmask16 last = (n % 16) ? (__mmask16)((1u << (n % 16)) - 1) : (__mmask16)0xFFFF;
-    __m512 xv[8], acc[16], s;
-#pragma GCC unroll 8
-    for (int c = 0; c < nc; c++)
-        xv[c] = _mm512_maskz_loadu_ps(c == nc - 1 ? last : (__mmask16)0xFFFF, x + 16 * c);
-    for (int bi = 0; bi < nb; bi++) {
-        const int r0 = 16 * (rev ? nb - 1 - bi : bi), left = m - r0;
-        if (left >= 16) {                   /* a whole block */
-#pragma GCC unroll 16
-            for (int r = 0; r < 16; r++)
-                acc[r] = fr_gemv_row(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last);
-            s = _mm512_permutexvar_ps(perm, fr_gemv_sum16(acc));
-            _mm512_storeu_ps(y + r0, _mm512_add_ps(_mm512_loadu_ps(y + r0), s));
-        } else {                            /* the last rows: zero sums past them */
-            const __mmask16 k = (__mmask16)((1u << left) - 1);
-            for (int r = 0; r < 16; r++)
-                acc[r] = r < left ? fr_gemv_row(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last)
-                                  : _mm512_setzero_ps();
-            s = _mm512_permutexvar_ps(perm, fr_gemv_sum16(acc));
-            _mm512_mask_storeu_ps(y + r0, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + r0), s));
-        }
-    }
-}
-
-FR_GEMV_AVX512 static void fr_gemv_rows_f_avx512(int m, int n, const float *W,
-                                                 const float *x, float *y, int rev)
-{
-    switch ((n + 15) / 16) {                /* 1 <= n <= 128 */
-    case 1: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 1); break;
-    case 2: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 2); break;
-    case 3: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 3); break;
-    case 4: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 4); break;
-    case 5: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 5); break;
-    case 6: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 6); break;
-    case 7: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 7); break;
-    default: fr_gemv_rows_f_nc(m, n, W, x, y, rev, 8); break;
-    }
-}
+FR_GEMV_DISPATCH(fr_gemv_rows_f, float, 16, FR_NC_CASES_7, 8)
 
 /* float64: 8 columns a chunk (x in up to 16 registers), 8 rows a block; each row as
  * ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) of its accumulator's lanes */
@@ -123,67 +134,11 @@ FR_GEMV_INLINE __m512d fr_gemv_sum8(const __m512d *v)
                          _mm512_unpackhi_pd(u[0], u[1]));
 }
 
-FR_GEMV_INLINE __m512d fr_gemv_row_d(const double *w, const __m512d *xv, const int nc,
-                                     __mmask8 last)
-{
-    __m512d a = _mm512_setzero_pd();
-#pragma GCC unroll 16
-    for (int c = 0; c < nc - 1; c++)
-        a = _mm512_fmadd_pd(_mm512_loadu_pd(w + 8 * c), xv[c], a);
-    return _mm512_fmadd_pd(_mm512_maskz_loadu_pd(last, w + 8 * (nc - 1)), xv[nc - 1], a);
-}
-
-FR_GEMV_INLINE void fr_gemv_rows_d_nc(int m, int n, const double *W, const double *x,
-                                      double *y, int rev, const int nc)
-{
-    const __m512i perm = _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0);
-    const int nb = (m + 7) / 8;
-    const __mmask8 last = (n % 8) ? (__mmask8)((1u << (n % 8)) - 1) : (__mmask8)0xFF;
-    __m512d xv[16], acc[8], s;
-#pragma GCC unroll 16
-    for (int c = 0; c < nc; c++)
-        xv[c] = _mm512_maskz_loadu_pd(c == nc - 1 ? last : (__mmask8)0xFF, x + 8 * c);
-    for (int bi = 0; bi < nb; bi++) {
-        const int r0 = 8 * (rev ? nb - 1 - bi : bi), left = m - r0;
-        if (left >= 8) {
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; r++)
-                acc[r] = fr_gemv_row_d(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last);
-            s = _mm512_permutexvar_pd(perm, fr_gemv_sum8(acc));
-            _mm512_storeu_pd(y + r0, _mm512_add_pd(_mm512_loadu_pd(y + r0), s));
-        } else {
-            const __mmask8 k = (__mmask8)((1u << left) - 1);
-            for (int r = 0; r < 8; r++)
-                acc[r] = r < left ? fr_gemv_row_d(W + (Py_ssize_t)(r0 + r) * n, xv, nc, last)
-                                  : _mm512_setzero_pd();
-            s = _mm512_permutexvar_pd(perm, fr_gemv_sum8(acc));
-            _mm512_mask_storeu_pd(y + r0, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, y + r0), s));
-        }
-    }
-}
-
-FR_GEMV_AVX512 static void fr_gemv_rows_d_avx512(int m, int n, const double *W,
-                                                 const double *x, double *y, int rev)
-{
-    switch ((n + 7) / 8) {                  /* 1 <= n <= 128 */
-    case 1: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 1); break;
-    case 2: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 2); break;
-    case 3: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 3); break;
-    case 4: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 4); break;
-    case 5: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 5); break;
-    case 6: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 6); break;
-    case 7: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 7); break;
-    case 8: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 8); break;
-    case 9: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 9); break;
-    case 10: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 10); break;
-    case 11: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 11); break;
-    case 12: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 12); break;
-    case 13: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 13); break;
-    case 14: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 14); break;
-    case 15: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 15); break;
-    default: fr_gemv_rows_d_nc(m, n, W, x, y, rev, 16); break;
-    }
-}
+FR_GEMV_ROWS(fr_gemv_rows_d, double, __m512d, 8, 8, __mmask8, 0xFF, _mm512_setzero_pd,
+             _mm512_loadu_pd, _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_add_pd,
+             _mm512_storeu_pd, _mm512_mask_storeu_pd, fr_gemv_sum8, _mm512_permutexvar_pd,
+             _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0))
+FR_GEMV_DISPATCH(fr_gemv_rows_d, double, 8, FR_NC_CASES_15, 16)
 
 /* The transposed product y = beta y + W^T x over the m rows of W (n <= 128 columns,
  * beta 0 or 1): the rows streamed in memory order into n / 16 (float64: n / 8)
@@ -223,46 +178,12 @@ FR_GEMV_T(fr_gemv_t_d, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
           _mm512_maskz_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd,
           _mm512_storeu_pd, _mm512_mask_storeu_pd, __mmask8, 0xFF)
 
-FR_GEMV_AVX512 static void fr_gemv_t_f_avx512(int m, int n, const float *W, const float *x,
-                                              float *y, int beta)
-{
-    switch ((n + 15) / 16) {
-    case 1: fr_gemv_t_f_nc(m, n, W, x, y, beta, 1); break;
-    case 2: fr_gemv_t_f_nc(m, n, W, x, y, beta, 2); break;
-    case 3: fr_gemv_t_f_nc(m, n, W, x, y, beta, 3); break;
-    case 4: fr_gemv_t_f_nc(m, n, W, x, y, beta, 4); break;
-    case 5: fr_gemv_t_f_nc(m, n, W, x, y, beta, 5); break;
-    case 6: fr_gemv_t_f_nc(m, n, W, x, y, beta, 6); break;
-    case 7: fr_gemv_t_f_nc(m, n, W, x, y, beta, 7); break;
-    default: fr_gemv_t_f_nc(m, n, W, x, y, beta, 8); break;
-    }
-}
+FR_GEMV_DISPATCH(fr_gemv_t_f, float, 16, FR_NC_CASES_7, 8)
 
-FR_GEMV_AVX512 static void fr_gemv_t_d_avx512(int m, int n, const double *W, const double *x,
-                                              double *y, int beta)
-{
-    switch ((n + 7) / 8) {
-    case 1: fr_gemv_t_d_nc(m, n, W, x, y, beta, 1); break;
-    case 2: fr_gemv_t_d_nc(m, n, W, x, y, beta, 2); break;
-    case 3: fr_gemv_t_d_nc(m, n, W, x, y, beta, 3); break;
-    case 4: fr_gemv_t_d_nc(m, n, W, x, y, beta, 4); break;
-    case 5: fr_gemv_t_d_nc(m, n, W, x, y, beta, 5); break;
-    case 6: fr_gemv_t_d_nc(m, n, W, x, y, beta, 6); break;
-    case 7: fr_gemv_t_d_nc(m, n, W, x, y, beta, 7); break;
-    case 8: fr_gemv_t_d_nc(m, n, W, x, y, beta, 8); break;
-    case 9: fr_gemv_t_d_nc(m, n, W, x, y, beta, 9); break;
-    case 10: fr_gemv_t_d_nc(m, n, W, x, y, beta, 10); break;
-    case 11: fr_gemv_t_d_nc(m, n, W, x, y, beta, 11); break;
-    case 12: fr_gemv_t_d_nc(m, n, W, x, y, beta, 12); break;
-    case 13: fr_gemv_t_d_nc(m, n, W, x, y, beta, 13); break;
-    case 14: fr_gemv_t_d_nc(m, n, W, x, y, beta, 14); break;
-    case 15: fr_gemv_t_d_nc(m, n, W, x, y, beta, 15); break;
-    default: fr_gemv_t_d_nc(m, n, W, x, y, beta, 16); break;
-    }
-}
+FR_GEMV_DISPATCH(fr_gemv_t_d, double, 8, FR_NC_CASES_15, 16)
 
-/* 1 when fr_gemv_rows_f / _d multiply rows of n columns themselves */
-static inline int fr_gemv_rows_ok_f(int n)
+/* 1 when the kernels below multiply rows of n columns themselves */
+static inline int fr_gemv_ok(int n)
 {
     if (fr_gemv_isa < 0) {
         __builtin_cpu_init();
@@ -271,81 +192,40 @@ static inline int fr_gemv_rows_ok_f(int n)
     return fr_gemv_isa && !fr_gemv_off && n > 0 && n <= 128;
 }
 
-/* y[0:m] += W @ x for a row-major W (m, n) (rows n apart), the row blocks last to first
- * when rev; returns 1, or 0 without touching y where the kernel does not apply. */
-static inline int fr_gemv_rows_f(int m, int n, const float *W, const float *x, float *y,
-                                 int rev)
-{
-    if (!fr_gemv_rows_ok_f(n) || m <= 0)
-        return 0;
-    fr_gemv_rows_f_avx512(m, n, W, x, y, rev);
-    return 1;
-}
-
-static inline int fr_gemv_rows_d(int m, int n, const double *W, const double *x, double *y,
-                                 int rev)
-{
-    if (!fr_gemv_rows_ok_f(n) || m <= 0)
-        return 0;
-    fr_gemv_rows_d_avx512(m, n, W, x, y, rev);
-    return 1;
-}
-
-/* y[0:n] = beta y + W^T x for a row-major W (m, n), beta 0 or 1; 1, or 0 (untouched) */
-static inline int fr_gemv_t_f(int m, int n, const float *W, const float *x, float *y,
-                              int beta)
-{
-    if (!fr_gemv_rows_ok_f(n) || m <= 0)
-        return 0;
-    fr_gemv_t_f_avx512(m, n, W, x, y, beta);
-    return 1;
-}
-
-static inline int fr_gemv_t_d(int m, int n, const double *W, const double *x, double *y,
-                              int beta)
-{
-    if (!fr_gemv_rows_ok_f(n) || m <= 0)
-        return 0;
-    fr_gemv_t_d_avx512(m, n, W, x, y, beta);
-    return 1;
+#define FR_GEMV_ENTRY(NAME, T)                                                          \
+static inline int NAME(int m, int n, const T *W, const T *x, T *y, int arg)            \
+{                                                                                       \
+    if (!fr_gemv_ok(n) || m <= 0)                                                       \
+        return 0;                                                                       \
+    NAME##_avx512(m, n, W, x, y, arg);                                                  \
+    return 1;                                                                           \
 }
 
 #else
 static int fr_gemv_off = 0;
 
-static inline int fr_gemv_rows_ok_f(int n)
+static inline int fr_gemv_ok(int n)
 {
     (void)n; (void)fr_gemv_off;
     return 0;
 }
 
-static inline int fr_gemv_rows_f(int m, int n, const float *W, const float *x, float *y,
-                                 int rev)
-{
-    (void)m; (void)n; (void)W; (void)x; (void)y; (void)rev;
-    return 0;
-}
-
-static inline int fr_gemv_rows_d(int m, int n, const double *W, const double *x, double *y,
-                                 int rev)
-{
-    (void)m; (void)n; (void)W; (void)x; (void)y; (void)rev;
-    return 0;
-}
-
-static inline int fr_gemv_t_f(int m, int n, const float *W, const float *x, float *y,
-                              int beta)
-{
-    (void)m; (void)n; (void)W; (void)x; (void)y; (void)beta;
-    return 0;
-}
-
-static inline int fr_gemv_t_d(int m, int n, const double *W, const double *x, double *y,
-                              int beta)
-{
-    (void)m; (void)n; (void)W; (void)x; (void)y; (void)beta;
-    return 0;
+#define FR_GEMV_ENTRY(NAME, T)                                                          \
+static inline int NAME(int m, int n, const T *W, const T *x, T *y, int arg)            \
+{                                                                                       \
+    (void)m; (void)n; (void)W; (void)x; (void)y; (void)arg;                             \
+    return 0;                                                                           \
 }
 #endif
+
+/* The entry points: 1 after the product, or 0, y untouched, where the kernel does not
+ * apply (the caller then calls BLAS).
+ * fr_gemv_rows_*(m, n, W, x, y, rev): y[0:m] += W @ x for a row-major W (m, n), rows n
+ *   apart, the row blocks last to first when rev;
+ * fr_gemv_t_*(m, n, W, x, y, beta): y[0:n] = beta y + W^T x, beta 0 or 1. */
+FR_GEMV_ENTRY(fr_gemv_rows_f, float)
+FR_GEMV_ENTRY(fr_gemv_rows_d, double)
+FR_GEMV_ENTRY(fr_gemv_t_f, float)
+FR_GEMV_ENTRY(fr_gemv_t_d, double)
 
 #endif

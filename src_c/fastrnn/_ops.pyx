@@ -276,47 +276,29 @@ def _gemv_loop(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
                 gemv(False, M, N, 1, &W[0, 0], N, &x[0], 0, &y[0])
 
 
-def _gemv_rows(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
-               bint rev=False, bint blas=False):
-    """Test hook: ``y += W @ x`` through the kernels' row product (``gemv_rows``; BLAS
-    when ``blas``). Returns True when ``_gemv.h`` multiplied, False for BLAS."""
+def _row_product(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
+                 bint trans=False, bint rev=False, double beta=1, bint blas=False):
+    """Test hook: the kernels' row products, ``y += W @ x`` (``gemv_rows``; row blocks
+    last to first when ``rev``) or, ``trans``, ``y = beta * y + W.T @ x``
+    (``gemv_t_rows``), through BLAS when ``blas``. Returns True when ``_gemv.h``
+    multiplied, False for BLAS."""
     global fr_gemv_off
     cdef int M = <int>W.shape[0], N = <int>W.shape[1]
     cdef bint own
-    if x.shape[0] != N or y.shape[0] != M:
-        raise ValueError(f"x must have shape ({N},) and y ({M},), got {x.shape[0]}, "
-                         f"{y.shape[0]}")
+    if x.shape[0] != (M if trans else N) or y.shape[0] != (N if trans else M):
+        raise ValueError(f"x and y do not fit W {W.shape[0], W.shape[1]} (trans={trans}): "
+                         f"{x.shape[0]}, {y.shape[0]}")
     if M == 0 or N == 0:
         return False
     old = fr_gemv_off
     fr_gemv_off = 1 if blas else 0
     try:
-        own = gemv_rows_own(N, &W[0, 0])
+        own = gemv_rows_own(N, &W[0, 0]) and (not trans or beta == 0 or beta == 1)
         with nogil:
-            gemv_rows(M, N, &W[0, 0], &x[0], &y[0], rev)
-    finally:
-        fr_gemv_off = old
-    return own
-
-
-def _gemv_t_rows(const floating[:, ::1] W, const floating[::1] x, floating[::1] y,
-                 double beta, bint blas=False):
-    """Test hook: ``y = beta * y + W.T @ x`` through the kernels' transposed row product
-    (``gemv_t_rows``; BLAS when ``blas``). Returns True when ``_gemv.h`` multiplied."""
-    global fr_gemv_off
-    cdef int M = <int>W.shape[0], N = <int>W.shape[1]
-    cdef bint own
-    if x.shape[0] != M or y.shape[0] != N:
-        raise ValueError(f"x must have shape ({M},) and y ({N},), got {x.shape[0]}, "
-                         f"{y.shape[0]}")
-    if M == 0 or N == 0:
-        return False
-    old = fr_gemv_off
-    fr_gemv_off = 1 if blas else 0
-    try:
-        own = gemv_rows_own(N, &W[0, 0]) and (beta == 0 or beta == 1)
-        with nogil:
-            gemv_t_rows(M, N, &W[0, 0], &x[0], <floating>beta, &y[0])
+            if trans:
+                gemv_t_rows(M, N, &W[0, 0], &x[0], <floating>beta, &y[0])
+            else:
+                gemv_rows(M, N, &W[0, 0], &x[0], &y[0], rev)
     finally:
         fr_gemv_off = old
     return own

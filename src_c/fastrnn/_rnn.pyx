@@ -25,7 +25,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv, gemv_rows
 from fastrnn._math cimport ftanh, vtanh, vclip_sgd
 from fastrnn._common cimport (OUT_ROWS, clip_core, fr_openmp, fr_set_blas_thread_functions,
                              fr_team_begin, fr_team_end, fr_team_rank, fr_team_size,
@@ -636,16 +636,16 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
     with nogil:
         for k in range(n):
             # a = tanh(Wax x + Waa a + ba), summed in the course's order
-            gemv(False, H, H, 1, &Waa[0, 0], H, &a[0], 0, z)
+            memset(z, 0, <size_t>H * sizeof(floating))
+            gemv_rows(H, H, &Waa[0, 0], &a[0], z, k & 1)    # _gemv.h where it applies
             if x >= 0:
                 for h in range(H):
                     z[h] = Wax[h, x] + z[h]
             for h in range(H):
                 a[h] = z[h] + ba[h]
             vtanh(&a[0], H)
-            gemv(False, V, H, 1, &Wya[0, 0], H, &a[0], 0, logits)
-            for h in range(V):
-                logits[h] = logits[h] + by[h]
+            memcpy(logits, &by[0], <size_t>V * sizeof(floating))
+            gemv_rows(V, H, &Wya[0, 0], &a[0], logits)      # by + Wya a
             idx = sample_pick(logits, V, temperature, top_k, u[k], work)
             out[k] = idx
             written = k + 1

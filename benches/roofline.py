@@ -210,18 +210,16 @@ def main(argv=None):
         print(f"| {label} | {dt} | {us(t1)} | {W.nbytes / t1 / 1e9:.0f} | {two} | "
               f"{us(med[('rows', kind, dt)])} |")
     print()
-    # the floors: the products the kernels run (the LSTM's through _gemv.h where it applies,
-    # the RNN's through BLAS), the faster of the two for the LSTM
-    lstm_gemv = {dt: min(med[("gemv", "lstm", dt)], med[("rows", "lstm", dt)])
-                 for dt in ("float64", "float32")}
-    out_gemv = {(cell, dt): (min(med[("gemv", "out", dt)], med[("rows", "out", dt)])
-                             if cell == "lstm" else med[("gemv", "out", dt)])
-                for cell in ("lstm", "rnn") for dt in ("float64", "float32")}
+    # the floors: the products the kernels run, through _gemv.h where it applies, else
+    # BLAS: the faster of the two
+    prod = {key: min(med[("gemv",) + key], med[("rows",) + key])
+            for key in [(kind, dt) for kind in ("lstm", "rnn", "out")
+                        for dt in ("float64", "float32")]}
     print("| work | dtype | product floor µs | fastrnn µs | fastrnn / floor | NumPy course µs "
           "| best possible ratio (NumPy / floor) | fastrnn ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for dt in ("float64", "float32"):
-        floor = 2 * T * lstm_gemv[dt]        # forward + backward carry per step
+        floor = 2 * T * prod[("lstm", dt)]   # forward + backward carry per step
         got = med[("step", "lstm", dt)]
         npt = med.get(("numpy-step", "lstm", "float64"))
         tail = (f"{us(npt)} | {npt / floor:.1f}x | {npt / got:.1f}x" if npt else "- | - | -")
@@ -229,8 +227,7 @@ def main(argv=None):
               f"{got / floor:.2f} | {tail} |")
     for cell in ("lstm", "rnn"):
         for dt in ("float64", "float32"):
-            rec = lstm_gemv[dt] if cell == "lstm" else med[("gemv", cell, dt)]
-            floor = rec + out_gemv[(cell, dt)]
+            floor = prod[(cell, dt)] + prod[("out", dt)]
             got = med[("sample", cell, dt)]
             npt = med.get(("numpy-sample", cell, "float64"))
             tail = (f"{us(npt)} | {npt / floor:.1f}x | {npt / got:.1f}x" if npt

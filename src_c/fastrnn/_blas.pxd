@@ -125,15 +125,16 @@ cdef extern from "_gemv.h" nogil:
     int fr_gemv_off
 
 
-cdef inline bint gemv_rows_own(int N, const floating* A) noexcept nogil:
-    """True when :func:`gemv_rows` multiplies rows of N columns of this dtype (``A``
-    only selects it) in ``_gemv.h``: then no entry depends on the rows beside it."""
+cdef inline bint gemv_rows_own(int N) noexcept nogil:
+    """True when :func:`gemv_rows` and :func:`gemv_t_rows` multiply rows of N columns in
+    ``_gemv.h`` (either dtype): then no entry of a row product depends on the rows beside
+    it in the call."""
     return fr_gemv_ok(N)
 
 
 cdef inline void gemv_rows(int M, int N, const floating* A, const floating* x, floating* y,
                            bint rev=False) noexcept nogil:
-    """Row-major ``y += A @ x`` with ``A`` stored (M, N), rows N apart: float32 through
+    """Row-major ``y += A @ x`` with ``A`` stored (M, N), rows N apart: through
     ``_gemv.h`` where it applies (AVX-512F, N <= 128; the row blocks last to first when
     ``rev``), else BLAS. Each entry of ``y`` does not depend on M or on ``rev``, only on
     its row, on ``x`` and on which of the two ran (fixed for a process and a size)."""

@@ -31,10 +31,11 @@ static int fr_gemv_isa = -1;        /* 1: AVX-512F, 0: not; -1 not yet known */
 static int fr_gemv_off = 0;         /* test switch: always BLAS */
 
 #define FR_GEMV_AVX512 __attribute__((target("avx512f")))
+#define FR_GEMV_INLINE __attribute__((target("avx512f"), always_inline)) static inline
 
 /* 16 accumulators -> their 16 horizontal sums, in the lane order
  * [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15] of the rows */
-FR_GEMV_AVX512 static inline __m512 fr_gemv_sum16(const __m512 *v)
+FR_GEMV_INLINE __m512 fr_gemv_sum16(const __m512 *v)
 {
     __m512 t[8], u[4], w[2];
     for (int k = 0; k < 8; k++)         /* lane i + lane i + 8, two rows a vector */
@@ -55,7 +56,6 @@ FR_GEMV_AVX512 static inline __m512 fr_gemv_sum16(const __m512 *v)
  * rows a block, each row's chunk products in order into one accumulator, the block's
  * sums added up by SUM and put in row order by PERM; rows past the last are zero sums,
  * never stored. */
-#define FR_GEMV_INLINE __attribute__((target("avx512f"), always_inline)) static inline
 #define FR_GEMV_ROWS(NAME, T, V, LANES, ROWS, MASK_T, FULL, SETZERO, LOADU, MASKZ_LOADU,   \
                      FMADD, ADD, STOREU, MASK_STOREU, SUM, PERMUTE, PERM)                 \
 FR_GEMV_INLINE V NAME##_row(const T *w, const V *xv, const int nc, MASK_T last)           \
@@ -145,7 +145,7 @@ FR_GEMV_DISPATCH(fr_gemv_rows_d, double, 8, FR_NC_CASES_15, 16)
  * accumulators held in registers, x[r] broadcast; each y[j] sums its rows in order,
  * then is added to y when beta is 1. */
 #define FR_GEMV_T(NAME, T, V, LANES, SETZERO, LOADU, MASKZ_LOADU, SET1, FMADD, ADD,     \
-                  STOREU, MASK_STOREU, MASK_T, FULL)                                    \
+                  MASK_STOREU, MASK_T, FULL)                                            \
 FR_GEMV_INLINE void NAME##_nc(int m, int n, const T *W, const T *x, T *y, int beta,    \
                               const int nc)                                            \
 {                                                                                       \
@@ -173,10 +173,10 @@ FR_GEMV_INLINE void NAME##_nc(int m, int n, const T *W, const T *x, T *y, int be
 }
 FR_GEMV_T(fr_gemv_t_f, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
           _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
-          _mm512_storeu_ps, _mm512_mask_storeu_ps, __mmask16, 0xFFFF)
+          _mm512_mask_storeu_ps, __mmask16, 0xFFFF)
 FR_GEMV_T(fr_gemv_t_d, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
           _mm512_maskz_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd,
-          _mm512_storeu_pd, _mm512_mask_storeu_pd, __mmask8, 0xFF)
+          _mm512_mask_storeu_pd, __mmask8, 0xFF)
 
 FR_GEMV_DISPATCH(fr_gemv_t_f, float, 16, FR_NC_CASES_7, 8)
 

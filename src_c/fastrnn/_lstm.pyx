@@ -259,11 +259,11 @@ cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floatin
     gemv_rows(r1 - r0, H, Wh + <Py_ssize_t>r0 * H, a, z + r0, rev)
 
 
-cdef inline int _zsplit_run(int H, const floating* Wh, int* fl) noexcept nogil:
+cdef inline int _zsplit_run(int H, int* fl) noexcept nogil:
     """The rows thread 0 multiplies first in a batch-1 step: part 0 of ``_zsplit`` on a
     pair, or where BLAS multiplies (its sums can depend on the rows around them: the
     parts keep one thread's bits equal to a pair's); all rows otherwise (``_gemv.h``)."""
-    if fl == NULL and gemv_rows_own(H, Wh):
+    if fl == NULL and gemv_rows_own(H):
         return 4 * H
     return _zsplit(H)
 
@@ -485,9 +485,10 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
     """The batch-1 recurrence of :func:`_recurrence`, on one thread (``fl`` NULL) or on
     a pair (both threads call it): step t, thread 0 multiplies part 0 of ``_zsplit``
     (phase 2t + 1) and activates the units [0, us) (phase 2t + 2); items 2t and 2t + 1
-    are the other parts (``_fwd_item``). One thread activates all units in one call (the
+    are the other parts (``_fwd_item``). One thread activates all units in one call and,
+    where ``_gemv.h`` multiplies, multiplies all rows in one call (``_zsplit_run``; the
     same bits)."""
-    cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit_run(H, Wh, fl)
+    cdef int t, i, G4 = 4 * H, us = _unit_split(H), zs = _zsplit_run(H, fl)
     cdef floating* g
     cdef floating* tc = NULL
     cdef long long tph = 0               # thread 0's phase start (_pair_mine)
@@ -938,14 +939,14 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
     Scratch: ``z`` (4H), ``logits`` (Y), ``w`` (H) in the model dtype, ``pz`` (2Y
     doubles, the scratch of ``sample_pick``), ``tbl`` / ``built`` (see
     ``_load_input``; two flag arrays of X, one per part of the rows). z_t = (b + Wx x_t)
-    + Wh a_{t-1} in the forward pass's order (its GEMVs add into the gathered G, in the
-    parts of ``_zsplit``), so sampling reproduces forward()'s states bit for bit. The
+    + Wh a_{t-1} in the forward pass's order (its products add into the gathered G, in
+    the rows of ``_zsplit_run``), so sampling reproduces forward()'s states bit for bit. The
     new c_t goes to ``w`` and ``c`` in turn; the caller copies the last one to ``c`` (in
     ``w`` when the count is odd). On a pair, step s: thread 0 loads and multiplies part
     0 (rows of gates [f, i]) and activates the units [0, us); item 2s is part 1 (those
     rows of the table and of Wh then stay in thread 1's core's cache), item 2s + 1 the
     units [us, H); thread 0 picks the next index."""
-    cdef int G4 = 4 * H, zs = _zsplit_run(H, Wh, fl), us = _unit_split(H), i
+    cdef int G4 = 4 * H, zs = _zsplit_run(H, fl), us = _unit_split(H), i
     cdef Py_ssize_t step, idx, count = n
     cdef floating* cp = c          # c_{t-1}; the new c goes to the other buffer
     cdef floating* cn = w

@@ -293,7 +293,7 @@ def _row_product(const floating[:, ::1] W, const floating[::1] x, floating[::1] 
     old = fr_gemv_off
     fr_gemv_off = 1 if blas else 0
     try:
-        own = gemv_rows_own(N, &W[0, 0]) and (not trans or beta == 0 or beta == 1)
+        own = gemv_rows_own(N) and (not trans or beta == 0 or beta == 1)
         with nogil:
             if trans:
                 gemv_t_rows(M, N, &W[0, 0], &x[0], <floating>beta, &y[0])

@@ -636,6 +636,8 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
     with nogil:
         for k in range(n):
             # a = tanh(Wax x + Waa a + ba), summed in the course's order
+            # z = Waa a from zero (BLAS, where it runs instead of _gemv.h, adds partial
+            # sums into y: starting from Wax[:, x] would change the course's order)
             memset(z, 0, <size_t>H * sizeof(floating))
             gemv_rows(H, H, &Waa[0, 0], &a[0], z, k & 1)    # _gemv.h where it applies
             if x >= 0:

@@ -642,9 +642,10 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
             gemv_rows(H, H, &Waa[0, 0], &a[0], z, k & 1)    # _gemv.h where it applies
             if x >= 0:
                 for h in range(H):
-                    z[h] = Wax[h, x] + z[h]
-            for h in range(H):
-                a[h] = z[h] + ba[h]
+                    a[h] = (Wax[h, x] + z[h]) + ba[h]
+            else:
+                for h in range(H):
+                    a[h] = z[h] + ba[h]
             vtanh(&a[0], H)
             memcpy(logits, &by[0], <size_t>V * sizeof(floating))
             gemv_rows(V, H, &Wya[0, 0], &a[0], logits)      # by + Wya a

@@ -3,7 +3,6 @@
 Environment switches:
   FASTRNN_DEBUG_CYTHON=1  boundscheck/initializedcheck on (CI runs the tests once like this)
   FASTRNN_ANNOTATE=1      write Cython's HTML annotation next to the sources
-  FASTRNN_OPENMP=0        build without OpenMP (batched recurrences then run on one thread)
 """
 import os
 
@@ -29,9 +28,8 @@ DIRECTIVES = dict(
 # -fno-trapping-math: lets GCC if-convert (and so vectorise) the clamps in _vecmath.h
 COMPILE_ARGS = (["-O3"] if not DEBUG else ["-O1", "-g"]) + ["-ffp-contract=off", "-fno-trapping-math"]
 
-# OpenMP: the thread team of the batched recurrences (src_c/fastrnn/_team.h)
-OPENMP = os.environ.get("FASTRNN_OPENMP", "1") != "0"
-OPENMP_MODULES = {"_lstm", "_rnn"}
+# the kernels' thread team (src_c/fastrnn/_team.h) is built on POSIX threads
+THREADS = ["-pthread"]
 
 MODULES = ["_rnn", "_lstm", "_ops"]
 # FASTRNN_MODULES=_rnn,_ops builds a subset (development only)
@@ -43,15 +41,15 @@ extensions = [
         f"fastrnn.{name}",
         [f"src_c/fastrnn/{name}.pyx"],
         depends=[f"src_c/fastrnn/{h}" for h in
-                 ("_vecmath.h", "_gemv.h", "_team.h", "_math.pxd", "_blas.pxd", "_common.pxd")],
+                 ("_vecmath.h", "_gemv.h", "_team.h", "_team_hooks.pxi", "_math.pxd", "_blas.pxd",
+                  "_common.pxd")],
         include_dirs=["src_c/fastrnn"],
-        extra_compile_args=COMPILE_ARGS + (["-fopenmp"] if omp else []),
-        extra_link_args=["-fopenmp"] if omp else [],
+        extra_compile_args=COMPILE_ARGS + THREADS,
+        extra_link_args=THREADS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("FASTRNN_DEBUG", "1" if DEBUG else "0")],
     )
     for name in MODULES
-    for omp in [OPENMP and name in OPENMP_MODULES]
     if os.path.exists(f"src_c/fastrnn/{name}.pyx")
 ]
 

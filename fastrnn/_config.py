@@ -1,22 +1,17 @@
 """Threads and build information: ``set_num_threads``, ``threads``, ``show_config``.
 
-Public through ``fastrnn``. The kernels multiply matrices with the BLAS that SciPy
-ships (OpenBLAS in the wheels). Its thread count is fastrnn's one thread setting: the RNN
-kernels use the BLAS's threads; the batched LSTM kernels run on an OpenMP team of that
-many threads (each multiplying blocks of the hidden units with the BLAS at 1 thread
-meanwhile, see ``src_c/fastrnn/_team.h``); the LSTM's batch-1 passes (forward,
-backward, training step, sampling) from 96 hidden units split each step between two of
-them; other batch-1 kernels run on the calling thread.
+Public through ``fastrnn``. The kernels run on a thread team of their own
+(``src_c/fastrnn/_team.h``): batched calls split every time step between its threads,
+the LSTM's batch-1 passes from 96 hidden units between two of them. The thread setting
+is the most threads a call may use; each call then runs on the team or on one thread,
+whichever its recent calls measured cheaper (on a busy machine, one thread), with the
+same results either way. The matrix products inside run SciPy's BLAS at one thread
+(the kernels set it for the duration of a call and restore it).
 
-Thread policy (automatic by default): at batch 1 every product is a small
-matrix-vector product and BLAS threads only cost synchronisation, so the public entry
-points (models, character model, course functions) switch SciPy's BLAS to 1 thread;
-with batches the products are GEMMs and all cores pay, so they switch it to the number
-of usable cores (never more: no oversubscription), and so do the LSTM's batch-1 passes
-where its kernels pair two threads. ``set_num_threads(n)`` fixes the
-count (``None`` returns to automatic), ``threads(n)`` fixes it for a ``with`` block,
-and ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` fix it from
-the environment. Only SciPy's BLAS is touched, not NumPy's.
+Setting: automatic by default (the usable cores); ``set_num_threads(n)`` fixes it
+(``None`` returns to automatic), ``threads(n)`` fixes it for a ``with`` block, and
+``FASTRNN_NUM_THREADS`` (or ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``) fixes it
+from the environment.
 """
 
 from __future__ import annotations
@@ -50,8 +45,8 @@ def _cpu_count():
         return max(1, os.cpu_count() or 1)
 
 
-# policy: None = automatic (1 thread at batch 1, all cores otherwise: see auto_count),
-# or a fixed count
+# policy: None = automatic (the usable cores), or a fixed count; current: the count the
+# kernels were given last
 _state = {"policy": _env_threads(), "current": None, "libs": None}
 
 
@@ -90,55 +85,37 @@ def _blas_thread_functions(lc):
     return 0, 0  # pragma: no cover
 
 
-def _connect_team():
-    """Hand the compiled kernels their BLAS's thread-count functions: a batched LSTM call
-    then runs on a team of as many threads as the BLAS has, with the BLAS at 1 thread
-    meanwhile (one setting for both)."""
+def _team_modules():
     if not _ext.compiled_available():
-        return
-    libs = _kernel_blas()
+        return []
+    return [m for m in (sys.modules.get(f"fastrnn.{name}") for name in ("_rnn", "_lstm"))
+            if m is not None and hasattr(m, "_set_threads")]
+
+
+def _connect_team():
+    """Hand the compiled kernels their BLAS's thread-count functions (they run it at one
+    thread during a call) and the thread setting."""
+    libs = _kernel_blas() if _ext.compiled_available() else []
     get, put = _blas_thread_functions(libs[-1]) if libs else (0, 0)
-    for name in ("_rnn", "_lstm"):
-        mod = sys.modules.get(f"fastrnn.{name}")
-        if mod is not None and hasattr(mod, "_connect_blas_threads"):
-            mod._connect_blas_threads(get, put)
+    for mod in _team_modules():
+        mod._connect_blas_threads(get, put)
+    _apply(_wanted())
+
+
+def _wanted():
+    return _cpu_count() if _state["policy"] is None else _state["policy"]
 
 
 def _apply(n):
     if _state["current"] != n:
-        for lc in _kernel_blas():
-            lc.set_num_threads(n)
+        for mod in _team_modules():
+            mod._set_threads(n)
         _state["current"] = n
 
 
-def auto_count(batch, paired=False):
-    """The automatic policy's BLAS thread count: 1 at batch 1 (every product is a small
-    matrix-vector product, threads only cost) unless the kernel splits the sequence's
-    steps between two threads (``paired``: the LSTM from ``_lstm.PAIR_MIN_H`` hidden
-    units), the usable cores otherwise."""
-    return _cpu_count() if batch > 1 or paired else 1
-
-
-def pairs(kernels, cell, hidden_size):
-    """Whether ``kernels`` split a batch-1 step of this cell between two threads (the
-    LSTM from ``PAIR_MIN_H`` hidden units in the compiled kernels; the ``paired`` of
-    :func:`auto_count`)."""
-    return cell == "lstm" and hidden_size >= getattr(kernels, "PAIR_MIN_H", float("inf"))
-
-
-def auto_threads(batch, paired=False):
-    """Called by the public entry points before kernels run: in automatic mode, the
-    thread count of :func:`auto_count`. A fixed count (``set_num_threads``, ``threads``,
-    or ``FASTRNN_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` in the
-    environment) is left alone."""
-    if _state["policy"] is None:
-        _apply(auto_count(batch, paired))
-
-
 def get_num_threads() -> int:
-    """The number of threads of the BLAS the kernels use (SciPy's) right now."""
-    libs = _kernel_blas()
-    return int(libs[-1].num_threads) if libs else 1
+    """The most threads a kernel call may run on now (see :func:`set_num_threads`)."""
+    return _wanted()
 
 
 def _check_n(n):
@@ -148,21 +125,17 @@ def _check_n(n):
 
 
 def set_num_threads(n) -> None:
-    """Fix the kernels' BLAS thread count from now on.
+    """Fix the most threads a kernel call may run on, from now on.
 
     Parameters
     ----------
-    n : int >= 1, or None to return to the automatic policy (1 thread at batch 1, all
-        cores for batches and for the LSTM's batch-1 passes from 96 hidden units, whose
-        kernels split each step between two threads). More threads than cores only oversubscribes.
+    n : int >= 1, or None to return to the automatic setting (the usable cores). Each
+        call runs on that many threads or on one, whichever its recent calls measured
+        cheaper; more threads than cores only oversubscribes.
     """
-    if n is None:
-        _state["policy"] = None
-        return
-    n = _check_n(n)
+    n = None if n is None else _check_n(n)
     _state["policy"] = n
-    _state["current"] = None
-    _apply(n)
+    _apply(_wanted())
 
 
 def get_thread_policy():
@@ -174,16 +147,14 @@ def get_thread_policy():
 def threads(n: int):
     """Context manager: run the block with ``n`` BLAS threads, then restore the policy."""
     n = _check_n(n)
-    old_policy, old_current = _state["policy"], get_num_threads()
+    old_policy = _state["policy"]
     _state["policy"] = n
-    _state["current"] = None
     _apply(n)
     try:
         yield
     finally:
         _state["policy"] = old_policy
-        _state["current"] = None
-        _apply(old_current)
+        _apply(_wanted())
 
 
 def config() -> dict:
@@ -210,29 +181,29 @@ def config() -> dict:
 
         info["simd"] = _ops.simd_level()
         info["debug_build"] = _ops.debug_build()
-        from . import _lstm
-
-        info["openmp"], info["team_threads"] = _lstm._team_info()
+        info["threads"] = get_num_threads()
+        info["thread_pool"] = ("fastrnn's own (each call: the team or one thread, by "
+                               "measured cost)")
+    else:
+        info["threads"] = 1
     info["blas"] = [
         {"internal_api": lc.internal_api, "version": lc.version,
          "num_threads": lc.num_threads, "architecture": getattr(lc, "architecture", None),
          "library": os.path.basename(lc.filepath)}
         for lc in _kernel_blas()
     ]
-    info["blas_threads"] = get_num_threads()
-    info["thread_policy"] = ("automatic (1 at batch 1, all cores for batches and the "
-                             "paired batch-1 LSTM)"
-                             if _state["policy"] is None else f"fixed at {_state['policy']}")
+    info["thread_policy"] = ("automatic (the usable cores)" if _state["policy"] is None
+                             else f"fixed at {_state['policy']}")
     return info
 
 
 def show_config(file=None) -> None:
-    """Print fastrnn's version, backend, build (SIMD level, debug, OpenMP) and BLAS/threads."""
+    """Print fastrnn's version, backend, build (SIMD level, debug), threads and BLAS (the
+    BLAS's own count is what it has outside fastrnn's calls, which run it at one)."""
     out = file if file is not None else sys.stdout
     c = config()
     for k in ("fastrnn", "python", "numpy", "scipy", "platform", "cpu_count", "backend",
-              "compiled_kernels", "simd", "debug_build", "openmp", "team_threads",
-              "blas_threads",
+              "compiled_kernels", "simd", "debug_build", "threads", "thread_pool",
               "thread_policy"):
         if k in c:
             print(f"{k + ':':<18}{c[k]}", file=out)

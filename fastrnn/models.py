@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _config, _ext
+from . import _ext
 from ._validation import (
     as_dtype,
     check_finite_loss,
@@ -131,8 +131,6 @@ class _Model:
         return y
 
     def _workspace(self, T, B):
-        _config.auto_threads(B, paired=B == 1 and _config.pairs(_ext.kernels(), self.cell,
-                                                                 self.hidden_size))
         key = (T, B)
         ws = self._ws.get(key)
         if ws is None:
@@ -227,7 +225,6 @@ class _Model:
                              "<= input_size")
         st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
         k = _ext.kernels()
-        _config.auto_threads(1, paired=n > 1 and _config.pairs(k, self.cell, self.hidden_size))
         u = _rng(seed, rng).random(n)
         out = np.empty(n, np.int64)
         m = self._sample(k, st, start, u, temperature, top_k, int(stop), out)
@@ -376,7 +373,6 @@ class RNN(_Model):
         arrays = (p["Wax"], p["Waa"], p["ba"], p["Wya"], p["by"])
         if (tr is None or tr.B != B or tr.max_T < T or self._trainer_backend != k.BACKEND
                 or any(a is not b for a, b in zip(tr.params, arrays))):
-            _config.auto_threads(B)
             max_T = max(T, 2 * tr.max_T) if tr is not None and tr.B == B else T
             tr = self._trainer = k.RNNTrainer(*arrays, max_T, B, clip, lr)
             self._trainer_backend = k.BACKEND

@@ -5,6 +5,7 @@ only in the order of floating-point sums (relative ~1e-15 per operation, grown b
 depth of the computation), float32 by float32 rounding (~1e-7 per operation).
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -21,6 +22,25 @@ TOL = {
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 DINOS = DATA_DIR / "dinos.txt"
+
+
+@contextlib.contextmanager
+def team_mode(threads, adaptive=False, **hooks):
+    """Run the block with the kernels' thread setting at ``threads`` and their team
+    choice fixed (``adaptive=False``: every eligible call on the team, so that a test
+    meant for two threads does not run on one because one measured cheaper), plus the
+    test hooks of src_c/fastrnn/_team_hooks.pxi (``stall_ns``, ``hold_ns``, ``skip``)."""
+    import fastrnn
+    from fastrnn import _lstm, _rnn
+
+    mods = (_rnn, _lstm)
+    olds = [m._team_test_hook(adaptive=adaptive, **hooks) for m in mods]
+    try:
+        with fastrnn.threads(threads):
+            yield
+    finally:
+        for m, o in zip(mods, olds):
+            m._team_test_hook(adaptive=o[0], stall_ns=o[1], hold_ns=o[2], skip=o[3])
 
 
 def assert_close(actual, desired, dtype, err_msg=""):

@@ -8,7 +8,9 @@ Gate order [f, i, c, o] (documented at the top of ``fastrnn/reference/_lstm.py``
 import numpy as np
 import pytest
 
-from conftest import TOL, assert_close
+from conftest import TOL, assert_close, team_mode
+
+import fastrnn
 
 import fastrnn.reference._lstm as R
 
@@ -27,13 +29,12 @@ def K():
 
 @pytest.fixture(autouse=True)
 def _pairs_always(K):
-    """Every eligible batch-1 call runs on the pair here: the adaptive choice (one thread
+    """Every eligible call runs on the team (pair) here: the adaptive choice (one thread
     when it measured faster, on a busy machine) would otherwise let a test meant for two
     threads run on one (the numbers are the same either way)."""
-    old = K._pair_test_hook(adaptive=False) if hasattr(K, "_pair_test_hook") else None
+    old = K._team_test_hook(adaptive=False)
     yield
-    if old is not None:
-        K._pair_test_hook(stall_ticks=old[0], adaptive=old[1])
+    K._team_test_hook(adaptive=old[0])
 
 
 @pytest.fixture(params=["own", "blas"])
@@ -162,7 +163,6 @@ def _check_thread_counts(K, p, dtype, mode):
     """Forward, backward and the training step at 1 and 2 BLAS threads (the kernels'
     team or pair): the same bits, the BLAS's thread count as it was afterwards; against
     the twin the loss, and in float64 every array."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     from fastrnn import _config
 
     blas = _config._kernel_blas()
@@ -175,7 +175,7 @@ def _check_thread_counts(K, p, dtype, mode):
 
     out = {}
     for threads in (1, 2):
-        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        with fastrnn.threads(threads):
             before = [lc.num_threads for lc in blas]
             out[threads] = run(K)
             assert [lc.num_threads for lc in blas] == before
@@ -502,13 +502,12 @@ def test_sample_states_are_the_forward_states(K, dtype, x0, n, X, H, rows):
     each thread activates half of the units; H = 40 stays on one thread); n = 1, 2, 3
     end with c_t in either of the kernel's two cell-state buffers; X = 7000 makes the
     per-input cache of b + Wx[:, x] larger than its 4 MiB cap (column gathers only)."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(7)
     p = make_problem(rng, dtype, B=1, H=H, X=X, Y=9, scale=0.5)
     u = rng.random(n)
     runs = []
     for mod, threads in ((K, 1), (K, 2), (R, 1)):
-        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        with fastrnn.threads(threads):
             k, out, a, c = sample(mod, p, x0, u, 1.0, 0, -1, n)
         assert k == n
         runs.append(out)
@@ -527,106 +526,80 @@ def test_sample_states_are_the_forward_states(K, dtype, x0, n, X, H, rows):
 
 def test_sample_on_two_threads_stops_as_on_one(K):
     """The two sampling threads pick the same index each step, so both stop at ``stop``."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     p = make_problem(np.random.default_rng(3), np.float32, B=1, H=100, X=7, Y=7, scale=1.0)
     u = np.random.default_rng(4).random(60)
     full = sample(K, p, -1, u, 1.0, 0, -1, 60)[1]
     stop = int(full[10])
     first = int(np.flatnonzero(full == stop)[0])
     for threads in (1, 2):
-        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        with fastrnn.threads(threads):
             k, out, a, c = sample(K, p, -1, u, 1.0, 0, stop, 60)
         assert k == first + 1 and out[first] == stop
         np.testing.assert_array_equal(out[:k], full[:k])
         assert (out[k:] == -7).all()                   # nothing written after the stop
 
 
-def test_pair_stall_fallback(K, dtype):
-    """A wait for thread 1 far longer than thread 0's own part makes thread 0 take the
-    rest of the call; the numbers stay those of one thread (forced here: every wait
-    counts as a stall)."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+def _pair_runs(K, p, dtype, u):
+    """Sampling 300 characters and a training step, both at batch 1 from H = 100."""
+    return sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
+
+
+def _assert_same(ref, got):
+    for r, g in zip(ref[0][1:], got[0][1:]):
+        np.testing.assert_array_equal(r, g)
+    assert ref[1][0] == got[1][0]
+    for r, g in zip(ref[1][1:], got[1][1:]):
+        for key in r:
+            np.testing.assert_array_equal(r[key], g[key], err_msg=key)
+
+
+@pytest.mark.parametrize("hooks", [dict(skip=True), dict(hold_ns=3_000_000),
+                                   dict(hold_ns=3_000_000, stall_ns=-2 ** 62)],
+                         ids=["never-joins", "held-3ms", "held-stall"])
+def test_pair_with_a_late_or_stalled_second_thread(K, dtype, hooks):
+    """The pair's thread 0 does every item thread 1 has not claimed: whether thread 1
+    never joins (``skip``), or sleeps 3 ms after claiming its first item of each pass (as
+    one that lost its core), with or without thread 0 then marking it stalled and doing
+    the rest itself, the numbers are those of one thread."""
     p = make_problem(np.random.default_rng(9), dtype, T=12, B=1, H=100, X=9, Y=9, scale=0.5)
     u = np.random.default_rng(2).random(300)
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        ref = sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
-    old = K._pair_test_hook(stall_ticks=-2 ** 62)
-    try:
-        with threadpoolctl.threadpool_limits(2, user_api="blas"):
-            for _ in range(3):
-                got = sample(K, p, -1, u, 1.0, 0, -1, 300), train_step(K, p, dtype, 1.0, 0.05)
-                for r, g in zip(ref[0][1:], got[0][1:]):
-                    np.testing.assert_array_equal(r, g)
-                assert ref[1][0] == got[1][0]
-                for r, g in zip(ref[1][1:], got[1][1:]):
-                    for key in r:
-                        np.testing.assert_array_equal(r[key], g[key], err_msg=key)
-    finally:
-        K._pair_test_hook(stall_ticks=old[0])
+    with team_mode(1):
+        ref = _pair_runs(K, p, dtype, u)
+    with team_mode(2, **hooks):
+        for _ in range(2):
+            _assert_same(ref, _pair_runs(K, p, dtype, u))
 
 
 def test_pair_runs_the_mode_measured_cheaper(K):
     """With the adaptive choice on, a batch-1 pass runs on a pair or on one thread,
     whichever its kind, dtype and H measured cheaper (here set through the hook), and
-    every 16th call the other; sampling is kind 2."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    from fastrnn import _config
-
-    if not _config.config()["openmp"]:
-        pytest.skip("built without OpenMP: no pair")
+    at the 16th call the other."""
     p = make_problem(np.random.default_rng(9), np.float64, T=5, B=1, H=100, X=9, Y=9)
     u = np.random.default_rng(2).random(20)
-    K._pair_test_hook(adaptive=True, reset=True)
-    try:
-        with threadpoolctl.threadpool_limits(2, user_api="blas"):
-            runs = []
-            for single, paired in ((1.0, 1e30), (1e30, 1.0)):    # far from real costs
-                K._pair_test_costs(2, True, 100, single, paired)
-                before = K._pair_test_hook()[2][2]
-                sample(K, p, -1, u, 1.0, 0, -1, 20)
-                runs.append(K._pair_test_hook()[2][2] - before)
-            assert runs == [0, 1]
-            K._pair_test_costs(2, True, 100, 1.0, 1e30)        # single is cheaper: call 16 pairs
-            before = K._pair_test_hook()[2][2]
-            for _ in range(15):
-                sample(K, p, -1, u, 1.0, 0, -1, 20)
-            assert K._pair_test_hook()[2][2] - before == 1
-    finally:
-        K._pair_test_hook(adaptive=False, reset=True)
+    kind = K.K_PAIR_SAMPLE
 
+    def pair_calls():
+        return K._team_test_hook()[4][kind]
 
-def test_pair_without_its_second_thread():
-    """With OpenMP limited to one thread the pair's first thread claims every item
-    itself: the same characters, states and training step as on two threads (in a fresh
-    interpreter, since the limit is read at start)."""
-    pytest.importorskip("threadpoolctl")
-    code = """
-import sys, numpy as np, threadpoolctl
-sys.path.insert(0, sys.argv[1])
-from test_lstm_kernels import make_problem, sample, train_step
-import fastrnn._lstm as K
-p = make_problem(np.random.default_rng(3), np.float64, B=1, H=100, X=7, Y=7, scale=1.0)
-u = np.random.default_rng(4).random(40)
-q = make_problem(np.random.default_rng(5), np.float64, T=7, B=1, H=100, X=9, Y=9)
-with threadpoolctl.threadpool_limits(2, user_api="blas"):
-    k, out, a, c = sample(K, p, 2, u, 1.0, 0, -1, 40)
-    loss, w, f, g = train_step(K, q, np.float64, 1.0, 0.05)
-parts = [out.astype(np.float64), a, c, [loss]] + [v.ravel() for d in (w, f, g) for v in d.values()]
-np.save(sys.stdout.buffer, np.concatenate(parts))
-"""
-    import io
-    import os
-    import subprocess
-    import sys
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    runs = []
-    for limit in ("1", "2"):
-        env = dict(os.environ, OMP_THREAD_LIMIT=limit)
-        res = subprocess.run([sys.executable, "-c", code, here], env=env, capture_output=True,
-                             check=True)
-        runs.append(np.load(io.BytesIO(res.stdout)))
-    np.testing.assert_array_equal(runs[0], runs[1])
+    with team_mode(2, adaptive=True, reset=True):
+        runs = []
+        for single, paired in ((1.0, 1e30), (1e30, 1.0)):    # far from real costs
+            K._team_test_costs(kind, True, 100, single, paired)
+            before = pair_calls()
+            sample(K, p, -1, u, 1.0, 0, -1, 20)
+            runs.append(pair_calls() - before)
+        assert runs == [0, 1]
+        K._team_test_costs(kind, True, 100, 1.0, 1e30)      # single is cheaper: call 16 pairs
+        before = pair_calls()
+        for _ in range(15):
+            sample(K, p, -1, u, 1.0, 0, -1, 20)
+        assert pair_calls() - before == 1
+        K._team_test_costs(kind, True, 100, 1.0, 1e30, calls=15)
+        before = pair_calls()
+        sample(K, p, -1, u, 1.0, 0, -1, 20)                  # the 16th call explores,
+        assert pair_calls() - before == 1
+        assert K._team_costs(kind, True)[2] == 32             # the pair lost: tested later
+    K._team_test_hook(reset=True)
 
 
 def test_sample_greedy_and_top1(K, rng):

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from conftest import assert_close, team_mode
 
 PNAMES = ("Wax", "Waa", "ba", "Wya", "by")
 
@@ -99,7 +99,6 @@ def test_batched_team_matches_reference_and_ignores_thread_count(cy, ref, rng, d
     (two row tiles), T*B = 296 (two output-layer blocks). Forward, backward, the train
     step and RNNTrainer; float64 also against the twin (on T = 2); the BLAS's thread
     count as it was afterwards."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     from fastrnn import _config
 
     blas = _config._kernel_blas()
@@ -122,7 +121,7 @@ def test_batched_team_matches_reference_and_ignores_thread_count(cy, ref, rng, d
 
     out = {}
     for threads in (1, 2):
-        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        with team_mode(threads):
             before = [lc.num_threads for lc in blas]
             out[threads] = run(cy, 8)
             if threads == 2 and np.dtype(dtype) == np.float64:

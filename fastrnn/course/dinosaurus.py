@@ -38,7 +38,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import _config, _ext
+from .. import _ext
 from .._validation import check_finite_loss, finite_float, float_array, positive_int
 from .step_by_step import _get_param, _RNNParams
 
@@ -657,7 +657,6 @@ def model(data_x, ix_to_char, char_to_ix, num_iterations=35000, n_a=50, dino_nam
     # one fused kernel call per iteration; the trainer holds the parameter views, the
     # buffers sized for the longest name and a_prev (its a0), carried across names
     L = max(len(s) for s in examples) + 1
-    _config.auto_threads(1)
     trainer = _ext.kernels().RNNTrainer(Wax, Waa, ba, Wya, by, L, 1, CLIP_VALUE, 0.01)
     steps = []
     for name in examples:

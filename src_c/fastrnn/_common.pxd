@@ -12,35 +12,90 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
-from cython.parallel cimport parallel
 
 from fastrnn._blas cimport TILE_N, gemm
 from fastrnn._math cimport fexp, flog, vexpm, vclip
 
 
 cdef extern from "_team.h" nogil:
+    ctypedef void (*fr_job_fn)(void* arg) noexcept nogil
+    void fr_run(fr_job_fn fn, void* arg, int n)
     int fr_team_size()
     int fr_team_rank()
-    int fr_openmp()
+    int fr_team_solo()
     void fr_set_blas_thread_functions(size_t get_address, size_t set_address)
-    int fr_blas_threads()
-    int fr_team_begin()
-    void fr_team_end(int n)
+    int fr_blas_begin()
+    void fr_blas_end(int n)
+    int fr_choose(int kind, int dbl, long long key, long long* t0)
+    void fr_chosen(int kind, int dbl, int n, long long t0, double work)
     int fr_claim(int* counter, int n)
     int fr_peek(const int* counter)
     void fr_count_done(int* counter)
-    void fr_wait_count(const int* counter, int n)
+    void fr_wait_count(int* counter, int n)
+    void fr_round_mark()
+    void fr_member_hold()
     void fr_store(int* p, int v)
     int fr_load(const int* p)
-    int fr_take(int* p, int expected)
-    void fr_relax(unsigned* spins)
-    long long fr_ticks()
+    int fr_cas(int* p, int expected, int desired)
+    void fr_notify(int* p)
+    void fr_wait_change(int* p, int v, long long spin_ns, int* blocked)
+    void fr_pause_or_block(int* p, int v, long long* t0, unsigned* k)
+    long long fr_now_ns()
+    int fr_max_threads
+    int fr_adaptive
+    long long fr_stall_ns
+    long long fr_team_calls[8]
+    int FR_KINDS
+    long long FR_SPIN_NS
+    ctypedef struct fr_pool_t:
+        int waiters
+        long long hold_ns
+        int skip
+    fr_pool_t fr_pool
 
 
-# Rounds of the team (see _team.h). A round of ``nblk`` blocks is ``stride`` ints,
-# zeroed: the count of blocks taken from each thread's range (``size`` <= stride - 1 of
-# them), then the count of blocks finished. A NULL round means one thread: every block
-# in order.
+# A kernel call that can run on the team: SciPy's BLAS at one thread for the call, and
+# the thread count by the measured costs (fr_choose in _team.h); ``eligible`` false:
+# one thread, nothing measured. ``team_end`` records the cost (``work``: the steps).
+cdef inline int team_begin(int kind, bint dbl, long long key, bint eligible, long long* t0,
+                           int* blas) noexcept nogil:
+    blas[0] = fr_blas_begin()
+    t0[0] = 0
+    if not eligible:
+        return 1
+    return fr_choose(kind, dbl, key, t0)
+
+
+cdef inline void team_end(int kind, bint dbl, int nth, long long t0, double work,
+                          int blas) noexcept nogil:
+    fr_chosen(kind, dbl, nth, t0, work)
+    fr_blas_end(blas)
+
+
+# Arguments of a job run by fr_run (the team functions of the kernels unpack them)
+ctypedef struct job_t:
+    int i[8]
+    Py_ssize_t q[4]
+    const void* p[20]
+    double d[2]
+    bint f64
+
+
+# Rounds of the team (see _team.h). A round of ``nblk`` blocks is ``stride`` ints: one
+# 64-byte line per thread of the team (the blocks claimed from its range so far, plus
+# ARRIVED once the thread has entered the round), then a line with the count of blocks
+# finished. A NULL round means one thread: every block in order. A thread claims its
+# own blocks one at a time, then blocks of ranges whose owners have not arrived (a
+# descheduled thread, or one sharing its core, leaves its work to the others); once
+# rank 0 has found a member stalled (``fr_team_solo``), members finish their own range
+# of the round they are in and enter no more rounds, and rank 0 takes every block left,
+# arrived owners' too. (A member does not drop the rest of its range: rank 0 may already
+# be waiting for the round to complete.)
+cdef enum:
+    LINE = 16                  # ints per 64-byte line
+    ARRIVED = 1 << 20
+    CLAIMS = ARRIVED - 1
+
 
 cdef inline void block_range(int nblk, int s, int size, int* lo, int* hi) noexcept nogil:
     """The range of blocks ``[lo, hi)`` of thread ``s`` of ``size`` (equal shares)."""
@@ -49,48 +104,71 @@ cdef inline void block_range(int nblk, int s, int size, int* lo, int* hi) noexce
 
 
 cdef inline void round_start(int* rd, int nblk, int rank, int size, int* own) noexcept nogil:
-    """Reserve the caller's own range of a round: ``own`` = [first, end) of the blocks
-    left to it (others may have taken the first ones if it arrived late)."""
-    cdef int lo, hi, i
+    """Enter a round: ``own`` = the caller's range [lo, hi) (emptied once exhausted);
+    mark it arrived."""
     if rd == NULL:
         own[0] = 0
         own[1] = nblk
         return
-    block_range(nblk, rank, size, &lo, &hi)
-    i = fr_claim(&rd[rank], hi - lo) if hi > lo else 0
-    own[0] = lo + i if i < hi - lo else hi
-    own[1] = hi
+    block_range(nblk, rank, size, &own[0], &own[1])
+    fr_claim(&rd[rank * LINE], ARRIVED)
+
+
+cdef inline int _steal(int* rd, int s, int nblk, int size) noexcept nogil:
+    """Claim a block of thread ``s``'s range, or -1 when none is left."""
+    cdef int lo, hi, i
+    block_range(nblk, s, size, &lo, &hi)
+    while (fr_peek(&rd[s * LINE]) & CLAIMS) < hi - lo:
+        i = fr_claim(&rd[s * LINE], 1) & CLAIMS
+        if i < hi - lo:
+            return lo + i
+    return -1
 
 
 cdef inline int round_next(int* rd, int nblk, int rank, int size, int* own) noexcept nogil:
     """The caller's next block of the round, or -1: its own blocks first, then blocks of
-    ranges whose owners have not reserved them yet."""
-    cdef int k, s, lo, hi, i
-    if own[0] < own[1]:
-        own[0] += 1
-        return own[0] - 1
+    ranges whose owners have not arrived (every range's, for rank 0 of a solo job; none
+    for the other members of a solo job)."""
+    cdef int k, s, i
+    cdef bint solo
     if rd == NULL:
+        if own[0] < own[1]:
+            own[0] += 1
+            return own[0] - 1
+        return -1
+    if own[0] < own[1]:
+        i = fr_claim(&rd[rank * LINE], 1) & CLAIMS
+        if i < own[1] - own[0]:
+            if rank != 0:
+                fr_member_hold()
+            return own[0] + i
+        own[1] = own[0]                 # exhausted
+    solo = fr_team_solo()
+    if solo and rank != 0:
         return -1
     for k in range(1, size):
         s = (rank + k) % size
-        block_range(nblk, s, size, &lo, &hi)
-        while fr_peek(&rd[s]) < hi - lo:
-            i = fr_claim(&rd[s], 1)
-            if i < hi - lo:
-                return lo + i
+        if solo or not (fr_peek(&rd[s * LINE]) & ARRIVED):
+            i = _steal(rd, s, nblk, size)
+            if i >= 0:
+                return i
     return -1
 
 
 cdef inline int round_first(int* rounds, int k, int stride, int nprev, int nitems,
                             int rank, int size, int* own, int** rd) noexcept nogil:
     """Enter round ``k`` of ``rounds`` (NULL: one thread): wait until round k-1's
-    ``nprev`` items are done, reserve the caller's range of the ``nitems`` items; returns
-    its first item (-1: none) and the round in ``rd[0]``."""
+    ``nprev`` items are done, take the caller's range of the ``nitems`` items; returns
+    its first item (-1: none) and the round in ``rd[0]``. A member of a solo job
+    returns -1 at once."""
     rd[0] = NULL
     if rounds != NULL:
+        if rank != 0 and fr_team_solo():
+            return -1
         rd[0] = rounds + k * stride
         if k > 0:
-            fr_wait_count(rd[0] - 1, nprev)
+            fr_wait_count(rd[0] - LINE, nprev)
+        fr_round_mark()
     round_start(rd[0], nitems, rank, size, own)
     return round_next(rd[0], nitems, rank, size, own)
 
@@ -99,18 +177,18 @@ cdef inline int round_then(int* rd, int stride, int nitems, int rank, int size,
                            int* own) noexcept nogil:
     """Count the caller's item of round ``rd`` as done; returns its next (-1: none)."""
     if rd != NULL:
-        fr_count_done(rd + stride - 1)
+        fr_count_done(rd + stride - LINE)
     return round_next(rd, nitems, rank, size, own)
 
 
 cdef inline int* rounds_alloc(int nrounds, int nth, int* stride) noexcept nogil:
     """Zeroed counters for ``nrounds`` rounds of a team of ``nth``; NULL (one thread)
-    when nth is 1 or the allocation fails. The callers enter their parallel region with
-    ``num_threads=nth if rounds != NULL else 1`` and free the counters after it."""
-    stride[0] = nth + 1
+    when nth is 1 or the allocation fails. The callers run their job with
+    ``fr_run(..., nth if rounds != NULL else 1)`` and free the counters after it."""
+    stride[0] = (nth + 1) * LINE
     if nth <= 1:
         return NULL
-    return <int*>calloc(<size_t>nrounds * (nth + 1), sizeof(int))
+    return <int*>calloc(<size_t>nrounds * stride[0], sizeof(int))
 
 
 cdef inline void transpose(int R, int C, const floating* A, floating* AT) noexcept nogil:
@@ -246,9 +324,24 @@ cdef inline void gather_scatter(bint scatter, int nth, int N, int W, int Xn,
         else:
             gather_ix(N, W, Xn, X, M, b, Z)
         return
-    with parallel(num_threads=nth):
-        gather_scatter_team(scatter, N, W, Xn, X, M, b, Z, dM, rounds, stride)
+    cdef job_t j
+    j.f64 = floating is double
+    j.i[0], j.i[1], j.i[2], j.i[3], j.i[4] = scatter, N, W, Xn, stride
+    j.p[0], j.p[1], j.p[2], j.p[3], j.p[4], j.p[5] = X, M, b, Z, dM, rounds
+    fr_run(_gather_scatter_job, &j, nth)
     free(rounds)
+
+
+cdef inline void _gather_scatter_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        gather_scatter_team[double](j.i[0], j.i[1], j.i[2], j.i[3], <const int64_t*>j.p[0],
+                                    <const double*>j.p[1], <const double*>j.p[2],
+                                    <double*>j.p[3], <double*>j.p[4], <int*>j.p[5], j.i[4])
+    else:
+        gather_scatter_team[float](j.i[0], j.i[1], j.i[2], j.i[3], <const int64_t*>j.p[0],
+                                   <const float*>j.p[1], <const float*>j.p[2],
+                                   <float*>j.p[3], <float*>j.p[4], <int*>j.p[5], j.i[4])
 
 
 cdef inline double softmax_xent_core(int N, int H, int V, const floating* A,
@@ -363,6 +456,40 @@ cdef inline void output_team(int N, int H, int V, const floating* A, const float
                 for k in range(V):
                     dby[k] += row[k]
         c = round_then(rd, stride, nblk, rank, size, own)
+
+
+cdef inline void output_run(int nth, int N, int H, int V, const floating* A,
+                            const floating* Wy, const floating* by, const int64_t* Y,
+                            floating* P, floating* dWy, floating* dby, floating* dA,
+                            double* losses) noexcept nogil:
+    """The output layer of a batched training step on a team of ``nth`` threads
+    (``output_team``; one thread when the counters cannot be allocated); ``losses``
+    receives the loss of each block of OUT_ROWS rows."""
+    cdef int stride
+    cdef int* rounds = rounds_alloc(2, nth, &stride)
+    cdef job_t j
+    j.f64 = floating is double
+    j.i[0], j.i[1], j.i[2], j.i[3] = N, H, V, stride
+    j.p[0], j.p[1], j.p[2], j.p[3], j.p[4] = A, Wy, by, Y, P
+    j.p[5], j.p[6], j.p[7], j.p[8], j.p[9] = dWy, dby, dA, losses, rounds
+    fr_run(_output_job, &j, nth if rounds != NULL else 1)
+    free(rounds)
+
+
+cdef inline void _output_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        output_team[double](j.i[0], j.i[1], j.i[2], <const double*>j.p[0],
+                            <const double*>j.p[1], <const double*>j.p[2],
+                            <const int64_t*>j.p[3], <double*>j.p[4], <double*>j.p[5],
+                            <double*>j.p[6], <double*>j.p[7], <double*>j.p[8],
+                            <int*>j.p[9], j.i[3])
+    else:
+        output_team[float](j.i[0], j.i[1], j.i[2], <const float*>j.p[0],
+                           <const float*>j.p[1], <const float*>j.p[2],
+                           <const int64_t*>j.p[3], <float*>j.p[4], <float*>j.p[5],
+                           <float*>j.p[6], <float*>j.p[7], <double*>j.p[8],
+                           <int*>j.p[9], j.i[3])
 
 
 cdef inline void clip_core(floating* g, Py_ssize_t n, floating m) noexcept nogil:

@@ -41,17 +41,15 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 
-from cython.parallel cimport parallel
-
 from fastrnn._blas cimport (TILE_N, fr_gemv_off, gemm, gemm_tiles, gemv, gemv_rows,
                              gemv_rows_own, gemv_t_rows)
-from fastrnn._common cimport (OUT_ROWS, fr_blas_threads, fr_count_done, fr_openmp,
-                              fr_set_blas_thread_functions, fr_team_begin, fr_team_end,
-                              fr_team_rank, fr_team_size, fr_wait_count, fr_store,
-                              fr_load, fr_take, fr_relax, fr_ticks, gather_ix,
-                              gather_scatter,
-                              output_team, round_first, round_then, rounds_alloc,
-                              sample_pick, softmax_xent_core, transpose)
+from fastrnn._common cimport (OUT_ROWS, fr_blas_begin, fr_blas_end, fr_cas, fr_choose,
+                              fr_chosen, fr_load, fr_notify, fr_now_ns, fr_pause_or_block,
+                              fr_run, fr_stall_ns, fr_store, fr_team_rank, fr_team_size,
+                              fr_wait_count, fr_member_hold, gather_ix, gather_scatter,
+                              job_t, output_run, round_first, round_then, rounds_alloc,
+                              sample_pick, softmax_xent_core, team_begin, team_end,
+                              transpose, fr_max_threads)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -252,6 +250,17 @@ cdef inline int _unit_split(int H) noexcept nogil:
     return (H // 2) // 16 * 16 if H >= _PAIR_MIN_H else H
 
 
+cdef inline int _threads(int kind, bint dbl, Py_ssize_t B, Py_ssize_t H, long long* t0,
+                         int* blas) noexcept nogil:
+    """The thread count of a call (``team_begin``): a batched call's by the measured
+    costs; at batch 1 from ``_PAIR_MIN_H`` units every thread the setting allows (each
+    pass then chooses between the pair and one thread: ``_pair_begin``)."""
+    cdef int n = team_begin(kind, dbl, _key(B, H), B > 1, t0, blas)
+    if B == 1 and H >= _PAIR_MIN_H:
+        n = fr_max_threads
+    return n
+
+
 cdef inline void _zgemv(int H, int r0, int r1, const floating* Wh, const floating* a,
                         floating* z, bint rev) noexcept nogil:
     """``z[r0:r1] += Wh[r0:r1] @ a`` (rows of the stacked gates); ``rev``: the rows last
@@ -300,30 +309,28 @@ cdef enum:
 
 # A thread 1 that loses its core (to another process, or to the hypervisor) while it
 # holds an item makes thread 0 wait for it. When a wait lasts longer than twice thread
-# 0's own part of the phase plus _PAIR_STALL_TICKS (about 200 us on this 2.6 GHz TSC:
-# longer than an interrupt, shorter than a time slice), thread 0 takes every later item
-# of the call itself.
-cdef long long _PAIR_STALL_TICKS = 500000
-
-# Whether a pair pays depends on how fast the other core answers, which on a shared VM
-# changes from minute to minute (a cross-core round trip of 50 to 500 ns here). So each
-# kind of batch-1 pass (``_PK_*``), per dtype, keeps for the last H it ran an estimate
-# of its cost per unit of work (ticks / (steps * H^2)) on a pair and on one thread
-# (``_pair_finish``), runs the cheaper, and every ``_PAIR_EXPLORE``-th eligible call
-# runs the other one to keep its estimate current. The numbers never depend on the
-# choice.
+# 0's own part of the phase plus ``fr_stall_ns`` (200 us: longer than an interrupt,
+# shorter than a time slice), thread 0 takes every later item of the call itself.
+#
+# Whether a pair pays depends on how fast the other core answers, which on a shared
+# machine changes from minute to minute (a cross-core round trip of 50 to 500 ns here,
+# and none at all while another process holds the core). So each kind of batch-1 pass
+# (``_K_PAIR_*``), per dtype and H, keeps an estimate of its cost per step on a pair and
+# on one thread and runs the cheaper (fr_choose in _team.h, as the batched calls of
+# ``_K_FORWARD`` .. ``_K_TRAIN`` do). The numbers never depend on the choice.
 cdef enum:
-    _PK_FORWARD = 0
-    _PK_BACKWARD = 1
-    _PK_SAMPLE = 2
-    _PK_KINDS = 3
-    _PK_SLOTS = 6      # kind * 2 + (float64)
-cdef int _PAIR_EXPLORE = 16
-cdef double _pair_cost[_PK_SLOTS][2]       # [slot][paired]: 0 until measured
-cdef int _pair_h[_PK_SLOTS]                # the H the slot's costs are for
-cdef long long _pair_calls[_PK_SLOTS]
-cdef long long _pair_runs[_PK_KINDS]       # calls run on a pair (test hook)
-cdef bint _pair_adaptive = True
+    _K_FORWARD = 0        # batched calls (B > 1) on the team
+    _K_BACKWARD = 1
+    _K_TRAIN = 2
+    _K_PAIR_FORWARD = 3   # batch-1 passes on the pair
+    _K_PAIR_BACKWARD = 4
+    _K_PAIR_SAMPLE = 5
+K_PAIR_SAMPLE = _K_PAIR_SAMPLE
+
+
+cdef inline long long _key(long long B, long long H) noexcept nogil:
+    """The shape a choice of the team is measured for."""
+    return (B << 32) | H
 
 
 def _gemv_test_hook(blas=None):
@@ -336,128 +343,83 @@ def _gemv_test_hook(blas=None):
     return old
 
 
-def _pair_test_hook(stall_ticks=None, adaptive=None, reset=False):
-    """Test hook: set the stall threshold (ticks); ``adaptive`` off makes every eligible
-    call pair; ``reset`` forgets the measured costs. Returns the previous
-    ``(stall_ticks, adaptive)`` and the calls run on a pair per kind."""
-    global _PAIR_STALL_TICKS, _pair_adaptive
-    cdef int k
-    old = (_PAIR_STALL_TICKS, _pair_adaptive, [_pair_runs[k] for k in range(_PK_KINDS)])
-    if stall_ticks is not None:
-        _PAIR_STALL_TICKS = stall_ticks
-    if adaptive is not None:
-        _pair_adaptive = adaptive
-    if reset:
-        for k in range(_PK_SLOTS):
-            _pair_cost[k][0] = 0
-            _pair_cost[k][1] = 0
-            _pair_calls[k] = 0
-            _pair_h[k] = 0
-    return old
-
-
-def _pair_test_costs(int kind, bint dbl, int H, double single, double paired):
-    """Test hook: set the measured costs of a kind, dtype and H (ticks per unit of
-    work); the next call is not an exploring one."""
-    cdef int slot = kind * 2 + dbl
-    _pair_cost[slot][0] = single
-    _pair_cost[slot][1] = paired
-    _pair_h[slot] = H
-    _pair_calls[slot] = 1
-
-
 cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
     """Thread 1: claim the next of the loop's ``nitems`` items once it may start; -1
-    once the loop is over (or thread 0 has taken over the rest)."""
-    cdef unsigned spins = 0
-    cdef int i
-    while not fr_load(&fl[_P_FIN]) and not fr_load(&fl[_P_SOLO]):
+    once the loop is over (or thread 0 has taken over the rest). It waits for thread
+    0's next phase: spinning, then blocked (thread 0 changes ``_P_PHASE`` after every
+    item it does itself and at the end)."""
+    cdef long long t0 = 0
+    cdef unsigned k = 0
+    cdef int i, ph
+    while True:
+        ph = fr_load(&fl[_P_PHASE])
+        if fr_load(&fl[_P_FIN]) or fr_load(&fl[_P_SOLO]):
+            return -1
         i = fr_load(&fl[_P_TICKET])
-        if (i < nitems and fr_load(&fl[_P_DONE]) >= i and fr_load(&fl[_P_PHASE]) >= i
-                and fr_take(&fl[_P_TICKET], i)):
+        if (i < nitems and fr_load(&fl[_P_DONE]) >= i and ph >= i
+                and fr_cas(&fl[_P_TICKET], i, i + 1)):
+            fr_member_hold()
             return i
-        fr_relax(&spins)
-    return -1
+        fr_pause_or_block(&fl[_P_PHASE], ph, &t0, &k)
 
 
 cdef inline bint _pair_mine(int* fl, int i, long long* tph) noexcept nogil:
     """Thread 0 needs item i: True if it claimed it (it then does it and calls
     ``_pair_done``), else it waits until thread 1 has done it. ``fl`` NULL (one thread,
-    the same loop): True. ``tph``: when thread 0's current phase began (``fr_ticks``),
+    the same loop): True. ``tph``: when thread 0's current phase began (``fr_now_ns``),
     set to the end of the wait; a wait much longer than that phase marks thread 1 as
     stalled (``_P_SOLO``)."""
     cdef long long t0, t1
-    if fl == NULL or fr_take(&fl[_P_TICKET], i):
+    if fl == NULL or fr_cas(&fl[_P_TICKET], i, i + 1):
         return True
-    t0 = fr_ticks()
+    t0 = fr_now_ns()
     fr_wait_count(&fl[_P_DONE], i + 1)
-    t1 = fr_ticks()
-    if _pair_adaptive and t1 - t0 > 2 * (t0 - tph[0]) + _PAIR_STALL_TICKS:
+    t1 = fr_now_ns()
+    if t1 - t0 > 2 * (t0 - tph[0]) + fr_stall_ns:
         fr_store(&fl[_P_SOLO], 1)
     tph[0] = t1
     return False
 
 
 cdef inline void _pair_end(int* fl) noexcept nogil:
-    """Thread 0's loop is over: thread 1 returns (no-op for one thread)."""
+    """Thread 0's loop is over: thread 1 returns (no-op for one thread). No item is left
+    to claim (the ticket jumps past every item), and the phase changes to wake it."""
     if fl != NULL:
         fr_store(&fl[_P_FIN], 1)
+        fr_store(&fl[_P_TICKET], 2147483647)
+        fr_store(&fl[_P_PHASE], fr_load(&fl[_P_PHASE]) + 1)
+        fr_notify(&fl[_P_PHASE])
 
 
 cdef inline void _pair_done(int* fl, int i) noexcept nogil:
     """Item i is finished (no-op for one thread)."""
     if fl != NULL:
         fr_store(&fl[_P_DONE], i + 1)
+        fr_notify(&fl[_P_DONE])
 
 
 cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
     """Thread 0 has finished its phase m (no-op for one thread)."""
     if fl != NULL:
         fr_store(&fl[_P_PHASE], m)
+        fr_notify(&fl[_P_PHASE])
 
 
-cdef inline int* _pair_begin(int kind, bint dbl, int H, int nth,
-                             long long* t0) noexcept nogil:
+cdef inline int* _pair_begin(int kind, bint dbl, int H, long long* t0) noexcept nogil:
     """Zeroed flags when this batch-1 pass of H units (float64 when ``dbl``) runs on a
-    pair (else NULL: one thread): eligible (``nth`` >= 2, H >= ``_PAIR_MIN_H``, OpenMP)
-    and the cheaper of the two by the measured costs, or the other one on an exploring
-    call. The caller enters ``parallel(num_threads=2)`` when not NULL and ends with
-    ``_pair_finish``; ``t0``: the start (0: not eligible, nothing to measure)."""
-    cdef bint pair = True, explore
-    cdef int slot = kind * 2 + dbl
+    pair (else NULL: one thread): H >= ``_PAIR_MIN_H`` and the pair chosen by the
+    measured costs (fr_choose). The caller runs its job on two threads when not NULL
+    and ends with ``_pair_finish``; ``t0``: the start (0: not eligible)."""
     t0[0] = 0
-    if nth < 2 or H < _PAIR_MIN_H or not fr_openmp():
+    if H < _PAIR_MIN_H or fr_choose(kind, dbl, H, t0) < 2:
         return NULL
-    if _pair_h[slot] != H:         # another model: measure afresh
-        _pair_h[slot] = H
-        _pair_cost[slot][0] = 0
-        _pair_cost[slot][1] = 0
-        _pair_calls[slot] = 0
-    _pair_calls[slot] += 1
-    if _pair_adaptive:
-        explore = _pair_calls[slot] % _PAIR_EXPLORE == 0
-        pair = not (_pair_cost[slot][0] > 0 and _pair_cost[slot][1] > _pair_cost[slot][0])
-        if explore:
-            pair = not pair
-    t0[0] = fr_ticks()
-    if not pair:
-        return NULL
-    _pair_runs[kind] += 1
     return <int*>calloc(_P_INTS, sizeof(int))
 
 
 cdef inline void _pair_finish(int kind, bint dbl, int* fl, long long t0,
-                              double work) noexcept nogil:
-    """Record the cost of the pass begun by ``_pair_begin`` (``work``: steps * H^2) in
-    the estimate of its mode, and free the flags. The estimate is a decaying minimum:
-    the new cost if lower, else the old one raised by at most 5 %, so that one slow call
-    (a thread woken from sleep, an interrupt) does not count and lasting change does."""
-    cdef double cost, old
-    cdef int slot = kind * 2 + dbl, mode = fl != NULL
-    if t0 != 0 and work > 0:
-        cost = <double>(fr_ticks() - t0) / work
-        old = _pair_cost[slot][mode]
-        _pair_cost[slot][mode] = cost if old <= 0 or cost < 1.05 * old else 1.05 * old
+                              double steps) noexcept nogil:
+    """Record the cost of the pass begun by ``_pair_begin`` and free the flags."""
+    fr_chosen(kind, dbl, 2 if fl != NULL else 1, t0, steps)
     free(fl)
 
 
@@ -499,7 +461,7 @@ cdef void _fwd_run(int T, int H, const floating* Wh, const floating* a0,
             _pair_done(fl, i)
             i = _pair_next(fl, 2 * T)
         return
-    tph = fr_ticks() if fl != NULL else 0
+    tph = fr_now_ns() if fl != NULL else 0
     for t in range(T):
         i = 2 * t
         g = G + <Py_ssize_t>t * G4
@@ -603,7 +565,7 @@ cdef void _bwd_run(int T, int H, const floating* Wh, const floating* a0,
             _pair_done(fl, i)
             i = _pair_next(fl, n)
         return
-    tph = fr_ticks() if fl != NULL else 0
+    tph = fr_now_ns() if fl != NULL else 0
     for k in range(T):
         t = T - 1 - k
         i = 2 * k
@@ -662,6 +624,32 @@ cdef void _recurrence_team(int T, int B, int H, const floating* WhT, const float
             c = round_then(rd, stride, nblk, rank, size, own)
 
 
+cdef void _fwd_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _fwd_run[double](j.i[0], j.i[1], <const double*>j.p[0], <const double*>j.p[1],
+                         <const double*>j.p[2], <double*>j.p[3], <double*>j.p[4],
+                         <double*>j.p[5], <double*>j.p[6], <int*>j.p[7])
+    else:
+        _fwd_run[float](j.i[0], j.i[1], <const float*>j.p[0], <const float*>j.p[1],
+                        <const float*>j.p[2], <float*>j.p[3], <float*>j.p[4],
+                        <float*>j.p[5], <float*>j.p[6], <int*>j.p[7])
+
+
+cdef void _recurrence_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _recurrence_team[double](j.i[0], j.i[1], j.i[2], <const double*>j.p[0],
+                                 <const double*>j.p[1], <const double*>j.p[2],
+                                 <double*>j.p[3], <double*>j.p[4], <double*>j.p[5],
+                                 <double*>j.p[6], <int*>j.p[7], j.i[3])
+    else:
+        _recurrence_team[float](j.i[0], j.i[1], j.i[2], <const float*>j.p[0],
+                                <const float*>j.p[1], <const float*>j.p[2],
+                                <float*>j.p[3], <float*>j.p[4], <float*>j.p[5],
+                                <float*>j.p[6], <int*>j.p[7], j.i[3])
+
+
 cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a0,
                       const floating* c0, floating* A, floating* C,
                       floating* G, floating* TC, int nth) noexcept nogil:
@@ -675,21 +663,28 @@ cdef void _recurrence(int T, int B, int H, const floating* Wh, const floating* a
     cdef int stride
     cdef int* fl
     cdef long long t0
+    cdef job_t jb
+    jb.f64 = floating is double
     if B == 1:
-        fl = _pair_begin(_PK_FORWARD, floating is double, H, nth, &t0)
+        fl = _pair_begin(_K_PAIR_FORWARD, floating is double, H, &t0) if nth > 1 else NULL
         if fl != NULL:
-            with parallel(num_threads=2):
-                _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, fl)
+            jb.i[0], jb.i[1] = T, H
+            jb.p[0], jb.p[1], jb.p[2], jb.p[3], jb.p[4], jb.p[5], jb.p[6], jb.p[7] = (
+                Wh, a0, c0, A, C, G, TC, fl)
+            fr_run(_fwd_job, &jb, 2)
         else:
             _fwd_run(T, H, Wh, a0, c0, A, C, G, TC, <int*>NULL)
-        _pair_finish(_PK_FORWARD, floating is double, fl, t0, <double>T * H * H)
+        if nth > 1:
+            _pair_finish(_K_PAIR_FORWARD, floating is double, fl, t0, T)
         return
     WhT = <floating*>malloc(<size_t>4 * H * H * sizeof(floating))
     if WhT != NULL:
         transpose(4 * H, H, Wh, WhT)
         rounds = rounds_alloc(T, nth, &stride)
-        with parallel(num_threads=nth if rounds != NULL else 1):
-            _recurrence_team(T, B, H, WhT, a0, c0, A, C, G, TC, rounds, stride)
+        jb.i[0], jb.i[1], jb.i[2], jb.i[3] = T, B, H, stride
+        jb.p[0], jb.p[1], jb.p[2], jb.p[3], jb.p[4], jb.p[5], jb.p[6], jb.p[7] = (
+            WhT, a0, c0, A, C, G, TC, rounds)
+        fr_run(_recurrence_job, &jb, nth if rounds != NULL else 1)
         free(rounds)
         free(WhT)
         return
@@ -821,6 +816,42 @@ cdef void _param_grads(int T, int B, int H, int r0, int r1, const floating* a0,
     _bias_grads(T * B, H, r0, r1, G, db, acc)
 
 
+cdef void _bptt_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _bptt_team[double](j.i[0], j.i[1], j.i[2], <const double*>j.p[0],
+                           <const double*>j.p[1], <const double*>j.p[2],
+                           <const double*>j.p[3], <const double*>j.p[4], <double*>j.p[5],
+                           <double*>j.p[6], <double*>j.p[7], <double*>j.p[8],
+                           <double*>j.p[9], <double*>j.p[10], <double*>j.p[11],
+                           <int*>j.p[12], j.i[3])
+    else:
+        _bptt_team[float](j.i[0], j.i[1], j.i[2], <const float*>j.p[0],
+                          <const float*>j.p[1], <const float*>j.p[2],
+                          <const float*>j.p[3], <const float*>j.p[4], <float*>j.p[5],
+                          <float*>j.p[6], <float*>j.p[7], <float*>j.p[8],
+                          <float*>j.p[9], <float*>j.p[10], <float*>j.p[11],
+                          <int*>j.p[12], j.i[3])
+
+
+cdef void _bwd_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _bwd_run[double](j.i[0], j.i[1], <const double*>j.p[0], <const double*>j.p[1],
+                         <const double*>j.p[2], <const double*>j.p[3],
+                         <const double*>j.p[4], <double*>j.p[5], <double*>j.p[6],
+                         <double*>j.p[7], <double*>j.p[8], <double*>j.p[9],
+                         <double*>j.p[10], <double*>j.p[11], <double*>j.p[12],
+                         <double*>j.p[13], j.d[0], j.d[1], <int*>j.p[14])
+    else:
+        _bwd_run[float](j.i[0], j.i[1], <const float*>j.p[0], <const float*>j.p[1],
+                        <const float*>j.p[2], <const float*>j.p[3],
+                        <const float*>j.p[4], <float*>j.p[5], <float*>j.p[6],
+                        <float*>j.p[7], <float*>j.p[8], <float*>j.p[9],
+                        <float*>j.p[10], <float*>j.p[11], <float*>j.p[12],
+                        <float*>j.p[13], <float>j.d[0], <float>j.d[1], <int*>j.p[14])
+
+
 cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
                 const floating* c0, const floating* A, const floating* C, floating* G,
                 floating* dA, const floating* dcT, floating* dWh, floating* db,
@@ -862,11 +893,14 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef int* rounds
     cdef int stride
     cdef int* fl
+    cdef job_t jb
+    jb.f64 = floating is double
     if B > 1:                 # the team also forms dWh and db
         rounds = rounds_alloc(T + 2, nth, &stride)
-        with parallel(num_threads=nth if rounds != NULL else 1):
-            _bptt_team(T, B, H, Wh, a0, c0, A, C, G, dA, dWh, db, da0, dc0, TC,
-                       rounds, stride)
+        jb.i[0], jb.i[1], jb.i[2], jb.i[3] = T, B, H, stride
+        jb.p[0], jb.p[1], jb.p[2], jb.p[3], jb.p[4], jb.p[5], jb.p[6] = Wh, a0, c0, A, C, G, dA
+        jb.p[7], jb.p[8], jb.p[9], jb.p[10], jb.p[11], jb.p[12] = dWh, db, da0, dc0, TC, rounds
+        fr_run(_bptt_job, &jb, nth if rounds != NULL else 1)
         free(rounds)
         return
     # batch 1: the carry dz_t @ Wh in the two parts of _zsplit (part 1 via P1, the last
@@ -875,15 +909,20 @@ cdef void _bptt(int T, int B, int H, const floating* Wh, const floating* a0,
     cdef int zs = _zsplit(H)
     cdef floating* P1 = TC + <Py_ssize_t>T * H + 4 * H if zs < G4 else NULL
     cdef long long t0
-    fl = _pair_begin(_PK_BACKWARD, floating is double, H, nth, &t0)
+    fl = _pair_begin(_K_PAIR_BACKWARD, floating is double, H, &t0) if nth > 1 else NULL
     if fl != NULL:
-        with parallel(num_threads=2):
-            _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip,
-                     lr, fl)
+        jb.i[0], jb.i[1] = T, H
+        jb.p[0], jb.p[1], jb.p[2], jb.p[3], jb.p[4], jb.p[5], jb.p[6], jb.p[7] = (
+            Wh, a0, c0, A, C, G, dA, TC)
+        jb.p[8], jb.p[9], jb.p[10], jb.p[11], jb.p[12], jb.p[13], jb.p[14] = (
+            da0, dc0, P1, dWh, db, Wu, fl)
+        jb.d[0], jb.d[1] = clip, lr
+        fr_run(_bwd_job, &jb, 2)
     else:
         _bwd_run(T, H, Wh, a0, c0, A, C, G, dA, TC, da0, dc0, P1, dWh, db, Wu, clip, lr,
                  <int*>NULL)
-    _pair_finish(_PK_BACKWARD, floating is double, fl, t0, <double>T * H * H)
+    if nth > 1:
+        _pair_finish(_K_PAIR_BACKWARD, floating is double, fl, t0, T)
     if zs < G4:
         _vadd(da0, P1, H)
 
@@ -968,7 +1007,7 @@ cdef Py_ssize_t _sample_run(int H, int Xn, int V, const floating* Wx, const floa
             _pair_done(fl, i)
             i = _pair_next(fl, <int>(2 * n))
         return 0
-    tph = fr_ticks() if fl != NULL else 0
+    tph = fr_now_ns() if fl != NULL else 0
     for step in range(n):
         i = <int>(2 * step)
         if fl != NULL:
@@ -1010,7 +1049,9 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
     _chk_states(T, B, H, a0, c0, A, C, G)
     _chk_index("X", &X[0, 0], T, B, Xn)
-    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = _threads(_K_FORWARD, floating is double, B, H, &t0, &blas)
     try:
         with nogil:
             gather_scatter(False, nth if B > 1 else 1, <int>(T * B), <int>(4 * H),
@@ -1018,7 +1059,7 @@ cdef int _forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wx,
             _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
                         &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
     finally:
-        fr_team_end(nth)
+        team_end(_K_FORWARD, floating is double, nth, t0, T, blas)
     return 0
 
 
@@ -1031,7 +1072,9 @@ cdef int _forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     _chk_dims(T, B, H, Xn, 1)
     _chk_cell(H, Xn, "Wx", Wx.shape[0], Wx.shape[1], Wh.shape[0], Wh.shape[1], b.shape[0])
     _chk_states(T, B, H, a0, c0, A, C, G)
-    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = _threads(_K_FORWARD, floating is double, B, H, &t0, &blas)
     try:
         with nogil:
             _project_dense(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
@@ -1039,7 +1082,7 @@ cdef int _forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
             _recurrence(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0],
                         &A[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0], NULL, nth)
     finally:
-        fr_team_end(nth)
+        team_end(_K_FORWARD, floating is double, nth, t0, T, blas)
     return 0
 
 
@@ -1088,7 +1131,9 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 5 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
-    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = _threads(_K_BACKWARD, floating is double, B, H, &t0, &blas)
     try:
         with nogil:
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
@@ -1097,7 +1142,7 @@ cdef int _backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wh,
             gather_scatter(True, nth if B > 1 else 1, <int>(T * B), <int>(4 * H),
                            <int>Xn, &X[0, 0], NULL, NULL, &G[0, 0, 0], &dWx[0, 0])
     finally:
-        fr_team_end(nth)
+        team_end(_K_BACKWARD, floating is double, nth, t0, T, blas)
         free(TC)
     return 0
 
@@ -1121,7 +1166,9 @@ cdef int _backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 5 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the tanh(C) scratch of the LSTM backward")
-    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = _threads(_K_BACKWARD, floating is double, B, H, &t0, &blas)
     try:
         with nogil:
             _bptt(<int>T, <int>B, <int>H, &Wh[0, 0], &a0[0, 0], &c0[0, 0], &A[0, 0, 0],
@@ -1130,9 +1177,34 @@ cdef int _backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
             _dense_grads(<int>(T * B), <int>(4 * H), <int>Xn, &x[0, 0, 0], &Wx[0, 0],
                          &G[0, 0, 0], &dWx[0, 0], &dx[0, 0, 0])
     finally:
-        fr_team_end(nth)
+        team_end(_K_BACKWARD, floating is double, nth, t0, T, blas)
         free(TC)
     return 0
+
+
+cdef void _sample_job(void* a) noexcept nogil:
+    """The pair's sampling loop; thread 0 stores the count."""
+    cdef job_t* j = <job_t*>a
+    cdef int H = j.i[0]
+    cdef Py_ssize_t n
+    if j.f64:
+        n = _sample_run[double](
+            H, j.i[1], j.i[2], <const double*>j.p[0], <const double*>j.p[1],
+            <const double*>j.p[2], <const double*>j.p[3], <const double*>j.p[4],
+            <double*>j.p[5], <double*>j.p[6], j.q[0], <const double*>j.p[7], j.d[0],
+            j.q[1], j.q[2], <int64_t*>j.p[8], j.q[3], <double*>j.p[9],
+            <double*>j.p[9] + 5 * H, <double*>j.p[9] + 4 * H, <double*>j.p[10],
+            <double*>j.p[11], <unsigned char*>j.p[12], <int*>j.p[13])
+    else:
+        n = _sample_run[float](
+            H, j.i[1], j.i[2], <const float*>j.p[0], <const float*>j.p[1],
+            <const float*>j.p[2], <const float*>j.p[3], <const float*>j.p[4],
+            <float*>j.p[5], <float*>j.p[6], j.q[0], <const double*>j.p[7], j.d[0],
+            j.q[1], j.q[2], <int64_t*>j.p[8], j.q[3], <float*>j.p[9],
+            <float*>j.p[9] + 5 * H, <float*>j.p[9] + 4 * H, <double*>j.p[10],
+            <float*>j.p[11], <unsigned char*>j.p[12], <int*>j.p[13])
+    if fr_team_rank() == 0:
+        (<Py_ssize_t*>j.p[14])[0] = n
 
 
 cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
@@ -1164,14 +1236,14 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         return 0
     # two threads (``_sample_run``) for several characters of a model whose step
     # multiplies Wh in two parts, when the BLAS setting allows them
-    cdef int nth = (fr_team_begin() if 1 < n < (1 << 30) and H >= _PAIR_MIN_H
-                    and fr_openmp() else 1)
+    cdef int blas = fr_blas_begin()
     # z (4H), w (H), logits (Y)
     cdef floating* fbuf = <floating*>malloc(<size_t>(5 * H + V) * sizeof(floating))
     cdef double* dbuf = <double*>malloc(<size_t>(2 * V) * sizeof(double))
-    cdef long long t0
-    cdef int* flags = _pair_begin(_PK_SAMPLE, floating is double, <int>H, nth, &t0)
-    cdef Py_ssize_t counts[2]
+    cdef long long t0 = 0
+    cdef int* flags = (_pair_begin(_K_PAIR_SAMPLE, floating is double, <int>H, &t0)
+                       if 1 < n < (1 << 30) else NULL)
+    cdef job_t j
     # the per-input cache of b + Wx[:, x]: only for several characters and a table of at
     # most _SAMPLE_TABLE_BYTES (rows are filled on first use, so a large vocabulary
     # costs no more than the inputs actually drawn)
@@ -1191,12 +1263,15 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
         with nogil:
             if flags != NULL:
                 flags[_P_X] = <int>x0          # item 0 may start before thread 0 stores it
-                with parallel(num_threads=2):
-                    counts[fr_team_rank()] = _sample_run(
-                        <int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0],
-                        &by[0], &a[0], &c[0], x0, &u[0], temperature, top_k, stop, &out[0],
-                        n, fbuf, fbuf + 5 * H, fbuf + 4 * H, dbuf, tbl, built, flags)
-                count = counts[0]
+                j.f64 = floating is double
+                j.i[0], j.i[1], j.i[2] = <int>H, <int>Xn, <int>V
+                j.p[0], j.p[1], j.p[2], j.p[3], j.p[4] = &Wx[0, 0], &Wh[0, 0], &b[0], &Wy[0, 0], &by[0]
+                j.p[5], j.p[6], j.p[7], j.p[8] = &a[0], &c[0], &u[0], &out[0]
+                j.p[9], j.p[10], j.p[11], j.p[12], j.p[13] = fbuf, dbuf, tbl, built, flags
+                j.p[14] = &count
+                j.d[0] = temperature
+                j.q[0], j.q[1], j.q[2], j.q[3] = x0, top_k, stop, n
+                fr_run(_sample_job, &j, 2)
             else:
                 count = _sample_run(<int>H, <int>Xn, <int>V, &Wx[0, 0], &Wh[0, 0], &b[0],
                                     &Wy[0, 0], &by[0], &a[0], &c[0], x0, &u[0], temperature,
@@ -1205,10 +1280,11 @@ cdef Py_ssize_t _sample(const floating[:, ::1] Wx, const floating[:, ::1] Wh,
             if count % 2:                  # the last c_t is in the scratch buffer
                 memcpy(&c[0], fbuf + 4 * H, <size_t>H * sizeof(floating))
     finally:
-        fr_team_end(nth)
+        fr_blas_end(blas)
         free(fbuf)
         free(dbuf)
-        _pair_finish(_PK_SAMPLE, floating is double, flags, t0, <double>count * H * H)
+        if t0 != 0:
+            _pair_finish(_K_PAIR_SAMPLE, floating is double, flags, t0, count)
         free(tbl)
         free(built)
     return count
@@ -1247,14 +1323,15 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
     cdef floating* TC = <floating*>malloc(<size_t>(T * B * H + 5 * H) * sizeof(floating))
     if TC == NULL:
         raise MemoryError("cannot allocate the scratch of the LSTM training step")
-    cdef int nth = fr_team_begin() if B > 1 or H >= _PAIR_MIN_H else 1
-    cdef int k, stride
-    cdef int* rounds
+    cdef long long t0
+    cdef int blas
+    cdef int nth = _threads(_K_TRAIN, floating is double, B, H, &t0, &blas)
+    cdef int k
     # the losses of the output layer's row blocks (batched steps)
     cdef double* losses = <double*>calloc(<size_t>((N + OUT_ROWS - 1) // OUT_ROWS),
                                           sizeof(double))
     if losses == NULL:
-        fr_team_end(nth)
+        team_end(_K_TRAIN, floating is double, nth, t0, T, blas)
         free(TC)
         raise MemoryError("cannot allocate the scratch of the LSTM training step")
     try:
@@ -1270,12 +1347,8 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                         &C[0, 0, 0], &G[0, 0, 0], TC, nth)     # keeps tanh(C) in TC
             # dA = dz @ Wy, written (not added): the only gradient on the states so far
             if iB > 1:
-                rounds = rounds_alloc(2, nth, &stride)
-                with parallel(num_threads=nth if rounds != NULL else 1):
-                    output_team(N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
-                                 &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0],
-                                 losses, rounds, stride)
-                free(rounds)
+                output_run(nth, N, iH, iV, &A[0, 0, 0], &Wy[0, 0], &by[0], &Y[0, 0],
+                           &P[0, 0, 0], &dWy[0, 0], &dby[0], &dA[0, 0, 0], losses)
                 loss = 0
                 for k in range((N + OUT_ROWS - 1) // OUT_ROWS):     # in block order
                     loss += losses[k]
@@ -1300,7 +1373,7 @@ cdef double _train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                 _clip_update(&Wy[0, 0], &dWy[0, 0], <Py_ssize_t>iV * iH, fclip, flr)
                 _clip_update(&by[0], &dby[0], iV, fclip, flr)
     finally:
-        fr_team_end(nth)
+        team_end(_K_TRAIN, floating is double, nth, t0, T, blas)
         free(TC)
         free(losses)
     return loss
@@ -1515,14 +1588,4 @@ def lstm_train_step_ix(X, Y, Wx, Wh, b, Wy, by, a0, c0, A, C, G, P, dA,
         raise
 
 
-def _connect_blas_threads(size_t get_address, size_t set_address):
-    """Called once by ``fastrnn._config``: the addresses of ``get_num_threads`` and
-    ``set_num_threads`` of the BLAS the kernels call (0: none). A batched call runs on
-    a team of as many threads, with the BLAS at 1 thread meanwhile."""
-    fr_set_blas_thread_functions(get_address, set_address)
-
-
-def _team_info():
-    """``(openmp, team size)``: whether the module was built with OpenMP, and the
-    number of threads its batched recurrences use now."""
-    return bool(fr_openmp()), int(fr_blas_threads()) if fr_openmp() else 1
+include "_team_hooks.pxi"

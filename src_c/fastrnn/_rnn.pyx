@@ -17,7 +17,6 @@ the GIL before any nogil code runs.
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, malloc, free
@@ -27,11 +26,16 @@ import numpy as np
 
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv, gemv_rows
 from fastrnn._math cimport ftanh, vtanh, vclip_sgd
-from fastrnn._common cimport (OUT_ROWS, clip_core, fr_openmp, fr_set_blas_thread_functions,
-                             fr_team_begin, fr_team_end, fr_team_rank, fr_team_size,
-                             gather_ix, gather_scatter, output_team, round_first, round_then,
-                             rounds_alloc, sample_pick, sgd_core, softmax_xent_core,
-                             transpose)
+from fastrnn._common cimport (OUT_ROWS, clip_core, fr_blas_begin, fr_blas_end, fr_run, fr_set_blas_thread_functions,
+                             fr_team_rank, fr_team_size, gather_scatter, job_t, output_run,
+                             round_first, round_then, rounds_alloc, sample_pick,
+                             softmax_xent_core, team_begin, team_end, transpose)
+
+# kinds of calls for the team's choice (fr_choose in _team.h)
+cdef enum:
+    _K_FORWARD = 0
+    _K_BACKWARD = 1
+    _K_TRAIN = 2
 
 
 # ----------------------------------------------------------------- checks (GIL)
@@ -71,6 +75,11 @@ cdef _check_core(Py_ssize_t T, Py_ssize_t B, const floating[:, ::1] Wax,
         raise ValueError("the sequence is empty (T = 0)")
     if B < 1:
         raise ValueError("the batch is empty (B = 0)")
+
+
+cdef inline long long _key(long long B, long long H) noexcept nogil:
+    """The shape a choice of the team is measured for."""
+    return (B << 32) | H
 
 
 # ---------------------------------------------------------------- cores (nogil)
@@ -122,13 +131,16 @@ cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const flo
     cdef floating* cur
     cdef floating* WaaT
     cdef int* rounds
+    cdef job_t j
     if B > 1:
         WaaT = <floating*>malloc(<size_t>H * H * sizeof(floating))
         if WaaT != NULL:
             transpose(H, H, Waa, WaaT)
             rounds = rounds_alloc(T, nth, &stride)
-            with parallel(num_threads=nth if rounds != NULL else 1):
-                _recurrence_team(T, B, H, WaaT, a0, A, rounds, stride)
+            j.f64 = floating is double
+            j.i[0], j.i[1], j.i[2], j.i[3] = T, B, H, stride
+            j.p[0], j.p[1], j.p[2], j.p[3] = WaaT, a0, A, rounds
+            fr_run(_recurrence_job, &j, nth if rounds != NULL else 1)
             free(rounds)
             free(WaaT)
             return
@@ -140,6 +152,16 @@ cdef inline void _recurrence(int T, int B, int H, const floating* Waa, const flo
         else:
             gemm(False, True, B, H, H, 1, prev, H, Waa, H, 1, cur, H)
         vtanh(cur, BH)
+
+
+cdef void _recurrence_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _recurrence_team[double](j.i[0], j.i[1], j.i[2], <const double*>j.p[0],
+                                 <const double*>j.p[1], <double*>j.p[2], <int*>j.p[3], j.i[3])
+    else:
+        _recurrence_team[float](j.i[0], j.i[1], j.i[2], <const float*>j.p[0],
+                                <const float*>j.p[1], <float*>j.p[2], <int*>j.p[3], j.i[3])
 
 
 cdef inline void _dtanh_block(floating* dz, const floating* a, int B, int H, int u0,
@@ -194,6 +216,20 @@ cdef void _bptt_team(int T, int B, int H, const floating* Waa, const floating* a
             c = round_then(rd, stride, nblk, rank, size, own)
 
 
+cdef void _bptt_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _bptt_team[double](j.i[0], j.i[1], j.i[2], <const double*>j.p[0],
+                           <const double*>j.p[1], <const double*>j.p[2], <double*>j.p[3],
+                           <double*>j.p[4], <double*>j.p[5], <double*>j.p[6],
+                           <int*>j.p[7], j.i[3])
+    else:
+        _bptt_team[float](j.i[0], j.i[1], j.i[2], <const float*>j.p[0],
+                          <const float*>j.p[1], <const float*>j.p[2], <float*>j.p[3],
+                          <float*>j.p[4], <float*>j.p[5], <float*>j.p[6],
+                          <int*>j.p[7], j.i[3])
+
+
 cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating* a0,
                        const floating* A, floating* dA, floating* dWaa, floating* dba,
                        floating* da0, int nth) noexcept nogil:
@@ -204,10 +240,14 @@ cdef inline void _bptt(int T, int B, int H, const floating* Waa, const floating*
     cdef floating* cur
     cdef const floating* a
     cdef int* rounds
+    cdef job_t j
     if B > 1:
         rounds = rounds_alloc(T + 2, nth, &stride)
-        with parallel(num_threads=nth if rounds != NULL else 1):
-            _bptt_team(T, B, H, Waa, a0, A, dA, dWaa, dba, da0, rounds, stride)
+        j.f64 = floating is double
+        j.i[0], j.i[1], j.i[2], j.i[3] = T, B, H, stride
+        j.p[0], j.p[1], j.p[2], j.p[3], j.p[4], j.p[5], j.p[6], j.p[7] = (
+            Waa, a0, A, dA, dWaa, dba, da0, rounds)
+        fr_run(_bptt_job, &j, nth if rounds != NULL else 1)
         free(rounds)
         return
     for t in range(T - 1, -1, -1):
@@ -245,14 +285,16 @@ def rnn_forward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Wax,
     cdef int T = X.shape[0], B = X.shape[1], H = Waa.shape[0], Xn = Wax.shape[1]
     _check_core(T, B, Wax, Waa, ba, a0, A)
     _check_index(X, Xn, "X")
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = team_begin(_K_FORWARD, floating is double, _key(B, H), B > 1, &t0, &blas)
     try:
         with nogil:
             gather_scatter(False, nth, T * B, H, Xn, &X[0, 0], &Wax[0, 0], &ba[0],
                             &A[0, 0, 0], NULL)
             _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], nth)
     finally:
-        fr_team_end(nth)
+        team_end(_K_FORWARD, floating is double, nth, t0, T, blas)
 
 
 def rnn_forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
@@ -263,13 +305,15 @@ def rnn_forward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
     _check_core(T, B, Wax, Waa, ba, a0, A)
     if x.shape[2] != Xn:
         raise _shape_error("x", (T, B, Xn), (x.shape[0], x.shape[1], x.shape[2]))
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = team_begin(_K_FORWARD, floating is double, _key(B, H), B > 1, &t0, &blas)
     try:
         with nogil:
             _input_dense(T * B, H, Xn, &x[0, 0, 0], &Wax[0, 0], &ba[0], &A[0, 0, 0])
             _recurrence(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], nth)
     finally:
-        fr_team_end(nth)
+        team_end(_K_FORWARD, floating is double, nth, t0, T, blas)
 
 
 cdef _check_backward(int T, int B, int H, const floating[:, ::1] Waa,
@@ -308,7 +352,9 @@ def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
     if dWax.shape[0] != H:
         raise _shape_error("dWax", (H, Xn), (dWax.shape[0], dWax.shape[1]))
     _check_index(X, Xn, "X")
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = team_begin(_K_BACKWARD, floating is double, _key(B, H), B > 1, &t0, &blas)
     try:
         with nogil:
             _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
@@ -316,7 +362,7 @@ def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
             gather_scatter(True, nth, T * B, H, Xn, &X[0, 0], NULL, NULL, &dA[0, 0, 0],
                             &dWax[0, 0])
     finally:
-        fr_team_end(nth)
+        team_end(_K_BACKWARD, floating is double, nth, t0, T, blas)
 
 
 def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
@@ -336,17 +382,20 @@ def rnn_backward_dense(const floating[:, :, ::1] x, const floating[:, ::1] Wax,
     if dx.shape[0] != T or dx.shape[1] != B or dx.shape[2] != Xn:
         raise _shape_error("dx", (T, B, Xn), (dx.shape[0], dx.shape[1], dx.shape[2]))
     cdef int N = T * B
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = team_begin(_K_BACKWARD, floating is double, _key(B, H), B > 1, &t0, &blas)
     try:
         with nogil:
             _bptt(T, B, H, &Waa[0, 0], &a0[0, 0], &A[0, 0, 0], &dA[0, 0, 0], &dWaa[0, 0],
                   &dba[0], &da0[0, 0], nth)
+            # z = Wax x + ...  ->  dWax += dZ^T x ; dx = dZ @ Wax
+            gemm(True, False, H, Xn, N, 1, &dA[0, 0, 0], H, &x[0, 0, 0], Xn, 1, &dWax[0, 0],
+                 Xn)
+            gemm(False, False, N, Xn, H, 1, &dA[0, 0, 0], H, &Wax[0, 0], Xn, 0, &dx[0, 0, 0],
+                 Xn)
     finally:
-        fr_team_end(nth)
-    with nogil:
-        # z = Wax x + ...  ->  dWax += dZ^T x ; dx = dZ @ Wax
-        gemm(True, False, H, Xn, N, 1, &dA[0, 0, 0], H, &x[0, 0, 0], Xn, 1, &dWax[0, 0], Xn)
-        gemm(False, False, N, Xn, H, 1, &dA[0, 0, 0], H, &Wax[0, 0], Xn, 0, &dx[0, 0, 0], Xn)
+        team_end(_K_BACKWARD, floating is double, nth, t0, T, blas)
 
 
 cdef double _train_core(int T, int B, int H, int Xn, int V,
@@ -359,9 +408,8 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     """One fused training step on checked pointers; see rnn_train_step_ix. With B > 1
     the recurrences and the output layer run on a team of ``nth`` threads; ``losses``
     then holds one double per OUT_ROWS rows (the output layer's blocks)."""
-    cdef int N = T * B, stride, k
+    cdef int N = T * B, k
     cdef double loss
-    cdef int* rounds
     memset(dWax, 0, <size_t>H * Xn * sizeof(floating))
     memset(dWaa, 0, <size_t>H * H * sizeof(floating))
     memset(dba, 0, <size_t>H * sizeof(floating))
@@ -371,10 +419,7 @@ cdef double _train_core(int T, int B, int H, int Xn, int V,
     _recurrence(T, B, H, Waa, a0, A, nth)
     # dA = dz @ Wya, written (not added): the only gradient on the states so far
     if B > 1:
-        rounds = rounds_alloc(2, nth, &stride)
-        with parallel(num_threads=nth if rounds != NULL else 1):
-            output_team(N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses, rounds, stride)
-        free(rounds)
+        output_run(nth, N, H, V, A, Wya, by, Y, P, dWya, dby, dA, losses)
         loss = 0
         for k in range((N + OUT_ROWS - 1) // OUT_ROWS):     # in block order
             loss += losses[k]
@@ -436,7 +481,9 @@ def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                                           * sizeof(double))
     if losses == NULL:
         raise MemoryError("cannot allocate the scratch of the RNN training step")
-    cdef int nth = fr_team_begin() if B > 1 else 1
+    cdef long long t0
+    cdef int blas
+    cdef int nth = team_begin(_K_TRAIN, floating is double, _key(B, H), B > 1, &t0, &blas)
     try:
         with nogil:
             loss = _train_core(T, B, H, Xn, V, &X[0, 0], &Y[0, 0], &Wax[0, 0], &Waa[0, 0],
@@ -444,7 +491,7 @@ def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
                                &P[0, 0, 0], &dA[0, 0, 0], &dWax[0, 0], &dWaa[0, 0], &dba[0],
                                &dWya[0, 0], &dby[0], &da0[0, 0], clip, lr, nth, losses)
     finally:
-        fr_team_end(nth)
+        team_end(_K_TRAIN, floating is double, nth, t0, T, blas)
         free(losses)
     return loss
 
@@ -559,11 +606,13 @@ cdef class RNNTrainer:
         _check_index(X, self.X, "X")
         _check_index(Y, self.Y, "Y")
         cdef size_t nstate = <size_t>self.B * H
-        cdef int nth = fr_team_begin() if self.B > 1 else 1
+        cdef long long t0
+        cdef int blas
+        cdef int nth = team_begin(_K_TRAIN, self.f64, _key(self.B, H), self.B > 1, &t0, &blas)
         try:
             self._step(X, Y, T, H, nstate, carry, nth, &loss)
         finally:
-            fr_team_end(nth)
+            team_end(_K_TRAIN, self.f64, nth, t0, T, blas)
         return loss
 
     cdef void _step(self, const int64_t[:, ::1] X, const int64_t[:, ::1] Y, int T, int H,
@@ -633,6 +682,7 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
         free(work)
         raise MemoryError()
     cdef floating* logits = z + H
+    cdef int blas = fr_blas_begin()
     with nogil:
         for k in range(n):
             # a = tanh(Wax x + Waa a + ba), summed in the course's order
@@ -655,13 +705,10 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
             x = idx
             if idx == stop:
                 break
+    fr_blas_end(blas)
     free(z)
     free(work)
     return written
 
 
-def _connect_blas_threads(size_t get_address, size_t set_address):
-    """Called once by ``fastrnn._config``: the addresses of ``get_num_threads`` and
-    ``set_num_threads`` of the BLAS the kernels call (0: none). A batched call runs on
-    a team of as many threads, with the BLAS at 1 thread meanwhile."""
-    fr_set_blas_thread_functions(get_address, set_address)
+include "_team_hooks.pxi"

@@ -1,126 +1,108 @@
-/* The thread team of the batched recurrences (src_c/fastrnn/_lstm.pyx).
+/* The thread team of the kernels: a pool of helper threads, its waits, and the choice
+ * between the team and one thread (src_c/fastrnn/_rnn.pyx, _lstm.pyx, _common.pxd).
  *
- * Private; included through the cdef extern blocks of the kernels. A batched call runs
- * in one OpenMP parallel region. The work of a time step is a round of blocks (64
- * hidden units each, see the rounds in _common.pxd): a thread takes the blocks of its
- * own range of every round first (so that each step it multiplies the same slice of
- * the weights, from its core's cache), then any block of another range whose owner has
- * not arrived (a descheduled thread, or one sharing its core, leaves its work to the
- * others), and counts each finished block; a round starts when the previous round's
- * count is complete, so no thread waits for one that has nothing left to do. Which
- * thread computes a block does not change its numbers: the results do not depend on
- * the thread count.
+ * Private; included through the cdef extern blocks of the kernels. Each extension
+ * module that includes it has its own pool (helpers are created on first use and
+ * sleep when idle).
  *
- * fr_team_size() / fr_team_rank(): the current team (1 / 0 outside a region or without
- * OpenMP).
+ * Running a job: fr_run(fn, arg, n) calls fn(arg) on the calling thread (rank 0) and
+ * offers it to n - 1 helpers (ranks 1 .. n-1; fr_team_rank() / fr_team_size() inside
+ * fn). A helper joins only while the job is open: when the caller's own fn returns it
+ * closes the job and waits only for helpers that did join and are still inside; a
+ * helper that wakes late finds the job closed and goes back to sleep. So the work must
+ * not depend on a helper arriving: the rounds (_common.pxd) and the pair (_lstm.pyx)
+ * let any thread take the blocks or items of a member that has not started them. A
+ * second caller while the pool is busy (another Python thread) runs its job alone.
  *
- * fr_blas_threads(): the thread count of the BLAS the kernels call (SciPy's OpenBLAS),
- * read through its get_num_threads function; fastrnn._config hands the addresses of
- * get_num_threads and set_num_threads to fr_set_blas_thread_functions when it loads;
- * 1 until then. A batched call's team has that many threads (fr_team_begin), so one
- * setting (fastrnn.set_num_threads, threadpoolctl) governs both.
+ * Waiting: every wait (a helper for work, a member for a round's count, the pair's
+ * threads for each other) spins for a bounded time (FR_SPIN_NS) and then blocks
+ * (futex on Linux, WaitOnAddress on Windows, a condition variable elsewhere), so a
+ * thread whose partner lost its core stops burning one. Rank 0 marks the job "solo"
+ * when it has waited much longer than its own work (fr_wait_count): members then take
+ * no more blocks, and rank 0 does the rest of the call itself.
+ *
+ * Choosing: whether the team pays depends on the machine's load, which changes from
+ * minute to minute. Each kind of call (per dtype and shape) keeps an estimate of its
+ * cost per step on the team and on one thread (fr_choose / fr_chosen), runs the cheaper
+ * and now and then the other: at first every 16th call, twice as rarely each time the
+ * other loses (up to every 1024th), so that a busy machine pays little for the test.
+ * Which thread computes what never changes the numbers: results do not depend on the
+ * thread count or the choice.
+ *
+ * The BLAS: the kernels call SciPy's BLAS at one thread (the team is the parallelism;
+ * OpenBLAS's own threads busy-wait). fastrnn._config hands each module the addresses
+ * of its get/set_num_threads; fr_blas_begin/fr_blas_end set 1 around a call.
  */
 #ifndef FASTRNN_TEAM_H
 #define FASTRNN_TEAM_H
 
-#include <sched.h>
-#include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define FR_PAUSE() __builtin_ia32_pause()
-#elif defined(__GNUC__) && defined(__aarch64__)
-#define FR_PAUSE() __asm__ __volatile__("yield")
+#if defined(_WIN32)
+#  define WIN32_LEAN_AND_MEAN
+#  include <windows.h>
+#  if defined(_MSC_VER)
+#    pragma comment(lib, "synchronization.lib")
+#  endif
+#  define FR_TLS __declspec(thread)
 #else
-#define FR_PAUSE() ((void)0)
+#  include <pthread.h>
+#  include <sched.h>
+#  include <time.h>
+#  if defined(__linux__)
+#    include <linux/futex.h>
+#    include <sys/syscall.h>
+#    include <unistd.h>
+#    define FR_FUTEX 1
+#  endif
+#  define FR_TLS __thread
 #endif
 
-static inline int fr_team_size(void)
+/* ------------------------------------------------------------------ primitives */
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#  include <intrin.h>
+#  define FR_PAUSE() _mm_pause()
+static inline int fr_load(const int *p) { return *(volatile const int *)p; }  /* x86/x64: acquire */
+static inline void fr_store(int *p, int v) { _InterlockedExchange((volatile long *)p, v); }
+static inline int fr_fetch_add(int *p, int v) { return _InterlockedExchangeAdd((volatile long *)p, v); }
+static inline int fr_cas(int *p, int expected, int desired)
 {
-#ifdef _OPENMP
-    return omp_get_num_threads();
+    return _InterlockedCompareExchange((volatile long *)p, desired, expected) == expected;
+}
+#  define fr_peek fr_load
 #else
-    return 1;
+#  if defined(__x86_64__) || defined(__i386__)
+#    define FR_PAUSE() __builtin_ia32_pause()
+#  elif defined(__aarch64__) || defined(__arm__)
+#    define FR_PAUSE() __asm__ __volatile__("yield")
+#  else
+#    define FR_PAUSE() ((void)0)
+#  endif
+/* seq_cst where a wait's check and a waker's check must see each other (fr_notify) */
+static inline int fr_load(const int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline int fr_peek(const int *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void fr_store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline int fr_fetch_add(int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline int fr_cas(int *p, int expected, int desired)
+{
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
 #endif
-}
 
-static inline int fr_team_rank(void)
+/* Nanoseconds of a monotonic clock (only differences are used). */
+static inline long long fr_now_ns(void)
 {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static inline int fr_openmp(void)
-{
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-/* Work-claiming counters (see the rounds in _common.pxd). Relaxed: a claim only needs
- * to be unique; the data a round reads is ordered by the done counters below. */
-static inline int fr_claim(int *counter, int n)
-{
-    return __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
-}
-
-static inline int fr_peek(const int *counter)
-{
-    return __atomic_load_n(counter, __ATOMIC_RELAXED);
-}
-
-/* One more block of a round finished: a release, so that a thread that sees the count
- * complete (fr_wait_count, an acquire) sees everything the block wrote. */
-static inline void fr_count_done(int *counter)
-{
-    __atomic_fetch_add(counter, 1, __ATOMIC_RELEASE);
-}
-
-/* Wait until *counter >= n: spin briefly, then yield the core (the thread that still
- * works on a block may share it). */
-static inline void fr_wait_count(const int *counter, int n)
-{
-    unsigned spins = 0;
-    while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < n) {
-        if (++spins < 4096u)
-            FR_PAUSE();
-        else
-            sched_yield();
-    }
-}
-
-/* Flags of the batch-1 LSTM pair (_pair_next in _lstm.pyx): a release store, an
- * acquire load, and a claim that succeeds for exactly one thread (*p from expected to
- * expected + 1; acquire-release, so the claimer sees what the item's inputs were). */
-static inline void fr_store(int *p, int v)
-{
-    __atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-static inline int fr_load(const int *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static inline int fr_take(int *p, int expected)
-{
-    return __atomic_compare_exchange_n(p, &expected, expected + 1, 0, __ATOMIC_ACQ_REL,
-                                       __ATOMIC_ACQUIRE);
-}
-
-/* A cheap clock for telling a stalled thread from a busy one (TSC ticks on x86,
- * nanoseconds elsewhere; only compared with itself). */
-static inline long long fr_ticks(void)
-{
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    return (long long)__builtin_ia32_rdtsc();
+#if defined(_WIN32)
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER c;
+    if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&c);
+    return (long long)((double)c.QuadPart * 1e9 / (double)freq.QuadPart);
 #else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -128,14 +110,389 @@ static inline long long fr_ticks(void)
 #endif
 }
 
-/* One turn of a wait loop: spin briefly, then yield the core (as fr_wait_count). */
-static inline void fr_relax(unsigned *spins)
+static inline void fr_yield(void)
 {
-    if (++*spins < 4096u)
-        FR_PAUSE();
-    else
-        sched_yield();
+#if defined(_WIN32)
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
 }
+
+/* Block while *p == v (or until ~1 ms passed, or a spurious wake): the caller loops. */
+#if !defined(FR_FUTEX) && !defined(_WIN32)
+static pthread_mutex_t fr_cv_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fr_cv = PTHREAD_COND_INITIALIZER;
+#endif
+
+static inline void fr_block(int *p, int v)
+{
+#if defined(FR_FUTEX)
+    struct timespec ts = {0, 1000000};
+    syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
+#elif defined(_WIN32)
+    WaitOnAddress((volatile VOID *)p, &v, sizeof(int), 1);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 1000000;
+    if (ts.tv_nsec >= 1000000000) { ts.tv_sec += 1; ts.tv_nsec -= 1000000000; }
+    pthread_mutex_lock(&fr_cv_lock);
+    if (fr_load(p) == v) pthread_cond_timedwait(&fr_cv, &fr_cv_lock, &ts);
+    pthread_mutex_unlock(&fr_cv_lock);
+#endif
+}
+
+static inline void fr_wake(int *p)
+{
+#if defined(FR_FUTEX)
+    syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#elif defined(_WIN32)
+    WakeByAddressAll((PVOID)p);
+#else
+    (void)p;
+    pthread_mutex_lock(&fr_cv_lock);
+    pthread_cond_broadcast(&fr_cv);
+    pthread_mutex_unlock(&fr_cv_lock);
+#endif
+}
+
+/* ------------------------------------------------------------------- the pool */
+
+#define FR_MAX_THREADS 64
+#define FR_SPIN_NS 40000LL          /* spin this long before blocking */
+#define FR_IDLE_SPIN_NS 100000LL    /* a helper between jobs */
+#define FR_OPEN 0x40000000
+
+typedef void (*fr_job_fn)(void *arg);
+
+typedef struct {
+    int busy;            /* 1 while a caller runs a job (one caller at a time) */
+    int nhelpers;        /* helpers created */
+    int gen;             /* jobs published; the helpers' futex word */
+    int state;           /* FR_OPEN | helpers inside the job */
+    int idle;            /* helpers blocked between jobs (on gen) */
+    int waiters;         /* members blocked in a job (on a count or a flag) */
+    int closer;          /* the caller blocked until the helpers inside leave */
+    int solo;            /* the job's rank 0 found a member stalled */
+    fr_job_fn fn;
+    void *arg;
+    int size;
+    int forked;          /* atfork handler registered */
+    long long hold_ns;   /* test hook: a helper sleeps this long after its first block */
+    int skip;            /* test hook: helpers join no job (as if never scheduled) */
+} fr_pool_t;
+static fr_pool_t fr_pool;
+
+static FR_TLS int fr_tl_rank = 0;
+static FR_TLS int fr_tl_size = 1;
+static FR_TLS long long fr_tl_round_ns = 0;   /* when the member entered its last round */
+static FR_TLS int fr_tl_hold = 0;             /* test hook armed for this job */
+
+static inline int fr_team_rank(void) { return fr_tl_rank; }
+static inline int fr_team_size(void) { return fr_tl_size; }
+static inline int fr_team_solo(void) { return fr_peek(&fr_pool.solo); }
+
+/* Wake the members blocked on *p in a job (after the caller changed *p). */
+static inline void fr_notify(int *p)
+{
+    if (fr_load(&fr_pool.waiters) > 0) fr_wake(p);
+}
+
+/* Wait until *p != v: spin for `spin_ns`, then block (counted in *blocked). */
+static inline void fr_wait_change(int *p, int v, long long spin_ns, int *blocked)
+{
+    long long t0 = 0;
+    unsigned k = 0;
+    while (fr_load(p) == v) {
+        if ((++k & 63u) == 0) {
+            long long t = fr_now_ns();
+            if (!t0) t0 = t;
+            else if (t - t0 > spin_ns) {
+                fr_fetch_add(blocked, 1);
+                if (fr_load(p) == v) fr_block(p, v);
+                fr_fetch_add(blocked, -1);
+                continue;
+            }
+        }
+        FR_PAUSE();
+    }
+}
+
+/* One turn of a wait for *p to change: a pause for the first FR_SPIN_NS (*t0, *k:
+ * the wait's start and turns, zero at first), then blocked. */
+static inline void fr_pause_or_block(int *p, int v, long long *t0, unsigned *k)
+{
+    if ((++*k & 63u) == 0) {
+        long long t = fr_now_ns();
+        if (!*t0) *t0 = t;
+        else if (t - *t0 > FR_SPIN_NS) {
+            fr_fetch_add(&fr_pool.waiters, 1);
+            if (fr_load(p) == v) fr_block(p, v);
+            fr_fetch_add(&fr_pool.waiters, -1);
+            return;
+        }
+    }
+    FR_PAUSE();
+}
+
+static void fr_sleep_ns(long long ns)
+{
+#if defined(_WIN32)
+    Sleep((DWORD)(ns / 1000000));
+#else
+    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    nanosleep(&ts, NULL);
+#endif
+}
+
+#if defined(_WIN32)
+static DWORD WINAPI fr_helper_main(LPVOID p)
+#else
+static void *fr_helper_main(void *p)
+#endif
+{
+    int rank = (int)(size_t)p, seen = fr_load(&fr_pool.gen), s;
+    for (;;) {
+        fr_wait_change(&fr_pool.gen, seen, FR_IDLE_SPIN_NS, &fr_pool.idle);
+        seen = fr_load(&fr_pool.gen);
+        if (fr_pool.skip) continue;
+        /* join only an open job; fn/arg/size are stable while we are inside */
+        for (s = fr_load(&fr_pool.state); s & FR_OPEN; s = fr_load(&fr_pool.state))
+            if (fr_cas(&fr_pool.state, s, s + 1)) break;
+        if (!(s & FR_OPEN)) continue;
+        if (rank < fr_pool.size) {
+            fr_tl_hold = fr_pool.hold_ns > 0;
+            fr_tl_rank = rank;
+            fr_tl_size = fr_pool.size;
+            fr_pool.fn(fr_pool.arg);
+            fr_tl_rank = 0;
+            fr_tl_size = 1;
+            fr_tl_hold = 0;
+        }
+        s = fr_fetch_add(&fr_pool.state, -1);
+        if (s == 1 && fr_load(&fr_pool.closer) > 0)    /* the last one out, awaited */
+            fr_wake(&fr_pool.state);
+    }
+#if defined(_WIN32)
+    return 0;
+#else
+    return NULL;
+#endif
+}
+
+#if !defined(_WIN32)
+static void fr_after_fork_child(void)
+{
+    /* the helpers do not exist in a forked child: start afresh */
+    fr_pool.busy = 0;
+    fr_pool.nhelpers = 0;
+    fr_pool.state = 0;
+    fr_pool.idle = 0;
+    fr_pool.waiters = 0;
+    fr_pool.closer = 0;
+    fr_pool.solo = 0;
+}
+#endif
+
+/* Make sure n - 1 helpers exist (called by the pool's one caller); returns how many. */
+static int fr_grow(int n)
+{
+    if (n > FR_MAX_THREADS) n = FR_MAX_THREADS;
+#if !defined(_WIN32)
+    if (!fr_pool.forked) {
+        pthread_atfork(NULL, NULL, fr_after_fork_child);
+        fr_pool.forked = 1;
+    }
+#endif
+    while (fr_pool.nhelpers < n - 1) {
+        size_t rank = (size_t)fr_pool.nhelpers + 1;
+#if defined(_WIN32)
+        HANDLE h = CreateThread(NULL, 0, fr_helper_main, (LPVOID)rank, 0, NULL);
+        if (!h) break;
+        CloseHandle(h);
+#else
+        pthread_t th;
+        pthread_attr_t at;
+        int err;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        err = pthread_create(&th, &at, fr_helper_main, (void *)rank);
+        pthread_attr_destroy(&at);
+        if (err) break;
+#endif
+        fr_pool.nhelpers++;
+    }
+    return fr_pool.nhelpers + 1;
+}
+
+/* Run fn(arg) on a team of up to n threads (the caller is rank 0); see the top. */
+static inline void fr_run(fr_job_fn fn, void *arg, int n)
+{
+    int s;
+    if (n > 1 && fr_cas(&fr_pool.busy, 0, 1)) {
+        n = fr_grow(n);
+        if (n > 1) {
+            fr_pool.fn = fn;
+            fr_pool.arg = arg;
+            fr_pool.size = n;
+            fr_store(&fr_pool.solo, 0);
+            fr_store(&fr_pool.state, FR_OPEN);
+            fr_fetch_add(&fr_pool.gen, 1);
+            if (fr_load(&fr_pool.idle) > 0) fr_wake(&fr_pool.gen);
+            fr_tl_rank = 0;
+            fr_tl_size = n;
+            fn(arg);
+            fr_tl_size = 1;
+            s = fr_fetch_add(&fr_pool.state, -FR_OPEN) - FR_OPEN;   /* close */
+            while (s != 0) {                /* helpers still inside */
+                fr_wait_change(&fr_pool.state, s, FR_SPIN_NS, &fr_pool.closer);
+                s = fr_load(&fr_pool.state);
+            }
+            fr_store(&fr_pool.busy, 0);
+            return;
+        }
+        fr_store(&fr_pool.busy, 0);
+    }
+    fr_tl_rank = 0;
+    fr_tl_size = 1;
+    fn(arg);
+}
+
+/* ---------------------------------------------------------------------- waits */
+
+/* Rank 0 marks a member stalled after waiting this much longer than twice its own work
+ * in the round (longer than an interrupt, shorter than a time slice). */
+static long long fr_stall_ns = 200000;
+
+/* Work-claiming counters (see the rounds in _common.pxd). */
+static inline int fr_claim(int *counter, int n)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return fr_fetch_add(counter, n);
+#else
+    return __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+#endif
+}
+
+/* One more block of a round finished (a release: whoever sees the count complete sees
+ * what the block wrote), and a wake for whoever blocks on the count. */
+static inline void fr_count_done(int *counter)
+{
+    fr_fetch_add(counter, 1);
+    fr_notify(counter);
+}
+
+/* Mark the start of the caller's round (for the stall test of fr_wait_count). */
+static inline void fr_round_mark(void) { fr_tl_round_ns = fr_now_ns(); }
+
+/* Test hook (fr_pool.hold_ns): a helper that has just taken its first block or item
+ * of a job sleeps, as one that lost its core would. */
+static inline void fr_member_hold(void)
+{
+    if (fr_tl_hold) {
+        fr_tl_hold = 0;
+        fr_sleep_ns(fr_pool.hold_ns);
+    }
+}
+
+/* Wait until *counter >= n: spin, then block. Rank 0 of a team that waits much longer
+ * than its own part of the round took marks the job solo (fr_team_solo). */
+static inline void fr_wait_count(int *counter, int n)
+{
+    long long t0 = 0, t;
+    unsigned k = 0;
+    int v;
+    while ((v = fr_load(counter)) < n) {
+        if ((++k & 63u) == 0) {
+            t = fr_now_ns();
+            if (!t0) t0 = t;
+            else {
+                if (fr_tl_rank == 0 && fr_tl_size > 1 && !fr_peek(&fr_pool.solo)
+                        && t - t0 > 2 * (t0 - fr_tl_round_ns) + fr_stall_ns)
+                    fr_store(&fr_pool.solo, 1);
+                if (t - t0 > FR_SPIN_NS) {
+                    fr_fetch_add(&fr_pool.waiters, 1);
+                    if (fr_load(counter) == v) fr_block(counter, v);
+                    fr_fetch_add(&fr_pool.waiters, -1);
+                    continue;
+                }
+            }
+        }
+        FR_PAUSE();
+    }
+}
+
+/* ------------------------------------------------------------------ the choice */
+
+#define FR_KINDS 8
+#define FR_EXPLORE_MIN 16
+#define FR_EXPLORE_MAX 1024
+
+typedef struct {
+    double cost[2];      /* ns per step: [0] one thread, [1] the team; 0 = not measured */
+    long long key;       /* the shape the costs are for */
+    long long calls, next_explore;
+    int interval;
+} fr_slot_t;
+
+static fr_slot_t fr_slots[2 * FR_KINDS];      /* [kind * 2 + float64] */
+static long long fr_team_calls[FR_KINDS];     /* calls that ran on the team (tests) */
+static int fr_adaptive = 1;                    /* 0: every eligible call on the team */
+static int fr_max_threads = 1;                 /* the thread setting (fastrnn._config) */
+
+/* The thread count for a call of `kind` (dtype `dbl`, shape `key`) that could run on
+ * the team: fr_max_threads or 1 (see the top). *t0 receives the start time for
+ * fr_chosen (0 when the call is not eligible: nothing to measure). */
+static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
+{
+    fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
+    int team;
+    *t0 = 0;
+    if (fr_max_threads < 2) return 1;
+    if (s->key != key) {
+        memset(s, 0, sizeof *s);
+        s->key = key;
+        s->interval = FR_EXPLORE_MIN;
+        s->next_explore = FR_EXPLORE_MIN;
+    }
+    s->calls++;
+    if (!fr_adaptive) team = 1;
+    else if (s->cost[1] <= 0) team = 1;                /* measure the team first */
+    else if (s->cost[0] <= 0) team = 0;
+    else {
+        team = s->cost[1] <= s->cost[0];
+        if (s->calls >= s->next_explore) team = !team;
+    }
+    *t0 = fr_now_ns();
+    if (team) fr_team_calls[kind]++;
+    return team ? fr_max_threads : 1;
+}
+
+/* Record the cost of a call begun by fr_choose (n: the count it returned; work: its
+ * steps). The mode the call runs keeps an average of its recent costs; a call of the
+ * other mode (an exploring one) replaces that mode's estimate, and when it did not
+ * win, the next exploration comes twice as late. */
+static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work)
+{
+    fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
+    int m = n > 1, explored;
+    double c, *e;
+    if (!t0 || work <= 0) return;
+    c = (double)(fr_now_ns() - t0) / work;
+    e = &s->cost[m];
+    explored = s->cost[0] > 0 && s->cost[1] > 0 && s->calls >= s->next_explore;
+    if (explored) {
+        *e = c;
+        if (s->cost[m] < s->cost[!m]) s->interval = FR_EXPLORE_MIN;
+        else if (s->interval < FR_EXPLORE_MAX) s->interval *= 2;
+        s->next_explore = s->calls + s->interval;
+    } else {
+        *e = *e > 0 ? 0.75 * *e + 0.25 * c : c;
+    }
+}
+
+/* ------------------------------------------------------------------- the BLAS */
 
 typedef int (*fr_get_fn)(void);
 typedef void (*fr_set_fn)(int);
@@ -148,23 +505,15 @@ static inline void fr_set_blas_thread_functions(size_t get_address, size_t set_a
     fr_blas_set_fn = (fr_set_fn)set_address;
 }
 
-static inline int fr_blas_threads(void)
+/* SciPy's BLAS at one thread for the call; returns the count to restore. */
+static inline int fr_blas_begin(void)
 {
     int n = fr_blas_get_fn ? fr_blas_get_fn() : 1;
-    return n < 1 ? 1 : n;
-}
-
-/* The team of a batched call: the BLAS's thread count, the BLAS then set to 1 thread
- * for the call (its own threads would compete with the team's for the cores; given no
- * work, they sleep). fr_team_end restores the count. Without the functions: 1. */
-static inline int fr_team_begin(void)
-{
-    int n = fr_blas_threads();
     if (n > 1 && fr_blas_set_fn) fr_blas_set_fn(1);
-    return fr_blas_set_fn ? n : 1;
+    return n;
 }
 
-static inline void fr_team_end(int n)
+static inline void fr_blas_end(int n)
 {
     if (n > 1 && fr_blas_set_fn) fr_blas_set_fn(n);
 }

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fastrnn._ext as ext
+from conftest import assert_close
 
 
 @pytest.fixture
@@ -229,3 +230,61 @@ def test_trainer_rejects_bad_input(cy):
         tr.step(np.array([[0]]), np.array([[4]]))
     with pytest.raises(ValueError):
         tr.step(np.zeros((0, 1), np.int64), np.zeros((0, 1), np.int64))
+
+
+@pytest.mark.parametrize("B", [1, 3])
+def test_trainer_run_equals_step_calls(cy, ref, rng, dtype, B):
+    """``run`` (many examples in one call, the state carried) == ``step(..., carry=True)``
+    per example in the same order: bit for bit in the compiled kernels, to the tolerance
+    against the twin (whose ``run`` is the same loop)."""
+    H, V = 6, 5
+    base = {"Wax": rng.standard_normal((H, V)) * 0.5, "Waa": rng.standard_normal((H, H)) * 0.5,
+            "ba": rng.standard_normal(H) * 0.1, "Wya": rng.standard_normal((V, H)) * 0.5,
+            "by": rng.standard_normal(V) * 0.1}
+    lengths = [3, 7, 1, 5]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    X = rng.integers(-1, V, size=(offsets[-1], B))
+    Y = rng.integers(-1, V, size=(offsets[-1], B))
+    order = np.array([2, 0, 3, 3, 1, 0, 2], np.int64)
+    out = []
+    for k, how in ((cy, "step"), (cy, "run"), (ref, "run")):
+        p = {n: v.astype(dtype) for n, v in base.items()}
+        tr = k.RNNTrainer(*p.values(), 7, B, 0.8, 0.05)
+        if how == "step":
+            losses = np.array([tr.step(X[offsets[e]:offsets[e + 1]], Y[offsets[e]:offsets[e + 1]],
+                                       carry=True) for e in order])
+        else:
+            losses = np.full(len(order) + 2, -1.0)
+            assert tr.run(X, Y, offsets, order, losses) == len(order)
+            assert (losses[len(order):] == -1).all()           # nothing written past K
+            losses = losses[:len(order)]
+        out.append([losses, *p.values(), tr.a0.copy()])
+    for a, b in zip(out[0], out[1]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(out[1], out[2]):
+        assert_close(a, b, dtype)
+
+
+def test_trainer_run_stops_at_a_non_finite_loss_and_rejects_bad_input(cy, ref):
+    H, V = 3, 4
+    for k in (cy, ref):
+        p = [np.ones((H, V)), np.zeros((H, H)), np.zeros(H), np.full((V, H), np.nan),
+             np.zeros(V)]
+        tr = k.RNNTrainer(*p, 5, 1)
+        X = np.array([[0], [1], [2], [0]], np.int64)
+        Y = np.array([[1], [2], [0], [1]], np.int64)
+        offsets = np.array([0, 2, 4], np.int64)
+        losses = np.zeros(3)
+        assert tr.run(X, Y, offsets, np.array([0, 1, 0], np.int64), losses) == 1
+        assert not np.isfinite(losses[0]) and (losses[1:] == 0).all()
+        assert (p[0] == 1).all()                               # nothing updated
+        with pytest.raises(ValueError, match=r"order\[1\] = 2"):
+            tr.run(X, Y, offsets, np.array([0, 2], np.int64), losses)
+        with pytest.raises(ValueError, match="example 1"):
+            tr.run(X, Y, np.array([0, 2, 9], np.int64), np.array([0], np.int64), losses)
+        with pytest.raises(ValueError, match="example 0"):
+            tr.run(X, Y, np.array([0, 0, 4], np.int64), np.array([0], np.int64), losses)
+        with pytest.raises(ValueError, match="losses"):
+            tr.run(X, Y, offsets, np.array([0, 1, 0, 1], np.int64), losses)
+        with pytest.raises(ValueError, match="X"):
+            tr.run(X + 9, Y, offsets, np.array([0], np.int64), losses)

@@ -16,10 +16,12 @@ memory); index sequences are ``(T, 1)`` int64 with ``-1`` for the course's ``Non
 
 Speed. :func:`model` keeps the parameters in kernel layout for the whole run (views
 sharing memory with the returned dict), encodes every example once, preallocates
-every buffer for the longest name and calls the fused kernel
-``rnn_train_step_ix`` (forward, softmax, BPTT, clip to [-5, 5], SGD) once per
-iteration. It equals a loop over :func:`optimize`, which is the course's
-composition ``rnn_forward -> rnn_backward -> clip -> update_parameters``.
+every buffer for the longest name and runs the iterations between two printouts
+in one kernel call (``RNNTrainer.run``: per iteration the fused step, forward,
+softmax, BPTT, clip to [-5, 5], SGD, with ``a_prev`` carried); the smoothed loss and
+the printouts follow in the course's order. It equals a loop over :func:`optimize`,
+which is the course's composition ``rnn_forward -> rnn_backward -> clip ->
+update_parameters``.
 
 Names. The hidden bias is ``b`` (every course version up to 2021); ``ba`` is accepted
 as an alias wherever a parameters dict is read (``db``/``dba`` likewise for
@@ -654,50 +656,61 @@ def model(data_x, ix_to_char, char_to_ix, num_iterations=35000, n_a=50, dino_nam
     ba, by = parameters["b"].reshape(n_a), parameters["by"].reshape(n_y)
     if not (np.shares_memory(ba, parameters["b"]) and np.shares_memory(by, parameters["by"])):
         raise RuntimeError("internal error: the bias views do not share memory")  # pragma: no cover
-    # one fused kernel call per iteration; the trainer holds the parameter views, the
-    # buffers sized for the longest name and a_prev (its a0), carried across names
+    # the trainer holds the parameter views, the buffers sized for the longest name and
+    # a_prev (its a0), carried across names
     L = max(len(s) for s in examples) + 1
     trainer = _ext.kernels().RNNTrainer(Wax, Waa, ba, Wya, by, L, 1, CLIP_VALUE, 0.01)
-    steps = []
+    # every name as rows of one (N, 1) array: example e is rows offsets[e]:offsets[e + 1]
+    Xs, Ys, offsets = [], [], [0]
     for name in examples:
         ix = [codes[c] for c in name]
-        T = len(ix) + 1
-        X = np.array([-1] + ix, dtype=np.int64).reshape(T, 1)
-        Y = np.array(ix + [newline], dtype=np.int64).reshape(T, 1)
-        steps.append((X, Y))
+        Xs += [-1] + ix
+        Ys += ix + [newline]
+        offsets.append(len(Xs))
+    Xs = np.array(Xs, dtype=np.int64).reshape(-1, 1)
+    Ys = np.array(Ys, dtype=np.int64).reshape(-1, 1)
+    offsets = np.array(offsets, dtype=np.int64)
 
-    step = trainer.step
     n_examples = len(examples)
     debug_js = (0, n_examples - 1, n_examples)
     isfinite = math.isfinite
-    for j in range(num_iterations):
-        idx = j % n_examples
-        X, Y = steps[idx]
-        curr_loss = step(X, Y, True)
-        if not isfinite(curr_loss):
-            check_finite_loss(curr_loss, f"loss at iteration {j}")
+    # the iterations between two printouts run in one kernel call (the loop draws no
+    # random numbers: only the printouts sample); the smoothing and the prints follow,
+    # in the course's order
+    j = 0
+    while j < num_iterations:
+        j1 = min(num_iterations, -(-j // PRINT_EVERY) * PRINT_EVERY + 1)   # to a printout
+        order = np.arange(j, j1, dtype=np.int64) % n_examples
+        losses = np.empty(j1 - j)
+        done = trainer.run(Xs, Ys, offsets, order, losses)
+        for k in range(done):
+            jj = j + k
+            curr_loss = float(losses[k])
+            if not isfinite(curr_loss):
+                check_finite_loss(curr_loss, f"loss at iteration {jj}")
 
-        if verbose and j in debug_js:
-            print("j = ", j, "idx = ", idx,)
-        if verbose and j == 0:
-            single_example = examples[idx]
-            single_example_chars = [c for c in single_example]
-            single_example_ix = [char_to_ix[c] for c in single_example_chars]
-            X = [None] + single_example_ix
-            Y = X[1:] + [char_to_ix["\n"]]
-            print("single_example =", single_example)
-            print("single_example_chars", single_example_chars)
-            print("single_example_ix", single_example_ix)
-            print(" X = ", X, "\n", "Y =       ", Y, "\n")
+            if verbose and jj in debug_js:
+                print("j = ", jj, "idx = ", jj % n_examples,)
+            if verbose and jj == 0:
+                single_example = examples[0]
+                single_example_chars = [c for c in single_example]
+                single_example_ix = [char_to_ix[c] for c in single_example_chars]
+                X = [None] + single_example_ix
+                Y = X[1:] + [char_to_ix["\n"]]
+                print("single_example =", single_example)
+                print("single_example_chars", single_example_chars)
+                print("single_example_ix", single_example_ix)
+                print(" X = ", X, "\n", "Y =       ", Y, "\n")
 
-        loss = loss * 0.999 + curr_loss * 0.001          # smooth(loss, curr_loss)
+            loss = loss * 0.999 + curr_loss * 0.001          # smooth(loss, curr_loss)
 
-        if j % PRINT_EVERY == 0:
-            print("Iteration: %d, Loss: %f" % (j, loss) + "\n")
-            for seed in range(dino_names):
-                sampled_indices = sample(parameters, char_to_ix, seed)
-                last_dino_name = get_sample(sampled_indices, ix_to_char)
-                print(last_dino_name.replace("\n", ""))
-            print("\n")
+            if jj % PRINT_EVERY == 0:
+                print("Iteration: %d, Loss: %f" % (jj, loss) + "\n")
+                for seed in range(dino_names):
+                    sampled_indices = sample(parameters, char_to_ix, seed)
+                    last_dino_name = get_sample(sampled_indices, ix_to_char)
+                    print(last_dino_name.replace("\n", ""))
+                print("\n")
+        j = j1
 
     return parameters, last_dino_name

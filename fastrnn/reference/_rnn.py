@@ -214,3 +214,36 @@ class RNNTrainer:
         if carry:
             self.a0[...] = self.A[T - 1]
         return loss
+
+    def run(self, X, Y, offsets, order, losses):
+        """Steps on a sequence of examples, the state carried from each to the next:
+        ``losses[k] = step(X[offsets[e]:offsets[e + 1]], Y[...], carry=True)`` for k, e in
+        ``enumerate(order)``; stops after the first non-finite loss. Returns the number of
+        steps run (see ``fastrnn._rnn.RNNTrainer.run``)."""
+        n = len(offsets) - 1
+        if X.ndim != 2 or X.shape[1] != self.B or Y.shape != X.shape:
+            raise ValueError(f"X and Y must have shape (N, {self.B}), got {X.shape} and "
+                             f"{Y.shape}")
+        if n < 1:
+            raise ValueError("offsets must hold at least two entries (one example)")
+        for e in range(n):
+            lo, hi = int(offsets[e]), int(offsets[e + 1])
+            if lo < 0 or hi > X.shape[0] or not 1 <= hi - lo <= self.max_T:
+                raise ValueError(f"example {e} = rows offsets[{e}]:offsets[{e + 1}] = "
+                                 f"{lo}:{hi} must hold 1 to {self.max_T} rows of the "
+                                 f"{X.shape[0]} in X")
+        for k, e in enumerate(order):
+            if not 0 <= e < n:
+                raise ValueError(f"order[{k}] = {e} is outside [0, {n - 1}]")
+        if len(losses) < len(order):
+            raise ValueError(f"losses must hold at least {len(order)} entries, got "
+                             f"{len(losses)}")
+        for name, M, hi in (("X", X, self.X), ("Y", Y, self.Y)):
+            if M.size and (M.min() < -1 or M.max() >= hi):
+                raise ValueError(f"{name} has entries outside [-1, {hi - 1}]")
+        for k, e in enumerate(order):
+            rows = slice(int(offsets[e]), int(offsets[e + 1]))
+            losses[k] = self.step(X[rows], Y[rows], carry=True)
+            if not np.isfinite(losses[k]):
+                return k + 1
+        return len(order)

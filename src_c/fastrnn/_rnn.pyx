@@ -605,45 +605,99 @@ cdef class RNNTrainer:
             raise _shape_error("Y", (T, self.B), (Y.shape[0], Y.shape[1]))
         _check_index(X, self.X, "X")
         _check_index(Y, self.Y, "Y")
-        cdef size_t nstate = <size_t>self.B * H
         cdef long long t0
         cdef int blas
         cdef int nth = team_begin(_K_TRAIN, self.f64, _key(self.B, H), self.B > 1, &t0, &blas)
         try:
-            self._step(X, Y, T, H, nstate, carry, nth, &loss)
+            with nogil:
+                loss = self._one(&X[0, 0], &Y[0, 0], T, carry, nth)
         finally:
             team_end(_K_TRAIN, self.f64, nth, t0, T, blas)
         return loss
 
-    cdef void _step(self, const int64_t[:, ::1] X, const int64_t[:, ::1] Y, int T, int H,
-                    size_t nstate, bint carry, int nth, double* out):
+    def run(self, const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
+            const int64_t[::1] offsets, const int64_t[::1] order, double[::1] losses):
+        """Training steps on a sequence of examples in one call, the hidden state carried
+        from each to the next: for k, e in enumerate(order), ``losses[k] =
+        step(X[offsets[e]:offsets[e + 1]], Y[...], carry=True)``.
+
+        X, Y IN (N, B) int64: the rows of every example, one after the other; offsets IN
+        (n + 1,) int64, example e is rows ``offsets[e]:offsets[e + 1]`` (1 to max_T of
+        them); order IN (K,) int64 example indices; losses OUT (>= K,) float64. Stops
+        after the first non-finite loss (its step updates nothing); returns the number
+        of steps run.
+        """
+        cdef Py_ssize_t n = offsets.shape[0] - 1, K = order.shape[0], k, e
+        cdef int T, H = self.H
         cdef double loss
-        with nogil:
-            if self.f64:
-                loss = _train_core[double](
-                    T, self.B, H, self.X, self.Y, &X[0, 0], &Y[0, 0],
-                    <double*>self.pp[0], <double*>self.pp[1], <double*>self.pp[2],
-                    <double*>self.pp[3], <double*>self.pp[4], <double*>self.pa0,
-                    <double*>self.pA, <double*>self.pP, <double*>self.pdA,
-                    <double*>self.pg[0], <double*>self.pg[1], <double*>self.pg[2],
-                    <double*>self.pg[3], <double*>self.pg[4], <double*>self.pda0,
-                    self.clip, self.lr, nth, self.plosses)
-                if carry:
-                    memcpy(self.pa0, <double*>self.pA + (T - 1) * nstate,
-                           nstate * sizeof(double))
-            else:
-                loss = _train_core[float](
-                    T, self.B, H, self.X, self.Y, &X[0, 0], &Y[0, 0],
-                    <float*>self.pp[0], <float*>self.pp[1], <float*>self.pp[2],
-                    <float*>self.pp[3], <float*>self.pp[4], <float*>self.pa0,
-                    <float*>self.pA, <float*>self.pP, <float*>self.pdA,
-                    <float*>self.pg[0], <float*>self.pg[1], <float*>self.pg[2],
-                    <float*>self.pg[3], <float*>self.pg[4], <float*>self.pda0,
-                    self.clip, self.lr, nth, self.plosses)
-                if carry:
-                    memcpy(self.pa0, <float*>self.pA + (T - 1) * nstate,
-                           nstate * sizeof(float))
-        out[0] = loss
+        cdef int64_t lo, hi
+        if X.shape[1] != self.B or Y.shape[0] != X.shape[0] or Y.shape[1] != self.B:
+            raise ValueError(f"X and Y must have shape (N, {self.B}), got "
+                             f"({X.shape[0]}, {X.shape[1]}) and ({Y.shape[0]}, {Y.shape[1]})")
+        if n < 1:
+            raise ValueError("offsets must hold at least two entries (one example)")
+        for e in range(n):
+            lo, hi = offsets[e], offsets[e + 1]
+            if lo < 0 or hi > X.shape[0] or not 1 <= hi - lo <= self.max_T:
+                raise ValueError(f"example {e} = rows offsets[{e}]:offsets[{e + 1}] = "
+                                 f"{lo}:{hi} must hold 1 to {self.max_T} rows of the "
+                                 f"{X.shape[0]} in X")
+        for k in range(K):
+            if not 0 <= order[k] < n:
+                raise ValueError(f"order[{k}] = {order[k]} is outside [0, {n - 1}]")
+        if losses.shape[0] < K:
+            raise ValueError(f"losses must hold at least {K} entries, got {losses.shape[0]}")
+        if K == 0:
+            return 0
+        _check_index(X, self.X, "X")
+        _check_index(Y, self.Y, "Y")
+        cdef long long t0
+        cdef int blas
+        cdef int nth = team_begin(_K_TRAIN, self.f64, _key(self.B, H), self.B > 1, &t0, &blas)
+        cdef Py_ssize_t done = 0, steps = 0
+        try:
+            with nogil:
+                for k in range(K):
+                    e = order[k]
+                    T = <int>(offsets[e + 1] - offsets[e])
+                    loss = self._one(&X[offsets[e], 0], &Y[offsets[e], 0], T, True, nth)
+                    losses[k] = loss
+                    steps += T
+                    done = k + 1
+                    if not isfinite(loss):
+                        break
+        finally:
+            team_end(_K_TRAIN, self.f64, nth, t0, <double>steps, blas)
+        return done
+
+    cdef double _one(self, const int64_t* X, const int64_t* Y, int T, bint carry,
+                     int nth) noexcept nogil:
+        """One step on checked rows (see :meth:`step`)."""
+        cdef double loss
+        cdef size_t nstate = <size_t>self.B * self.H
+        if self.f64:
+            loss = _train_core[double](
+                T, self.B, self.H, self.X, self.Y, X, Y,
+                <double*>self.pp[0], <double*>self.pp[1], <double*>self.pp[2],
+                <double*>self.pp[3], <double*>self.pp[4], <double*>self.pa0,
+                <double*>self.pA, <double*>self.pP, <double*>self.pdA,
+                <double*>self.pg[0], <double*>self.pg[1], <double*>self.pg[2],
+                <double*>self.pg[3], <double*>self.pg[4], <double*>self.pda0,
+                self.clip, self.lr, nth, self.plosses)
+            if carry:
+                memcpy(self.pa0, <double*>self.pA + (T - 1) * nstate, nstate * sizeof(double))
+        else:
+            loss = _train_core[float](
+                T, self.B, self.H, self.X, self.Y, X, Y,
+                <float*>self.pp[0], <float*>self.pp[1], <float*>self.pp[2],
+                <float*>self.pp[3], <float*>self.pp[4], <float*>self.pa0,
+                <float*>self.pA, <float*>self.pP, <float*>self.pdA,
+                <float*>self.pg[0], <float*>self.pg[1], <float*>self.pg[2],
+                <float*>self.pg[3], <float*>self.pg[4], <float*>self.pda0,
+                self.clip, self.lr, nth, self.plosses)
+            if carry:
+                memcpy(self.pa0, <float*>self.pA + (T - 1) * nstate, nstate * sizeof(float))
+        return loss
 
 
 def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,

@@ -12,16 +12,15 @@ Registered implementations (library "fastrnn"):
 - train ``fastrnn-f64``, ``fastrnn-f32``: one fused kernel call per training step
   (``RNNTrainer.step`` / ``lstm_train_step_ix``: forward, summed cross-entropy, BPTT,
   clip to [-5, 5], SGD lr 0.01, in place), zero initial state, with fastrnn's default
-  (automatic) thread policy, as the public API applies it (``fastrnn._config``): SciPy's
-  BLAS at 1 thread for batch 1, at all cores for batches and for the LSTM at batch 1
-  from ``PAIR_MIN_H`` hidden units (its kernels split each step between two threads).
-- train ``fastrnn-f64 1 thread``, ``fastrnn-f32 1 thread``: the same with SciPy's BLAS
-  pinned to 1 thread at every batch size.
+  (automatic) thread setting: each call runs on the kernels' team of all cores or on
+  one thread, whichever that kind of call measured cheaper (``src_c/fastrnn/_team.h``).
+- train ``fastrnn-f64 1 thread``, ``fastrnn-f32 1 thread``: the same with the kernels
+  (``fastrnn.threads(1)``) and NumPy's and SciPy's BLAS at 1 thread.
 - sample ``fastrnn-f64``, ``fastrnn-f32`` (and ``... 1 thread``): ``rnn_sample`` /
   ``lstm_sample`` once per call for all n characters, from the zero input and zero
   state, never stopping early, with n uniforms drawn per call from a seeded
-  ``numpy.random.Generator``. The default rows follow the automatic policy as
-  ``sample()`` applies it: 1 thread, except the LSTM from ``PAIR_MIN_H`` hidden units.
+  ``numpy.random.Generator``. The default rows run as the library does by default
+  (the LSTM from ``PAIR_MIN_H`` hidden units on a pair of threads when it pays).
 
 ``make`` converts the harness's course-layout float64 parameters ONCE, outside the timed
 step: RNN ``ba = b.ravel()``, ``by = by.ravel()``; LSTM stacked gates in fastrnn's order
@@ -34,6 +33,7 @@ frame of ours runs inside the timed call.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -44,7 +44,8 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:                 # import fastrnn from this checkout
     sys.path.insert(0, _ROOT)
 
-from fastrnn import _config, _ext  # noqa: E402
+import fastrnn  # noqa: E402
+from fastrnn import _ext  # noqa: E402
 
 try:
     import threadpoolctl
@@ -55,33 +56,18 @@ CLIP, LR = 5.0, 0.01
 GATE_ORDER = ("f", "i", "c", "o")          # fastrnn.GATES; the stacked block order
 
 
-def _blas_threads(n):
-    """Context factory for the harness: BLAS (NumPy's and SciPy's OpenBLAS) at n threads."""
+def _threads(n):
+    """Context factory for the harness: fastrnn's kernels at ``n`` threads (None: the
+    default, automatic setting) and the BLAS of NumPy and SciPy at ``n`` threads (the
+    kernels run SciPy's at one inside every call either way)."""
     def ctx():
-        return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+        stack = contextlib.ExitStack()
+        if n is not None:
+            stack.enter_context(fastrnn.threads(n))
+            if threadpoolctl is not None:
+                stack.enter_context(threadpoolctl.threadpool_limits(limits=n, user_api="blas"))
+        return stack
     return ctx
-
-
-# The batch of the case being built: the harness builds every implementation of a case
-# (inside its context), then times them in interleaved rounds, so the automatic policy of
-# the default rows follows the case through this one value.
-_CURRENT = {"batch": 1, "paired": False}
-
-
-def _set_case_batch(batch, paired=False):
-    """Called by ``make``: remember the case's batch (and whether the kernel pairs two
-    threads on its one sequence: LSTM sampling, as ``models.LSTM.sample`` asks) and apply
-    its thread count now (the enclosing context restores the previous limits on exit)."""
-    _CURRENT["batch"], _CURRENT["paired"] = batch, paired
-    if threadpoolctl is not None:
-        threadpoolctl.threadpool_limits(limits=_config.auto_count(batch, paired),
-                                        user_api="blas")
-
-
-def _auto_threads():
-    """Context factory for the default rows: the automatic policy for the current case."""
-    return threadpoolctl.threadpool_limits(
-        limits=_config.auto_count(_CURRENT["batch"], _CURRENT["paired"]), user_api="blas")
 
 
 def rnn_layout(params, dtype):
@@ -104,7 +90,7 @@ def lstm_layout(params, dtype):
             "Wy": c(params["Wy"]).copy(), "by": c(params["by"].ravel()).copy()}
 
 
-def _train(dtype, auto):
+def _train(dtype):
     dt = np.dtype(dtype)
 
     def make(case, params, X, Y):
@@ -113,8 +99,6 @@ def _train(dtype, auto):
         Y = np.ascontiguousarray(Y, dtype=np.int64)
         T, m = X.shape
         H, V = case.n_a, case.n_y
-        if auto:
-            _set_case_batch(m, paired=m == 1 and _config.pairs(K, case.cell, H))
         e = lambda *s: np.empty(s, dt)  # noqa: E731
         if case.cell == "rnn":
             # RNNTrainer converts the arguments once; a step converts only X and Y
@@ -132,15 +116,13 @@ def _train(dtype, auto):
     return make
 
 
-def _sample(dtype, auto, seed=0):
+def _sample(dtype, seed=0):
     dt = np.dtype(dtype)
 
     def make(case, params):
         K = _ext.kernels("cython")
         rng = np.random.default_rng(seed)
         H = case.n_a
-        if auto:
-            _set_case_batch(1, paired=_config.pairs(K, case.cell, H))
         outs = {}
         if case.cell == "rnn":
             p = rnn_layout(params, dt)
@@ -176,16 +158,10 @@ def register(reg):
     K = _ext.kernels("cython")
     cells = tuple(c for c in ("rnn", "lstm") if hasattr(K, f"{c}_train_step_ix"))
     sample_cells = tuple(c for c in ("rnn", "lstm") if hasattr(K, f"{c}_sample"))
-    if threadpoolctl is None:  # pragma: no cover
-        print("peers_plugin: threadpoolctl missing; thread counts are not pinned", file=sys.stderr)
     for dtype, short in (("float64", "f64"), ("float32", "f32")):
         for threads, suffix in ((None, ""), (1, " 1 thread")):
-            if threadpoolctl is None:  # pragma: no cover
-                ctx = None
-            else:
-                ctx = _auto_threads if threads is None else _blas_threads(threads)
             name = f"fastrnn-{short}{suffix}"
-            reg.train(name, _train(dtype, threads is None), dtype=dtype, threads=threads, context=ctx,
-                      cells=cells, library="fastrnn")
-            reg.sample(name, _sample(dtype, threads is None), dtype=dtype, threads=threads, context=ctx,
-                       cells=sample_cells, library="fastrnn")
+            reg.train(name, _train(dtype), dtype=dtype, threads=threads,
+                      context=_threads(threads), cells=cells, library="fastrnn")
+            reg.sample(name, _sample(dtype), dtype=dtype, threads=threads,
+                       context=_threads(threads), cells=sample_cells, library="fastrnn")

@@ -33,7 +33,7 @@ COMPILE_ARGS = (["-O3"] if not DEBUG else ["-O1", "-g"]) + ["-ffp-contract=off",
 OPENMP = os.environ.get("FASTRNN_OPENMP", "1") != "0"
 OPENMP_MODULES = {"_lstm", "_rnn"}
 
-MODULES = ["_rnn", "_lstm", "_ops"]
+MODULES = ["_rnn", "_lstm", "_ops", "_layers"]
 # FASTRNN_MODULES=_rnn,_ops builds a subset (development only)
 if os.environ.get("FASTRNN_MODULES"):
     MODULES = [m for m in os.environ["FASTRNN_MODULES"].split(",") if m]

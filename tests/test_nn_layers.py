@@ -6,7 +6,6 @@ import pytest
 
 import fastrnn
 import fastrnn.nn as nn
-from fastrnn import _ext
 from fastrnn.reference import _layers as ref
 
 
@@ -130,7 +129,7 @@ def test_dropout_masks_come_from_the_generator_and_eval_turns_them_off():
         a.backward(np.zeros_like(y_eval))          # eval keeps no cache
 
 
-def test_backward_uses_the_forwards_masks():
+def test_backward_uses_the_forwards_masks(backend):
     """dx from backward equals the finite difference of the same-mask forward."""
     m = nn.LSTM(3, 2, num_layers=2, dropout=0.4, dtype=np.float64, seed=5)
     x = np.random.default_rng(2).standard_normal((4, 2, 3))
@@ -147,7 +146,7 @@ def test_backward_uses_the_forwards_masks():
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_step_matches_forward(kind):
+def test_step_matches_forward(kind, backend):
     m = _layer(kind, num_layers=2, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((6, 2, 3))
     y, hn = m(x)
@@ -161,7 +160,7 @@ def test_step_matches_forward(kind):
         _layer(kind, bidirectional=True).step(x[0])
 
 
-def test_optimizers_and_clipping_work_on_the_layer():
+def test_optimizers_and_clipping_work_on_the_layer(backend):
     m = _layer("GRU", num_layers=2, bidirectional=True, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((5, 3, 3))
     target = np.random.default_rng(1).standard_normal((5, 3, 8))
@@ -177,9 +176,3 @@ def test_optimizers_and_clipping_work_on_the_layer():
     assert losses[-1] < 0.7 * losses[0]
     assert max(np.abs(g).max() for g in m.grads.values()) <= 1.0
 
-
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    """Until the compiled engine exists, the layers run on the NumPy twin."""
-    with _ext.use_backend("numpy"):
-        yield

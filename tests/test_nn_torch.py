@@ -2,14 +2,13 @@
 
 Outputs, final states and every gradient (dx, dh0, dc0, every parameter) of the same
 module with the same weights, float64 to 1e-10 and float32 to 1e-5 (relative to each
-array's largest entry), on both backends; state_dict round trips both ways. Dropout off.
+array's largest entry), on both backends (the ``backend`` fixture); state_dict round trips both ways. Dropout off.
 """
 
 import numpy as np
 import pytest
 
 import fastrnn.nn as nn
-from fastrnn import _ext
 
 torch = pytest.importorskip("torch")
 
@@ -45,7 +44,6 @@ def torch_run(m, x, hx, lengths, batch_first):
     return y, hn
 
 
-@pytest.mark.parametrize("backend", ["numpy"], indirect=True)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("mode", list(MODES))
@@ -90,7 +88,7 @@ def test_matches_torch(mode, config, dtype, backend):
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_state_dict_round_trips(mode):
+def test_state_dict_round_trips(mode, backend):
     kind, extra = MODES[mode]
     torch.manual_seed(3)
     m = getattr(torch.nn, kind)(3, 5, num_layers=2, bidirectional=True, bias=False,
@@ -131,9 +129,3 @@ def test_initialisation_is_torchs_distribution():
     allv = np.concatenate([v.ravel() for v in layer.params.values()])
     assert abs(allv.mean()) < 0.05 * k and abs(allv.var() - k * k / 3) < 0.1 * k * k / 3
 
-
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    """Until the compiled engine exists, the layers run on the NumPy twin."""
-    with _ext.use_backend("numpy"):
-        yield

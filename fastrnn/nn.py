@@ -28,17 +28,10 @@ import numpy as np
 
 from . import _ext
 from ._validation import as_dtype, finite_float, float_array, positive_int
+from .models import _rng
 from .reference import _layers as _ref
 
 __all__ = ["RNN", "LSTM", "GRU", "from_torch"]
-
-
-def _rng(seed, rng):
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return rng
-    return np.random.default_rng(seed)
 
 
 class _RNNBase:

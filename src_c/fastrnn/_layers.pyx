@@ -68,8 +68,10 @@ cdef object _arr(str name, object a, object dt, tuple shape, bint written):
     return a
 
 
-cdef tuple _sizes(int cell, object x, object W_hh):
-    """``(T, B, X, H, N)`` from ``x (T, B, X)`` and ``W_hh (N*H, H)``, checked."""
+cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, object c0,
+                   object lengths, object Y, bint y_written):
+    """Check the arguments both kernels take (``cell``, ``x``, the weights, the initial
+    states, ``lengths``, ``Y``); return ``(T, B, X, H, N, dt)``."""
     if not 0 <= cell <= 3:
         raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
     if not isinstance(W_hh, np.ndarray) or W_hh.ndim != 2:
@@ -86,15 +88,17 @@ cdef tuple _sizes(int cell, object x, object W_hh):
     dt = W_hh.dtype
     if dt != _F64 and dt != _F32:
         raise TypeError(f"W_hh must have dtype float32 or float64, got {dt}")
-    return T, B, X, H, N, dt
-
-
-cdef object _lengths(object lengths, Py_ssize_t T, Py_ssize_t B):
+    _arr("x", x, dt, (T, B, X), False)
+    _arr("W_ih", W_ih, dt, (N * H, X), False)
+    _arr("W_hh", W_hh, dt, (N * H, H), False)
+    _arr("h0", h0, dt, (B, H), False)
+    _arr("c0", c0, dt, (B, H), False)
     _arr("lengths", lengths, _I64, (B,), False)
     if lengths.min() < 1 or lengths.max() > T:
         raise ValueError(f"lengths must be in [1, {T}], got min {lengths.min()}, "
                          f"max {lengths.max()}")
-    return lengths
+    _arr("Y", Y, dt, (T, B, H), y_written)
+    return T, B, X, H, N, dt
 
 
 # ========================================================== cells: one batch row
@@ -377,16 +381,9 @@ def rec_forward(int cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, bint rever
     reverse : run the steps T-1 .. 0.
     Y, C : OUT (T, B, H); G : OUT (T, B, N*H); hn, cn : OUT (B, H).
     """
-    T, B, X, H, N, dt = _sizes(cell, x, W_hh)
-    _arr("x", x, dt, (T, B, X), False)
-    _arr("W_ih", W_ih, dt, (N * H, X), False)
-    _arr("W_hh", W_hh, dt, (N * H, H), False)
+    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, True)
     _arr("b_ih", b_ih, dt, (N * H,), False)
     _arr("b_hh", b_hh, dt, (N * H,), False)
-    _arr("h0", h0, dt, (B, H), False)
-    _arr("c0", c0, dt, (B, H), False)
-    _lengths(lengths, T, B)
-    _arr("Y", Y, dt, (T, B, H), True)
     _arr("C", C, dt, (T, B, H), True)
     _arr("G", G, dt, (T, B, N * H), True)
     _arr("hn", hn, dt, (B, H), True)
@@ -413,14 +410,7 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
     dx : (T, B, X) accumulated; dh0, dc0 : OUT (B, H);
     dW_ih, dW_hh, db_ih, db_hh : accumulated.
     """
-    T, B, X, H, N, dt = _sizes(cell, x, W_hh)
-    _arr("x", x, dt, (T, B, X), False)
-    _arr("W_ih", W_ih, dt, (N * H, X), False)
-    _arr("W_hh", W_hh, dt, (N * H, H), False)
-    _arr("h0", h0, dt, (B, H), False)
-    _arr("c0", c0, dt, (B, H), False)
-    _lengths(lengths, T, B)
-    _arr("Y", Y, dt, (T, B, H), False)
+    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, False)
     _arr("C", C, dt, (T, B, H), True)
     _arr("G", G, dt, (T, B, N * H), True)
     _arr("dY", dY, dt, (T, B, H), False)

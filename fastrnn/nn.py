@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from . import _ext
+from . import _config, _ext
 from ._validation import as_dtype, finite_float, float_array, positive_int
 from .models import _rng
 from .reference import _layers as _ref
@@ -179,6 +179,7 @@ class _RNNBase:
             masks = [((self.rng.random(shape) >= self.dropout) / keep).astype(self.dtype)
                      for _ in range(self.num_layers - 1)]
         k = _ext.kernels()
+        _config.auto_threads(B)              # the library's thread policy (1 at batch 1)
         y, hn, cn, cache = _ref.stack_forward(
             self._cell, x, self.params, h0, c0, lens, masks, self.num_layers,
             self.bidirectional, self.batch_first, kernels=k)
@@ -213,6 +214,7 @@ class _RNNBase:
         self._cache = None                       # the kernels' backward consumes the cache
         for g in self.grads.values():
             g.fill(0)
+        _config.auto_threads(sshape[1])
         dx, dh0, dc0 = _ref.stack_backward(cache, self.params, dy, dh_n, dc_n, self.grads,
                                            kernels=k)
         return dx, ((dh0, dc0) if self._cell == _ref.LSTM else dh0)
@@ -236,6 +238,7 @@ class _RNNBase:
         if x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t must have shape (B, {self.input_size}), got {x_t.shape}")
         h0, c0 = self._states(state, x_t.shape[0])
+        _config.auto_threads(x_t.shape[0])
         y, hn, cn, _ = _ref.stack_forward(self._cell, x_t[None], self.params, h0, c0, None,
                                           None, self.num_layers, False, kernels=_ext.kernels())
         return y[0], ((hn, cn) if self._cell == _ref.LSTM else hn)

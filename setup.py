@@ -31,7 +31,7 @@ COMPILE_ARGS = (["-O3"] if not DEBUG else ["-O1", "-g"]) + ["-ffp-contract=off",
 # the kernels' thread team (src_c/fastrnn/_team.h) is built on POSIX threads
 THREADS = ["-pthread"]
 
-MODULES = ["_rnn", "_lstm", "_ops"]
+MODULES = ["_rnn", "_lstm", "_ops", "_layers"]
 # FASTRNN_MODULES=_rnn,_ops builds a subset (development only)
 if os.environ.get("FASTRNN_MODULES"):
     MODULES = [m for m in os.environ["FASTRNN_MODULES"].split(",") if m]

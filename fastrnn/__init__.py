@@ -9,7 +9,8 @@ Public API: :class:`RNN`, :class:`LSTM`, :func:`clip_by_value`, :func:`clip_by_n
 (:func:`set_backend`, :func:`get_backend`, :func:`use_backend`), threads
 (:func:`set_num_threads`, :func:`get_num_threads`, :func:`threads`), :func:`show_config`,
 the character model (:class:`Vocab`, :class:`CharModel`, :func:`load`,
-:func:`default_corpus`) and ``__version__``.
+:func:`default_corpus`), ``__version__``, and the module :mod:`fastrnn.nn` (PyTorch-style
+``RNN`` / ``LSTM`` / ``GRU`` layers).
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -20,6 +21,7 @@ from .models import GATES, LSTM, RNN
 from .optim import SGD, Adagrad, Adam, clip_by_norm, clip_by_value, global_norm
 from .vocab import Vocab
 from .charmodel import CharModel, History, TrainInfo, default_corpus, load
+from . import nn  # noqa: F401  (PyTorch-style layers: fastrnn.nn.RNN / LSTM / GRU)
 
 try:
     __version__ = _version("fastrnn")

@@ -88,7 +88,8 @@ def _blas_thread_functions(lc):
 def _team_modules():
     if not _ext.compiled_available():
         return []
-    return [m for m in (sys.modules.get(f"fastrnn.{name}") for name in ("_rnn", "_lstm"))
+    return [m for m in (sys.modules.get(f"fastrnn.{name}")
+                        for name in ("_rnn", "_lstm", "_layers"))
             if m is not None and hasattr(m, "_set_threads")]
 
 

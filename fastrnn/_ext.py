@@ -4,7 +4,7 @@ Private. Called by every public entry point of fastrnn (``fastrnn.models``,
 ``fastrnn.course``, ...) through :func:`kernels`.
 
 ``backend="cython"`` (the default) runs the compiled kernels (``fastrnn._rnn``,
-``fastrnn._lstm``, ``fastrnn._ops``); ``backend="numpy"`` runs their pure-NumPy twin,
+``fastrnn._lstm``, ``fastrnn._ops``, ``fastrnn._layers``); ``backend="numpy"`` runs their pure-NumPy twin,
 :mod:`fastrnn.reference`, which has the same functions with the same signatures.
 If the compiled modules are missing, ``import fastrnn`` still works, the NumPy
 backend still works, and asking for the Cython backend raises an actionable error.
@@ -30,6 +30,12 @@ try:
 
         _mods.append(_lstm)
     except ImportError:  # pragma: no cover - a build without the LSTM module
+        pass
+    try:  # the layers' engine (fastrnn.nn); first, so that _mods[-1] stays _lstm
+        from . import _layers
+
+        _mods.insert(0, _layers)
+    except ImportError:  # pragma: no cover - a build without the layers module
         pass
     _ns = {}
     for _m in _mods:

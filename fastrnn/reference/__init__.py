@@ -3,8 +3,8 @@
 Public (documented, but most users reach it through ``fastrnn.set_backend("numpy")``).
 Every function here has exactly the signature and the in-place semantics of the
 kernel of the same name in the compiled modules (``fastrnn._rnn``, ``fastrnn._lstm``,
-``fastrnn._ops``): outputs are written into caller-allocated ``# OUT`` buffers and
-gradients are *accumulated* (``+=``) into caller-zeroed buffers. It is the oracle
+``fastrnn._ops``, ``fastrnn._layers``): outputs are written into caller-allocated
+``# OUT`` buffers and gradients are *accumulated* (``+=``) into caller-zeroed buffers. It is the oracle
 of the test suite and the baseline of the benchmarks, and it is documentation that
 runs: read it to see the math the kernels implement.
 
@@ -47,5 +47,12 @@ try:  # the LSTM twin lives in its own file
     )
 except ImportError:  # pragma: no cover - during development only
     pass
+
+from ._layers import (  # noqa: F401
+    rec_forward,
+    rec_backward,
+    stack_forward,
+    stack_backward,
+)
 
 BACKEND = "numpy"

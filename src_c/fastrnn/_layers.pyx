@@ -1,0 +1,441 @@
+"""Compiled engine of the PyTorch-style layers (``fastrnn.nn``): one time loop for every cell.
+
+Private. Reached through ``fastrnn._ext.kernels()``; the NumPy twin with the same
+functions, signatures and in-place semantics is ``fastrnn.reference._layers`` (read it
+for the math, the gate orders and the variable-length rules; the stacking of layers and
+directions, dropout and ``batch_first`` are the twin's ``stack_forward`` /
+``stack_backward``, which call these two kernels once per layer and direction).
+
+One time loop (:func:`_forward_core`, :func:`_backward_core`) serves every cell; a cell
+contributes its gate count (``_GATES``), its element-wise step forward (``_cell_fwd``)
+and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurrent bias
+(``b_hn``, applied inside the reset product, so its recurrent product goes to a scratch
+``S`` instead of being added into the gates). Shared by all cells:
+
+* the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM;
+* per step the recurrent product ``h_{t-1} W_hh^T``: a GEMM for B > 1, for B = 1 the row
+  product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS); backward's carry
+  ``dh_{t-1} += dg_t W_hh`` likewise (``gemv_t_rows`` at B = 1);
+* lengths (a row's invalid steps copy its state and get zero gradients), the direction
+  (``reverse``: steps T-1 .. 0), both dtypes (``cython.floating``);
+* after the backward loop, ``dW_ih``, ``db``, ``dx`` and ``dW_hh`` as GEMMs / one pass over
+  all T*B rows (``h_{t-1}`` of every step is the neighbouring row of ``Y``, since ``Y``
+  carries the state through invalid steps, or ``h0``).
+
+Single-threaded, with SciPy's BLAS at one thread during a call (the thread team of
+``_team.h`` is to overlap directions and layers and split the large GEMMs: issue 14). Every argument is checked with the GIL
+(dtype, contiguity, exact shapes, writability, lengths in [1, T], the cell code) before
+the ``nogil`` core runs; errors name the argument.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy, memset
+
+from fastrnn._blas cimport gemm, gemv_rows, gemv_t_rows
+from fastrnn._common cimport fr_blas_begin, fr_blas_end
+from fastrnn._math cimport vsigmoid, vtanh
+
+cdef enum:
+    _RNN_TANH = 0
+    _RNN_RELU = 1
+    _LSTM = 2
+    _GRU = 3
+
+cdef int[4] _GATES = [1, 1, 4, 3]
+cdef object _F64 = np.dtype(np.float64)
+cdef object _F32 = np.dtype(np.float32)
+cdef object _I64 = np.dtype(np.int64)
+cdef Py_ssize_t _INT_MAX = 2147483647
+
+
+# ================================================================ argument checks
+
+cdef object _arr(str name, object a, object dt, tuple shape, bint written):
+    """Check one argument: an ndarray of dtype ``dt``, C-contiguous, exactly ``shape``,
+    writeable when the kernel writes it; raise naming it otherwise."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype != dt:
+        raise TypeError(f"{name} must have dtype {dt}, got {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous, got strides {a.strides}")
+    if written and not a.flags.writeable:
+        raise ValueError(f"{name} is written by the kernel but is read-only")
+    return a
+
+
+cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, object c0,
+                   object lengths, object Y, bint y_written):
+    """Check the arguments both kernels take (``cell``, ``x``, the weights, the initial
+    states, ``lengths``, ``Y``); return ``(T, B, X, H, N, dt)``."""
+    if not 0 <= cell <= 3:
+        raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+    if not isinstance(W_hh, np.ndarray) or W_hh.ndim != 2:
+        raise TypeError("W_hh must be a 2-D NumPy array")
+    if not isinstance(x, np.ndarray) or x.ndim != 3:
+        raise TypeError("x must be a 3-D NumPy array (T, B, X)")
+    T, B, X = x.shape
+    H = W_hh.shape[1]
+    N = _GATES[cell]
+    if min(T, B, X, H) < 1:
+        raise ValueError(f"empty input: x {x.shape}, W_hh {W_hh.shape}")
+    if max(T * B * max(X, N * H), N * H * max(X, H)) > _INT_MAX:
+        raise ValueError(f"sizes too large for the BLAS: x {x.shape}, W_hh {W_hh.shape}")
+    dt = W_hh.dtype
+    if dt != _F64 and dt != _F32:
+        raise TypeError(f"W_hh must have dtype float32 or float64, got {dt}")
+    _arr("x", x, dt, (T, B, X), False)
+    _arr("W_ih", W_ih, dt, (N * H, X), False)
+    _arr("W_hh", W_hh, dt, (N * H, H), False)
+    _arr("h0", h0, dt, (B, H), False)
+    _arr("c0", c0, dt, (B, H), False)
+    _arr("lengths", lengths, _I64, (B,), False)
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(f"lengths must be in [1, {T}], got min {lengths.min()}, "
+                         f"max {lengths.max()}")
+    _arr("Y", Y, dt, (T, B, H), y_written)
+    return T, B, X, H, N, dt
+
+
+# ========================================================== cells: one batch row
+
+cdef inline void _cell_fwd(int cell, int H, floating* g, const floating* s,
+                           const floating* bn, const floating* hp, const floating* cp,
+                           floating* h, floating* c, floating* ghn) noexcept nogil:
+    """One cell step for one row. ``g`` (N*H): the pre-activations (the hoisted
+    projection plus, except for the GRU, the recurrent product) on entry, the activated
+    gates on return. GRU: ``s`` (3H) the recurrent product ``W_hh h_{t-1}``, ``bn`` = b_hn,
+    writes ``ghn = s_n + b_hn``. ``hp``, ``cp``: the previous states; writes ``h`` (and
+    the LSTM's ``c``)."""
+    cdef int j
+    cdef floating r, u, n
+    if cell == _RNN_TANH:
+        vtanh(g, H)
+        memcpy(h, g, H * sizeof(floating))
+    elif cell == _RNN_RELU:
+        for j in range(H):
+            g[j] = g[j] if g[j] > 0 else 0
+            h[j] = g[j]
+    elif cell == _LSTM:                       # blocks [i, f, g, o]
+        vsigmoid(g, 2 * H)
+        vtanh(g + 2 * H, H)
+        vsigmoid(g + 3 * H, H)
+        for j in range(H):                    # c_t = f c_{t-1} + i g
+            c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
+            h[j] = c[j]
+        vtanh(h, H)
+        for j in range(H):                    # h_t = o tanh(c_t)
+            h[j] = g[3 * H + j] * h[j]
+    else:                                     # GRU, blocks [r, z, n]
+        for j in range(2 * H):
+            g[j] += s[j]
+        vsigmoid(g, 2 * H)
+        for j in range(H):                    # n = tanh(gx_n + r (W_hn h + b_hn))
+            ghn[j] = s[2 * H + j] + bn[j]
+            g[2 * H + j] = g[2 * H + j] + g[j] * ghn[j]
+        vtanh(g + 2 * H, H)
+        for j in range(H):                    # h_t = n + z (h_{t-1} - n)
+            n = g[2 * H + j]
+            h[j] = n + g[H + j] * (hp[j] - n)
+
+
+cdef inline void _cell_bwd(int cell, int H, floating* g, floating* dgh, const floating* h,
+                           const floating* hp, const floating* c, const floating* cp,
+                           floating* ghn, floating* dht, floating* dc,
+                           floating* dhp) noexcept nogil:
+    """Backward of :func:`_cell_fwd` for one row. ``dht`` (H): the gradient on ``h_t``
+    (scratch afterwards). ``g``: the activated gates on entry, the gradient on the
+    hoisted projection on return. GRU: ``ghn`` becomes the gradient on ``W_hn h + b_hn``
+    and ``dgh`` (3H) the gradient on the recurrent product. LSTM: ``dc`` carries the
+    cell-state gradient one step back. Writes ``dhp``, the direct part of the gradient
+    on ``h_{t-1}`` (0 but for the GRU; the LSTM first keeps tanh(c_t) there)."""
+    cdef int j
+    cdef floating i, f, gg, o, tc, dct, r, u, n, du, dan
+    if cell == _RNN_TANH:
+        for j in range(H):
+            g[j] = dht[j] * (1 - h[j] * h[j])
+            dhp[j] = 0
+    elif cell == _RNN_RELU:
+        for j in range(H):
+            g[j] = dht[j] if h[j] > 0 else 0
+            dhp[j] = 0
+    elif cell == _LSTM:
+        memcpy(dhp, c, H * sizeof(floating))
+        vtanh(dhp, H)                         # tanh(c_t)
+        for j in range(H):
+            i = g[j]
+            f = g[H + j]
+            gg = g[2 * H + j]
+            o = g[3 * H + j]
+            tc = dhp[j]
+            dct = dc[j] + dht[j] * o * (1 - tc * tc)     # h_t = o tanh(c_t)
+            g[3 * H + j] = dht[j] * tc * o * (1 - o)
+            g[2 * H + j] = dct * i * (1 - gg * gg)        # c_t = f c_{t-1} + i g
+            g[j] = dct * gg * i * (1 - i)
+            g[H + j] = dct * cp[j] * f * (1 - f)
+            dc[j] = dct * f
+            dhp[j] = 0
+    else:
+        for j in range(H):
+            r = g[j]
+            u = g[H + j]
+            n = g[2 * H + j]
+            du = dht[j] * (hp[j] - n)                     # h_t = n + z (h_{t-1} - n)
+            dan = dht[j] * (1 - u) * (1 - n * n)          # n = tanh(gx_n + r ghn)
+            g[j] = dan * ghn[j] * r * (1 - r)
+            g[H + j] = du * u * (1 - u)
+            g[2 * H + j] = dan
+            ghn[j] = dan * r
+            dgh[j] = g[j]
+            dgh[H + j] = g[H + j]
+            dgh[2 * H + j] = ghn[j]
+            dhp[j] = dht[j] * u
+
+
+# ================================================================== the time loop
+
+cdef inline const floating* _prev(const floating* S, const floating* s0, int t, int T,
+                                  int stride, bint reverse) noexcept nogil:
+    """The state before step ``t`` (rows ``stride`` apart per step), or ``s0``."""
+    if reverse:
+        return S + (t + 1) * stride if t + 1 < T else s0
+    return S + (t - 1) * stride if t > 0 else s0
+
+
+cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
+                        const floating* Wih, const floating* Whh, const floating* bias,
+                        const floating* bn, const floating* h0, const floating* c0,
+                        const int64_t* lens, bint reverse, floating* Y, floating* C,
+                        floating* G, floating* hn, floating* cn, floating* S) noexcept nogil:
+    cdef int NH = _GATES[cell] * H, s, t, b, j
+    cdef floating* g
+    cdef const floating* hp
+    cdef const floating* cp
+    # gx = x W_ih^T + bias over all T*B rows: one GEMM, then the bias per row
+    gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
+    for s in range(T * B):
+        g = G + <Py_ssize_t>s * NH
+        for j in range(NH):
+            g[j] += bias[j]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        hp = _prev(Y, h0, t, T, B * H, reverse)
+        cp = _prev(C, c0, t, T, B * H, reverse)
+        g = G + <Py_ssize_t>t * B * NH
+        # the recurrent product h_{t-1} W_hh^T: into the gates, or (GRU) into S
+        if cell == _GRU:
+            if B == 1:
+                memset(S, 0, NH * sizeof(floating))
+                gemv_rows(NH, H, Whh, hp, S)
+            else:
+                gemm(False, True, B, NH, H, 1, hp, H, Whh, H, 0, S, NH)
+        elif B == 1:
+            gemv_rows(NH, H, Whh, hp, g)
+        else:
+            gemm(False, True, B, NH, H, 1, hp, H, Whh, H, 1, g, NH)
+        for b in range(B):
+            j = (t * B + b) * H
+            if t < lens[b]:
+                _cell_fwd(cell, H, g + b * NH, S + b * NH, bn, hp + b * H, cp + b * H,
+                          Y + j, C + j, C + j)
+            else:                             # past the row's end: the state stays
+                memcpy(Y + j, hp + b * H, H * sizeof(floating))
+                if cell == _LSTM:
+                    memcpy(C + j, cp + b * H, H * sizeof(floating))
+    t = 0 if reverse else T - 1
+    memcpy(hn, Y + <Py_ssize_t>t * B * H, B * H * sizeof(floating))
+    if cell == _LSTM:
+        memcpy(cn, C + <Py_ssize_t>t * B * H, B * H * sizeof(floating))
+
+
+cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
+                         const floating* Wih, const floating* Whh, const floating* h0,
+                         const floating* c0, const int64_t* lens, bint reverse,
+                         const floating* Y, floating* C, floating* G, const floating* dY,
+                         const floating* dhn, const floating* dcn, floating* dx,
+                         floating* dh0, floating* dc0, floating* dWih, floating* dWhh,
+                         floating* dbih, floating* dbhh, floating* S, floating* dh,
+                         floating* dhp, floating* dc, floating* dht) noexcept nogil:
+    cdef int N = _GATES[cell], NH = _GATES[cell] * H, s, t, b, j, n
+    cdef floating* g
+    cdef floating* tmp
+    cdef floating* dg
+    cdef const floating* hp
+    cdef const floating* cp
+    cdef Py_ssize_t o
+    memcpy(dh, dhn, B * H * sizeof(floating))
+    memcpy(dc, dcn, B * H * sizeof(floating))
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        hp = _prev(Y, h0, t, T, B * H, reverse)
+        cp = _prev(C, c0, t, T, B * H, reverse)
+        g = G + <Py_ssize_t>t * B * NH
+        for b in range(B):
+            o = (<Py_ssize_t>t * B + b) * H
+            if t < lens[b]:
+                for j in range(H):
+                    dht[j] = dh[b * H + j] + dY[o + j]
+                _cell_bwd(cell, H, g + b * NH, S + b * NH, Y + o, hp + b * H, C + o,
+                          cp + b * H, C + o, dht, dc + b * H, dhp + b * H)
+            else:                             # past the row's end: gradients pass through
+                memset(g + b * NH, 0, NH * sizeof(floating))
+                memcpy(dhp + b * H, dh + b * H, H * sizeof(floating))
+                if cell == _GRU:
+                    memset(C + o, 0, H * sizeof(floating))
+                    memset(S + b * NH, 0, NH * sizeof(floating))
+        # the carry dh_{t-1} += dgh_t W_hh (dgh = the gates' gradient, GRU: S)
+        dg = S if cell == _GRU else g
+        if B == 1:
+            gemv_t_rows(NH, H, Whh, dg, 1, dhp)
+        else:
+            gemm(False, False, B, H, NH, 1, dg, NH, Whh, H, 1, dhp, H)
+        tmp = dh
+        dh = dhp
+        dhp = tmp
+    memcpy(dh0, dh, B * H * sizeof(floating))
+    if cell == _LSTM:
+        memcpy(dc0, dc, B * H * sizeof(floating))
+    n = T * B
+    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums
+    gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
+    gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+    for s in range(n):
+        for j in range(NH):
+            dbih[j] += G[<Py_ssize_t>s * NH + j]
+    # gh = W_hh h_{t-1} + b_hh  ->  dW_hh += dgh^T h_prev, db_hh += column sums of dgh;
+    # h_prev of step t is row t -+ 1 of Y, or h0 at the first step of the direction
+    _whh_grads(N - 1 if cell == _GRU else N, H, T, B, G, NH, Y, h0, reverse, dWhh, dbhh)
+    if cell == _GRU:                          # the n block: its gradient is in C
+        _whh_grads(1, H, T, B, C, H, Y, h0, reverse, dWhh + 2 * H * H, dbhh + 2 * H)
+
+
+cdef void _whh_grads(int nblk, int H, int T, int B, const floating* dG, int ld,
+                     const floating* Y, const floating* h0, bint reverse, floating* dWhh,
+                     floating* dbhh) noexcept nogil:
+    """``dW_hh[:nblk*H] += sum_t dG_t^T h_{t-1}`` and ``db_hh[:nblk*H] += sum dG``, the
+    first ``nblk*H`` columns of ``dG`` (rows ``ld`` apart)."""
+    cdef int M = nblk * H, n = T * B, s, j
+    cdef Py_ssize_t first = 0 if not reverse else <Py_ssize_t>(T - 1) * B * ld
+    if T > 1:       # the steps whose h_{t-1} is a row of Y: T - 1 steps at once
+        if reverse:
+            gemm(True, False, M, H, (T - 1) * B, 1, dG, ld, Y + B * H, H, 1, dWhh, H)
+        else:
+            gemm(True, False, M, H, (T - 1) * B, 1, dG + B * ld, ld, Y, H, 1, dWhh, H)
+    gemm(True, False, M, H, B, 1, dG + first, ld, h0, H, 1, dWhh, H)
+    for s in range(n):
+        for j in range(M):
+            dbhh[j] += dG[<Py_ssize_t>s * ld + j]
+
+
+# ==================================================================== entry points
+
+cdef void _fwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih,
+               const floating[:, ::1] Whh, const floating[::1] bih, const floating[::1] bhh,
+               const floating[:, ::1] h0, const floating[:, ::1] c0,
+               const int64_t[::1] lens, bint reverse, floating[:, :, ::1] Y,
+               floating[:, :, ::1] C, floating[:, :, ::1] G, floating[:, ::1] hn,
+               floating[:, ::1] cn, floating[::1] bias, floating[:, ::1] S):
+    cdef int T = x.shape[0], B = x.shape[1], X = x.shape[2], H = Whh.shape[1]
+    cdef int NH = Whh.shape[0], j
+    for j in range(NH):                       # the biases that join the projection
+        bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+    cdef int blas = fr_blas_begin()           # SciPy's BLAS at one thread (see _team.h)
+    with nogil:
+        _forward_core(cell, T, B, X, H, &x[0, 0, 0], &Wih[0, 0], &Whh[0, 0], &bias[0],
+                      &bhh[0] + (2 * H if cell == _GRU else 0), &h0[0, 0], &c0[0, 0],
+                      &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
+                      &hn[0, 0], &cn[0, 0], &S[0, 0])
+    fr_blas_end(blas)
+
+
+cdef void _bwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih,
+               const floating[:, ::1] Whh, const floating[:, ::1] h0,
+               const floating[:, ::1] c0, const int64_t[::1] lens, bint reverse,
+               const floating[:, :, ::1] Y, floating[:, :, ::1] C, floating[:, :, ::1] G,
+               const floating[:, :, ::1] dY, const floating[:, ::1] dhn,
+               const floating[:, ::1] dcn, floating[:, :, ::1] dx, floating[:, ::1] dh0,
+               floating[:, ::1] dc0, floating[:, ::1] dWih, floating[:, ::1] dWhh,
+               floating[::1] dbih, floating[::1] dbhh, floating[:, ::1] S,
+               floating[:, :, ::1] work):
+    cdef int T = x.shape[0], B = x.shape[1], X = x.shape[2], H = Whh.shape[1]
+    cdef int blas = fr_blas_begin()
+    with nogil:
+        _backward_core(cell, T, B, X, H, &x[0, 0, 0], &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
+                       &c0[0, 0], &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0],
+                       &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0], &dx[0, 0, 0],
+                       &dh0[0, 0], &dc0[0, 0], &dWih[0, 0], &dWhh[0, 0], &dbih[0],
+                       &dbhh[0], &S[0, 0], &work[0, 0, 0], &work[1, 0, 0], &work[2, 0, 0],
+                       &work[3, 0, 0])
+    fr_blas_end(blas)
+
+
+def rec_forward(int cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, bint reverse,
+                Y, C, G, hn, cn):
+    """One recurrent layer in one direction; see ``fastrnn.reference.rec_forward``.
+
+    Parameters
+    ----------
+    cell : int, 0 RNN_TANH, 1 RNN_RELU, 2 LSTM, 3 GRU.
+    x : IN (T, B, X); W_ih : IN (N*H, X); W_hh : IN (N*H, H); b_ih, b_hh : IN (N*H,).
+    h0, c0 : IN (B, H) (``c0`` read by the LSTM only); lengths : IN (B,) int64 in [1, T].
+    reverse : run the steps T-1 .. 0.
+    Y, C : OUT (T, B, H); G : OUT (T, B, N*H); hn, cn : OUT (B, H).
+    """
+    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, True)
+    _arr("b_ih", b_ih, dt, (N * H,), False)
+    _arr("b_hh", b_hh, dt, (N * H,), False)
+    _arr("C", C, dt, (T, B, H), True)
+    _arr("G", G, dt, (T, B, N * H), True)
+    _arr("hn", hn, dt, (B, H), True)
+    _arr("cn", cn, dt, (B, H), True)
+    bias = np.empty(N * H, dt)
+    S = np.empty((B, N * H), dt)
+    if dt == _F64:
+        _fwd[double](cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C, G,
+                     hn, cn, bias, S)
+    else:
+        _fwd[float](cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C, G,
+                    hn, cn, bias, S)
+
+
+def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G, dY,
+                 dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh):
+    """Backward of :func:`rec_forward`; see ``fastrnn.reference.rec_backward``.
+
+    Parameters
+    ----------
+    G : IN/OUT (T, B, N*H) the forward's gates; the projection's gradient on return.
+    C : IN/OUT (T, B, H) the forward's C (GRU: the gradient on ``W_hn h + b_hn`` on return).
+    dY : IN (T, B, H); dhn, dcn : IN (B, H).
+    dx : (T, B, X) accumulated; dh0, dc0 : OUT (B, H);
+    dW_ih, dW_hh, db_ih, db_hh : accumulated.
+    """
+    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, False)
+    _arr("C", C, dt, (T, B, H), True)
+    _arr("G", G, dt, (T, B, N * H), True)
+    _arr("dY", dY, dt, (T, B, H), False)
+    _arr("dhn", dhn, dt, (B, H), False)
+    _arr("dcn", dcn, dt, (B, H), False)
+    _arr("dx", dx, dt, (T, B, X), True)
+    _arr("dh0", dh0, dt, (B, H), True)
+    _arr("dc0", dc0, dt, (B, H), True)
+    _arr("dW_ih", dW_ih, dt, (N * H, X), True)
+    _arr("dW_hh", dW_hh, dt, (N * H, H), True)
+    _arr("db_ih", db_ih, dt, (N * H,), True)
+    _arr("db_hh", db_hh, dt, (N * H,), True)
+    S = np.empty((B, N * H), dt)
+    work = np.empty((4, B, H), dt)            # dh, dh_prev, dc, and one row of dh_t
+    if dt == _F64:
+        _bwd[double](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
+                     dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+    else:
+        _bwd[float](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
+                    dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+
+
+include "_team_hooks.pxi"

@@ -1,0 +1,130 @@
+"""The compiled layer engine (fastrnn._layers) against its NumPy twin.
+
+rec_forward / rec_backward for each cell x dtype x batch 1 / 4 x direction x lengths
+(every output and gradient, float64 to 1e-12 relative, float32 to 1e-5), whole stacks
+through stack_forward / stack_backward, and the kernels' own argument checks.
+"""
+
+import numpy as np
+import pytest
+
+from conftest import assert_close
+from fastrnn.reference import _layers as ref
+
+lay = pytest.importorskip("fastrnn._layers")
+
+T, X, H = 5, 6, 7
+
+
+def _case(cell, dtype, B, lengths, rng):
+    N = ref.GATES[cell]
+    f = lambda *s: rng.uniform(-0.6, 0.6, s).astype(dtype)  # noqa: E731
+    lens = np.full(B, T, np.int64) if lengths is None else np.array(lengths, np.int64)
+    return dict(x=f(T, B, X), W_ih=f(N * H, X), W_hh=f(N * H, H), b_ih=f(N * H),
+                b_hh=f(N * H), h0=f(B, H), c0=f(B, H), lengths=lens)
+
+
+def _run(k, cell, c, reverse, dY, dhn, dcn):
+    T_, B = c["x"].shape[:2]
+    N = ref.GATES[cell]
+    dt = c["x"].dtype
+    Y, C = np.empty((T_, B, H), dt), np.empty((T_, B, H), dt)
+    G = np.empty((T_, B, N * H), dt)
+    hn, cn = np.empty((B, H), dt), np.empty((B, H), dt)
+    k.rec_forward(cell, c["x"], c["W_ih"], c["W_hh"], c["b_ih"], c["b_hh"], c["h0"], c["c0"],
+                  c["lengths"], reverse, Y, C, G, hn, cn)
+    out = dict(Y=Y.copy(), hn=hn, cn=cn if cell == ref.LSTM else None)
+    dx = np.full(c["x"].shape, 0.5, dt)               # accumulated into
+    dW_ih, dW_hh = np.ones_like(c["W_ih"]), np.ones_like(c["W_hh"])
+    db_ih, db_hh = np.ones_like(c["b_ih"]), np.ones_like(c["b_hh"])
+    dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
+    k.rec_backward(cell, c["x"], c["W_ih"], c["W_hh"], c["h0"], c["c0"], c["lengths"],
+                   reverse, Y, C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh)
+    out.update(dx=dx, dh0=dh0, dc0=dc0 if cell == ref.LSTM else None, dW_ih=dW_ih,
+               dW_hh=dW_hh, db_ih=db_ih, db_hh=db_hh, G=G)
+    return out
+
+
+@pytest.mark.parametrize("lengths", [None, "var"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("B", [1, 4], ids=["B1", "B4"])
+@pytest.mark.parametrize("mode", list(ref.CELLS))
+def test_kernels_match_twin(mode, B, reverse, lengths, dtype, rng):
+    cell = ref.CELLS[mode]
+    lens = None if lengths is None else ([3] if B == 1 else [5, 1, 3, 4])
+    c = _case(cell, dtype, B, lens, rng)
+    dY = rng.standard_normal((T, B, H)).astype(dtype)
+    dhn = rng.standard_normal((B, H)).astype(dtype)
+    dcn = rng.standard_normal((B, H)).astype(dtype)
+    want = _run(ref, cell, c, reverse, dY, dhn, dcn)
+    got = _run(lay, cell, c, reverse, dY, dhn, dcn)
+    for key, v in want.items():
+        if v is not None:
+            assert_close(got[key], v, dtype, key)
+
+
+@pytest.mark.parametrize("mode", list(ref.CELLS))
+def test_stack_matches_twin(mode, dtype, rng):
+    """Two bidirectional layers with dropout masks and lengths, through the stack driver."""
+    cell = ref.CELLS[mode]
+    N, B, L, D = ref.GATES[cell], 3, 2, 2
+    params = {}
+    for name in ref.param_names(L, True):
+        k = int(name.split("_l")[1].split("_")[0])
+        shape = ((N * H, X if k == 0 else D * H) if name.startswith("weight_ih") else
+                 (N * H, H) if name.startswith("weight_hh") else (N * H,))
+        params[name] = rng.uniform(-0.5, 0.5, shape).astype(dtype)
+    x = rng.standard_normal((B, T, X)).astype(dtype)
+    hx = rng.standard_normal((L * D, B, H)).astype(dtype)
+    cx = rng.standard_normal((L * D, B, H)).astype(dtype) if cell == ref.LSTM else None
+    lens = np.array([2, 5, 4], np.int64)
+    masks = [((rng.random((T, B, D * H)) >= 0.3) / 0.7).astype(dtype)]
+    res = {}
+    for name, k in (("twin", None), ("engine", lay)):
+        y, hn, cn, cache = ref.stack_forward(cell, x, params, hx, cx, lens, masks, L, True,
+                                             True, kernels=k)
+        grads = {n: np.zeros_like(p) for n, p in params.items()}
+        dy = np.linspace(-1, 1, y.size).reshape(y.shape).astype(dtype)
+        dx, dh0, dc0 = ref.stack_backward(cache, params, dy, hx * 0.5, cx, grads, kernels=k)
+        res[name] = dict(y=y, hn=hn, cn=cn, dx=dx, dh0=dh0, dc0=dc0, **grads)
+    for key, v in res["twin"].items():
+        if v is not None:
+            assert_close(res["engine"][key], v, dtype, key)
+
+
+def _args(dtype=np.float64, B=2):
+    c = _case(ref.LSTM, dtype, B, None, np.random.default_rng(0))
+    dt = np.dtype(dtype)
+    out = dict(Y=np.empty((T, B, H), dt), C=np.empty((T, B, H), dt),
+               G=np.empty((T, B, 4 * H), dt), hn=np.empty((B, H), dt), cn=np.empty((B, H), dt))
+    return c, out
+
+
+@pytest.mark.parametrize("change, exc, match", [
+    (dict(W_ih=np.zeros((4 * H, X + 1))), ValueError, "W_ih"),
+    (dict(b_hh=np.zeros(4 * H, np.float32)), TypeError, "b_hh"),
+    (dict(h0=np.zeros((H, 2)).T), ValueError, "h0"),
+    (dict(lengths=np.array([T + 1, 1])), ValueError, "lengths"),
+    (dict(lengths=np.array([0, 1])), ValueError, "lengths"),
+    (dict(lengths=np.array([1, 1], np.int32)), TypeError, "lengths"),
+    (dict(x=np.zeros((0, 2, X))), ValueError, "empty"),
+    (dict(G=np.zeros((T, 2, 3 * H))), ValueError, "G"),
+    (dict(cell=4), ValueError, "cell"),
+])
+def test_kernel_checks_name_the_argument(change, exc, match):
+    c, out = _args()
+    c.update(out)
+    c["cell"] = ref.LSTM
+    c.update(change)
+    with pytest.raises(exc, match=match):
+        lay.rec_forward(c["cell"], c["x"], c["W_ih"], c["W_hh"], c["b_ih"], c["b_hh"],
+                        c["h0"], c["c0"], c["lengths"], False, c["Y"], c["C"], c["G"],
+                        c["hn"], c["cn"])
+
+
+def test_kernel_rejects_read_only_output():
+    c, out = _args()
+    out["Y"].flags.writeable = False
+    with pytest.raises(ValueError, match="Y is written"):
+        lay.rec_forward(ref.LSTM, c["x"], c["W_ih"], c["W_hh"], c["b_ih"], c["b_hh"],
+                        c["h0"], c["c0"], c["lengths"], False, *out.values())

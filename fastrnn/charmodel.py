@@ -121,6 +121,18 @@ def default_corpus() -> str:
 
     Public-domain data from the US Census Bureau's 1990 name files, as shipped by the
     PyPI package ``names`` 0.3.0; lower-case ``a-z``, sorted, no duplicates.
+
+    Returns
+    -------
+    str
+        The names, each followed by ``"\\n"``.
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> names = fastrnn.default_corpus().split()
+    >>> len(names), names[:3]
+    (5163, ['aaron', 'abbey', 'abbie'])
     """
     return resources.files("fastrnn").joinpath("data", "names.txt").read_text("utf-8")
 
@@ -163,7 +175,7 @@ class TrainInfo:
     >>> import fastrnn
     >>> seen = []
     >>> m = fastrnn.CharModel(hidden_size=8, seed=0)
-    >>> h = m.fit("anna\nbob\n", iterations=3, callback=seen.append)
+    >>> h = m.fit("anna\\nbob\\n", iterations=3, callback=seen.append)
     >>> [(i.step, i.steps) for i in seen]
     [(1, 3), (2, 3), (3, 3)]
     """
@@ -216,7 +228,7 @@ class History:
     --------
     >>> import fastrnn
     >>> m = fastrnn.CharModel(hidden_size=8, seed=0)
-    >>> h = m.fit("anna\nbob\n", iterations=5)
+    >>> h = m.fit("anna\\nbob\\n", iterations=5)
     >>> len(h.loss), h.iteration[-1]
     (5, 5)
     """
@@ -1127,5 +1139,35 @@ class CharModel:
 
 
 def load(path, vocab: Vocab | None = None) -> CharModel:
-    """Read a :class:`CharModel` checkpoint (same as :meth:`CharModel.load`)."""
+    """Read a :class:`CharModel` checkpoint (same as :meth:`CharModel.load`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :meth:`CharModel.save` (or ``fastrnn train``).
+    vocab : Vocab or None
+        When given, the checkpoint's vocabulary must equal it.
+
+    Returns
+    -------
+    CharModel
+        Ready to sample, evaluate, or continue training exactly where it stopped.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    ValueError
+        Not a valid fastrnn checkpoint, or another vocabulary.
+
+    Examples
+    --------
+    >>> import os, tempfile, fastrnn
+    >>> m = fastrnn.CharModel(hidden_size=8, seed=0)
+    >>> h = m.fit("anna\\nbob\\n", iterations=5)
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    >>> m.save(path)
+    >>> fastrnn.load(path).iteration
+    5
+    """
     return CharModel.load(path, vocab=vocab)

@@ -732,10 +732,10 @@ class CharModel:
                 self.train_time += now - t_last
                 t_last = now
                 self._record(val_loss, opt.lr)
-                if has_val:
-                    self._guard(run, val_loss, keep_best, patience, lr_decay, lr_patience, opt)
             if self.smooth_loss > limit or (val_loss is not None and val_loss > limit):
                 self._diverged(run, val_loss, untrained, opt, keep_best)
+            if val_loss is not None:
+                self._guard(run, val_loss, keep_best, patience, lr_decay, lr_patience, opt)
             samples = None
             if sample_every and self.iteration % sample_every == 0:
                 samples = self.sample(n_samples,

@@ -1,6 +1,7 @@
 """The ``fastrnn`` command: end to end in a subprocess, and every bad input in process."""
 
 import argparse
+import contextlib
 import io
 import os
 import re
@@ -385,12 +386,14 @@ def test_every_option_states_its_default():
     assert "adam 0.005" in lr.help and "{" not in lr.help  # not a Python dict
 
 
-def test_train_help_in_subprocess():
-    r = run("train", "--help")
-    assert r.returncode == 0
+def test_train_help_lists_the_guards(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
     for opt in ("--keep-best", "--patience", "--lr-decay", "--lr-patience", "--log",
                 "--eval-every"):
-        assert opt in r.stdout
+        assert opt in out
 
 
 # ----------------------------------------------- learning curve, info, plot, guards
@@ -399,10 +402,14 @@ def val_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("val")
     (d / "names.txt").write_text(NAMES * 6)
     out = d / "v.npz"
-    r = run("train", d / "names.txt", "--iterations", 120, "--hidden", 16, "--seed", 0,
-            "--val-fraction", "0.2", "--eval-every", 20, "--out", out, "--log", "-n", 0)
-    assert r.returncode == 0, r.stderr
-    return out, r
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main([str(a) for a in ("train", d / "names.txt", "--iterations", 120,
+                                         "--hidden", 16, "--seed", 0, "--val-fraction",
+                                         "0.2", "--eval-every", 20, "--out", out, "--log",
+                                         "-n", 0)])
+    assert rc == 0, err.getvalue()
+    return out, subprocess.CompletedProcess([], rc, "", err.getvalue())
 
 
 def test_train_log_and_keep_best_messages(val_model):
@@ -427,12 +434,11 @@ def test_log_json(corpus, tmp_path):
     assert [r["iteration"] for r in rows] == [5, 10] and rows[0]["val_loss"] is None
 
 
-def test_info(val_model):
+def test_info(val_model, capsys):
     out, _ = val_model
-    r = run("info", out)
-    assert r.returncode == 0, r.stderr
+    rc, text, err = call(["info", out], capsys)
+    assert rc == 0, err
     m = fastrnn.load(out)
-    text = r.stdout
     assert "rnn character model" in text and "hidden 16" in text
     assert f"{len(m.vocab)} chars" in text
     assert "iterations 120" in text and "complete" in text
@@ -440,13 +446,13 @@ def test_info(val_model):
     assert "history: 6 evaluations" in text
 
 
-def test_plot_command(val_model, tmp_path):
+def test_plot_command(val_model, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out, _ = val_model
     png = tmp_path / "curve.png"
-    r = run("plot", out, "-o", png)
-    assert r.returncode == 0, r.stderr
-    assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in r.stderr
+    rc, _, err = call(["plot", out, "-o", png], capsys)
+    assert rc == 0, err
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in err
 
 
 def test_plot_command_without_matplotlib(val_model, tmp_path, monkeypatch, capsys):
@@ -455,10 +461,11 @@ def test_plot_command_without_matplotlib(val_model, tmp_path, monkeypatch, capsy
     assert rc == 2 and 'pip install "fastrnn[plot]"' in one_error_line(err)
 
 
-def test_diverging_learning_rate_does_not_exit_0(tmp_path):
-    r = run("train", "--lr", "1e9", "--iterations", 50, "--out", tmp_path / "m.npz")
-    assert r.returncode == 2
-    line = r.stderr.strip().splitlines()[-1]
+def test_diverging_learning_rate_does_not_exit_0(tmp_path, capsys):
+    rc, _, err = call(["train", "--lr", "1e9", "--iterations", 50, "--out",
+                       tmp_path / "m.npz"], capsys)
+    assert rc == 2
+    line = err.strip().splitlines()[-1]
     assert line.startswith("fastrnn: error: training diverged") and "learning rate" in line
     assert not (tmp_path / "m.npz").exists()
 

@@ -139,23 +139,29 @@ def test_embedded_corpus_quiet(tmp_path):
     assert len(fastrnn.load(out).vocab) == 27
 
 
-def test_ctrl_c_saves_checkpoint(corpus, tmp_path):
-    out = tmp_path / "m.npz"
+def interrupt_training(*args, wait=0.3):
+    """Start ``fastrnn train *args``, send SIGINT once it trains; ``(header, status, stderr)``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "fastrnn", "train", str(corpus), "--iterations",
-                          "100000000", "--hidden", "16", "--out", str(out)],
+    p = subprocess.Popen([sys.executable, "-m", "fastrnn", "train", *map(str, args)],
                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
         header = p.stderr.readline()  # written once training has started
         assert header.startswith("training"), header
-        time.sleep(0.3)
+        time.sleep(wait)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
             p.kill()
-    assert p.returncode == 130, err
+    return header, p.returncode, err
+
+
+def test_ctrl_c_saves_checkpoint(corpus, tmp_path):
+    out = tmp_path / "m.npz"
+    _, status, err = interrupt_training(corpus, "--iterations", 100000000, "--hidden", 16,
+                                        "--out", out)
+    assert status == 130, err
     assert "Traceback" not in err
     assert "interrupted at iteration" in err and str(out) in err
     m = fastrnn.load(out)
@@ -481,21 +487,12 @@ def test_long_lines_warning(tmp_path, capsys):
 
 def test_resume_after_interrupt_ends_at_the_original_budget(corpus, tmp_path):
     out = tmp_path / "m.npz"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     budget = 20000
-    p = subprocess.Popen([sys.executable, "-m", "fastrnn", "train", str(corpus), "--iterations",
-                          str(budget), "--hidden", "8", "--batch-size", "1", "--eval-every",
-                          "1000", "--out", str(out)], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        header = p.stderr.readline()
-        assert header.startswith("training") and f"{budget} steps" in header, header
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 130, err
+    header, status, err = interrupt_training(corpus, "--iterations", budget, "--hidden", 8,
+                                             "--batch-size", 1, "--eval-every", 1000,
+                                             "--out", out, wait=0)
+    assert f"{budget} steps" in header, header
+    assert status == 130, err
     done = fastrnn.load(out).iteration
     assert 1 <= done < budget
     r = run("train", corpus, "--resume", out, timeout=120)

@@ -909,6 +909,18 @@ class CharModel:
         ----------
         text : str or list of str, every character in the vocabulary.
         mode : {"lines", "stream"} or None (default: the model's :attr:`mode`).
+
+        Returns
+        -------
+        float
+            The cross-entropy per predicted character, in nats (``log(V)`` untrained).
+
+        Examples
+        --------
+        >>> import math, fastrnn
+        >>> m = fastrnn.CharModel("abc\\n", hidden_size=8, seed=0)
+        >>> abs(m.evaluate("abc\\ncab\\n") - math.log(4)) < 0.01   # untrained: uniform
+        True
         """
         self._require_net()
         body = _as_text(text)
@@ -954,6 +966,15 @@ class CharModel:
         Returns
         -------
         list of str, ``prime`` + the generated characters, ``n`` of them.
+
+        Examples
+        --------
+        >>> import fastrnn
+        >>> m = fastrnn.CharModel(hidden_size=16, seed=0)
+        >>> h = m.fit("anna\\nbob\\ncarla\\n", iterations=100)
+        >>> out = m.sample(2, prime="b", temperature=0.5, seed=1)
+        >>> len(out), all(s.startswith("b") for s in out)
+        (2, True)
         """
         self._require_net()
         n = positive_int(n, "n")
@@ -1014,6 +1035,15 @@ class CharModel:
             The model has no vocabulary yet (nothing to save).
         OSError
             The directory is missing or not writable.
+
+        Examples
+        --------
+        >>> import os, tempfile, fastrnn
+        >>> m = fastrnn.CharModel("abc\\n", hidden_size=4, seed=0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+        >>> m.save(path)
+        >>> fastrnn.CharModel.load(path).vocab == m.vocab
+        True
         """
         self._require_net()
         arrays = {"vocab": self.vocab.to_array()}

@@ -456,8 +456,11 @@ def cmd_train(args, out, err) -> int:
     if log_path is not None:
         write_history(model, log_path)
     if interrupted["flag"] and not (hist is not None and model._run and model._run["done"]):
+        kept = ("; it also holds the weights of the best validation loss so far "
+                f"(iteration {model.best['iteration']}), used when the run ends"
+                if model._best_params is not None else "")
         err.write(f"fastrnn: interrupted at iteration {model.iteration}; checkpoint saved to "
-                  f"{out_path} (finish the run with --resume {out_path})\n")
+                  f"{out_path} (finish the run with --resume {out_path}){kept}\n")
         err.flush()
         return EXIT_INTERRUPTED
     if not quiet:

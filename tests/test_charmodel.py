@@ -327,10 +327,12 @@ def test_validation_loss_reported():
 
 
 def test_validation_does_not_change_training():
+    # the guards act on evaluations by design (tests/test_trainer.py); off here
+    off = dict(keep_best=False, patience=0, lr_decay=1.0)
     a = CharModel(hidden_size=8, dtype="float64", seed=0)
-    a.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=1)
+    a.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=1, **off)
     b = CharModel(hidden_size=8, dtype="float64", seed=0)
-    b.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=100)
+    b.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=100, **off)
     assert_same_weights(weights(a), weights(b))
 
 
@@ -460,6 +462,11 @@ def test_sample_before_fit():
     ({"smoothing": 1.0}, ValueError, "smoothing"),
     ({"callback": 3}, TypeError, "callback"),
     ({"sample_every": -1}, ValueError, "sample_every"),
+    ({"patience": -1}, ValueError, "patience"),
+    ({"lr_decay": 0}, ValueError, "lr_decay"),
+    ({"lr_decay": 1.5}, ValueError, "lr_decay"),
+    ({"lr_patience": 0}, ValueError, "lr_patience"),
+    ({"keep_best": "yes"}, TypeError, "keep_best"),
 ])
 def test_fit_bad_arguments(kw, exc, word):
     m = CharModel(hidden_size=4, seed=0)

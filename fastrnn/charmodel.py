@@ -384,9 +384,21 @@ class CharModel:
 
     Attributes
     ----------
-    vocab : Vocab or None; net : RNN or LSTM or None (None until the vocabulary is known);
-    iteration : int, training steps done so far (kept by checkpoints);
-    mode : str, the data mode of the last fit ("lines" until then).
+    vocab : Vocab or None
+        The vocabulary (None until the first fit when not given).
+    net : RNN or LSTM or None
+        The network (None until the vocabulary is known).
+    iteration : int
+        Training steps done so far (kept by checkpoints).
+    mode : str
+        The data mode of the last fit ("lines" until then).
+    train_config : dict
+        The settings of the last fit (the defaults of the next one).
+    best : dict or None
+        ``{"iteration": int, "val_loss": float}``, the lowest validation loss of the
+        current data split (None without validation).
+    train_time : float
+        Seconds of training since the model was created (across resumes).
 
     Examples
     --------

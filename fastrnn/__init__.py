@@ -9,8 +9,9 @@ Public API: :class:`RNN`, :class:`LSTM`, :func:`clip_by_value`, :func:`clip_by_n
 (:func:`set_backend`, :func:`get_backend`, :func:`use_backend`), threads
 (:func:`set_num_threads`, :func:`get_num_threads`, :func:`threads`), :func:`show_config`,
 the character model (:class:`Vocab`, :class:`CharModel`, :func:`load`,
-:func:`default_corpus`), ``__version__``, and the module :mod:`fastrnn.nn` (PyTorch-style
-``RNN`` / ``LSTM`` / ``GRU`` layers).
+:func:`default_corpus`, :func:`auto_val_fraction`, ``DEFAULTS``), its learning curve
+(:func:`write_history`, :func:`plot_history`), ``__version__``, and the module
+:mod:`fastrnn.nn` (PyTorch-style ``RNN`` / ``LSTM`` / ``GRU`` layers).
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -20,7 +21,9 @@ from ._ext import get_backend, set_backend, use_backend
 from .models import GATES, LSTM, RNN
 from .optim import SGD, Adagrad, Adam, clip_by_norm, clip_by_value, global_norm
 from .vocab import Vocab
-from .charmodel import CharModel, History, TrainInfo, default_corpus, load
+from .charmodel import (DEFAULTS, CharModel, History, TrainInfo, auto_val_fraction,
+                        default_corpus, load)
+from .plot import plot_history, write_history
 from . import nn  # noqa: F401  (PyTorch-style layers: fastrnn.nn.RNN / LSTM / GRU)
 
 try:
@@ -31,6 +34,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "RNN", "LSTM", "GATES", "SGD", "Adam", "Adagrad", "clip_by_value", "clip_by_norm",
     "global_norm", "get_backend", "set_backend", "use_backend", "__version__",
-    "Vocab", "CharModel", "History", "TrainInfo", "default_corpus", "load",
+    "Vocab", "CharModel", "History", "TrainInfo", "default_corpus", "load", "DEFAULTS",
+    "auto_val_fraction", "write_history", "plot_history",
     "get_num_threads", "set_num_threads", "threads", "show_config",
 ]

@@ -115,7 +115,19 @@ def _apply(n):
 
 
 def get_num_threads() -> int:
-    """The most threads a kernel call may run on now (see :func:`set_num_threads`)."""
+    """The most threads a kernel call may run on now (see :func:`set_num_threads`).
+
+    Returns
+    -------
+    int : the automatic setting's usable cores, or the fixed count.
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> with fastrnn.threads(1):
+    ...     fastrnn.get_num_threads()
+    1
+    """
     return _wanted()
 
 
@@ -133,6 +145,14 @@ def set_num_threads(n) -> None:
     n : int >= 1, or None to return to the automatic setting (the usable cores). Each
         call runs on that many threads or on one, whichever its recent calls measured
         cheaper; more threads than cores only oversubscribes.
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> fastrnn.set_num_threads(1)
+    >>> fastrnn.get_num_threads()
+    1
+    >>> fastrnn.set_num_threads(None)      # back to automatic
     """
     n = None if n is None else _check_n(n)
     _state["policy"] = n
@@ -146,7 +166,21 @@ def get_thread_policy():
 
 @contextlib.contextmanager
 def threads(n: int):
-    """Context manager: run the block with ``n`` BLAS threads, then restore the policy."""
+    """Context manager: run the block with the kernels' thread setting at ``n``, then
+    restore the setting.
+
+    Parameters
+    ----------
+    n : int >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> rnn = fastrnn.RNN(5, 8, seed=0)
+    >>> with fastrnn.threads(1):
+    ...     loss, grads, _ = rnn.loss_and_grads(np.zeros((3, 4), np.int64),
+    ...                                         np.ones((3, 4), np.int64))
+    """
     n = _check_n(n)
     old_policy = _state["policy"]
     _state["policy"] = n
@@ -200,7 +234,20 @@ def config() -> dict:
 
 def show_config(file=None) -> None:
     """Print fastrnn's version, backend, build (SIMD level, debug), threads and BLAS (the
-    BLAS's own count is what it has outside fastrnn's calls, which run it at one)."""
+    BLAS's own count is what it has outside fastrnn's calls, which run it at one).
+
+    Parameters
+    ----------
+    file : a text stream (default: standard output).
+
+    Examples
+    --------
+    >>> import io, fastrnn
+    >>> buf = io.StringIO()
+    >>> fastrnn.show_config(file=buf)
+    >>> "thread_policy:" in buf.getvalue()
+    True
+    """
     out = file if file is not None else sys.stdout
     c = config()
     for k in ("fastrnn", "python", "numpy", "scipy", "platform", "cpu_count", "backend",

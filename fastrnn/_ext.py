@@ -58,7 +58,19 @@ def _check_name(name):
 
 
 def get_backend() -> str:
-    """Return the name of the active backend, ``"cython"`` or ``"numpy"``."""
+    """Return the name of the active backend.
+
+    Returns
+    -------
+    str
+        ``"cython"`` (the compiled kernels, the default) or ``"numpy"``.
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> fastrnn.get_backend() in ("cython", "numpy")
+    True
+    """
     return _state["backend"]
 
 
@@ -70,6 +82,22 @@ def set_backend(name: str) -> None:
     name : {"cython", "numpy"}
         ``"cython"``: the compiled kernels (default). ``"numpy"``: the pure-NumPy
         twin in :mod:`fastrnn.reference` (same results to rounding, much slower).
+
+    Raises
+    ------
+    ValueError
+        Another name.
+    RuntimeError
+        ``"cython"`` when the compiled kernels are not built (the message says how).
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> old = fastrnn.get_backend()
+    >>> fastrnn.set_backend("numpy")
+    >>> fastrnn.get_backend()
+    'numpy'
+    >>> fastrnn.set_backend(old)
     """
     name = _check_name(name)
     if name == "cython":
@@ -79,7 +107,22 @@ def set_backend(name: str) -> None:
 
 @contextlib.contextmanager
 def use_backend(name: str):
-    """Context manager: run the block with backend ``name``, then restore the previous one."""
+    """Context manager: run the block with backend ``name``, then restore the previous one.
+
+    Parameters
+    ----------
+    name : {"cython", "numpy"}
+        As for :func:`set_backend`.
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> m = fastrnn.RNN(5, 4, dtype="float64", seed=0)
+    >>> with fastrnn.use_backend("numpy"):
+    ...     twin = m.loss([-1, 1, 2], [1, 2, 0])
+    >>> abs(m.loss([-1, 1, 2], [1, 2, 0]) - twin) < 1e-12
+    True
+    """
     old = _state["backend"]
     set_backend(name)
     try:

@@ -40,6 +40,13 @@ def _fspath(path, name="path") -> str:
     return p
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically.
 
@@ -70,6 +77,7 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a new file gets the umask's
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
             f.flush()

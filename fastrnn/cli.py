@@ -1,4 +1,4 @@
-"""The ``fastrnn`` command line: ``train``, ``sample`` and ``bench``.
+"""The ``fastrnn`` command line: ``train``, ``sample``, ``info``, ``plot`` and ``bench``.
 
 Public entry point :func:`main` (the ``fastrnn`` console script and ``python -m
 fastrnn``). A thin layer over :class:`fastrnn.CharModel`.
@@ -16,16 +16,20 @@ import argparse
 import contextlib
 import math
 import os
+import shutil
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import __version__, _ext
-from .charmodel import CELLS, DEFAULT_LR, MODES, CharModel, default_corpus
+from .charmodel import CELLS, DEFAULT_LR, DEFAULTS, MODES, CharModel, default_corpus
+from ._config import get_num_threads
 from .optim import OPTIMIZERS
+from .plot import plot_history, write_history
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -66,76 +70,131 @@ NONNEG_INT = _number(int, 0, what="an integer >= 0")
 POS_FLOAT = _number(float, 0.0, strict=True, what="a number > 0")
 NONNEG_FLOAT = _number(float, 0.0, what="a number >= 0")
 FRACTION = _number(float, 0.0, below=1.0, what="a number in [0, 1)")
+DECAY = _number(float, 0.0, strict=True, below=math.nextafter(1.0, 2.0), what="a number in (0, 1]")
+
+
+def _lr_help():
+    return ", ".join(f"{k} {v:g}" for k, v in sorted(DEFAULT_LR.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fastrnn`` command."""
+    D = DEFAULTS
     p = _Parser(prog=PROG, description="Character-level RNN/LSTM language models: train on "
                 "any text, generate, checkpoint and resume.")
     p.add_argument("--version", action="version", version=f"fastrnn {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,sample,bench}")
+    sub = p.add_subparsers(dest="command", metavar="{train,sample,info,plot,bench}")
     sub.required = True
 
     t = sub.add_parser("train", help="train a model (default: on the embedded names corpus)",
                        description="Train a character model on FILE (default: the embedded "
-                       "corpus of 5,163 US first names) and write a checkpoint.")
+                       "corpus of 5,163 US first names) and write a checkpoint. With "
+                       "--resume and no --iterations/--epochs, an interrupted run is "
+                       "finished (same budget, same result as without the interruption).")
     t.add_argument("file", nargs="?", metavar="FILE",
-                   help="UTF-8 text: one example per line (--mode lines) or a stream")
-    t.add_argument("--cell", choices=sorted(CELLS), default=None, help="recurrent cell "
-                   "(default rnn)")
+                   help="UTF-8 text: one example per line (--mode lines) or a stream "
+                   "(default: the embedded names corpus)")
+    t.add_argument("--cell", choices=sorted(CELLS), default=None,
+                   help=f"recurrent cell (default {D['cell']})")
     t.add_argument("--hidden", type=POS_INT, default=None, metavar="N",
-                   help="hidden size (default 100)")
+                   help=f"hidden size (default {D['hidden_size']})")
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--iterations", type=POS_INT, metavar="N", help="training steps")
+    g.add_argument("--iterations", type=POS_INT, metavar="N",
+                   help="training steps (default: --epochs)")
     g.add_argument("--epochs", type=POS_INT, metavar="N",
-                   help="passes over the data (default 20 when --iterations is not given)")
+                   help=f"passes over the data (default {D['epochs']}; with --resume, the "
+                   "rest of an interrupted run)")
     t.add_argument("--lr", type=POS_FLOAT, metavar="X",
-                   help=f"learning rate (default: {DEFAULT_LR})")
+                   help=f"learning rate (default: {_lr_help()}; with --resume, the "
+                   "checkpoint's)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None,
-                   help="default adam")
+                   help=f"optimizer (default {D['optimizer']})")
     t.add_argument("--clip", type=NONNEG_FLOAT, metavar="X",
-                   help="clip each gradient to [-X, X] (default 5 unless --clip-norm; 0 = off)")
+                   help=f"clip each gradient to [-X, X] (default {D['clip']:g} unless "
+                   "--clip-norm, then 0; 0 = off)")
     t.add_argument("--clip-norm", type=POS_FLOAT, metavar="X",
-                   help="rescale gradients to a global L2 norm <= X")
-    t.add_argument("--batch-size", type=POS_INT, metavar="N", help="lines or streams per "
-                   "step (default 16)")
+                   help="rescale gradients to a global L2 norm <= X (default: off)")
+    t.add_argument("--batch-size", type=POS_INT, metavar="N",
+                   help=f"lines or streams per step (default {D['batch_size']})")
     t.add_argument("--seq-length", type=POS_INT, metavar="N",
-                   help="stream mode: characters per window (default 25)")
+                   help=f"stream mode: characters per window (default {D['seq_length']})")
     t.add_argument("--mode", choices=MODES, default=None,
-                   help="one example per line (default) or a continuous stream")
+                   help=f"one example per line, or a continuous stream (default {D['mode']})")
     t.add_argument("--lower", action="store_true",
-                   help="lower-case the text first (the course does this for dinos.txt)")
-    t.add_argument("--val-fraction", type=FRACTION, metavar="X", help="held-out fraction "
-                   "(default 0.05 for 100+ lines or 2000+ characters, else 0)")
-    t.add_argument("--seed", type=NONNEG_INT, metavar="N", help="random seed (default: random)")
+                   help="lower-case the text first, as the course does for dinos.txt "
+                   "(default: off)")
+    t.add_argument("--val-fraction", type=FRACTION, metavar="X",
+                   help="held-out fraction: random lines, or 10 blocks spread over a "
+                   "stream (default 0.05 for 100+ lines or 2,000+ characters, else 0)")
+    t.add_argument("--eval-every", type=POS_INT, metavar="N",
+                   help=f"steps between evaluations (default: {D['evaluations']} per run, "
+                   "at least one every 1,000 steps)")
+    t.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the weights of the lowest validation loss and save those at "
+                   "the end of the run (default: on when there is a validation split)")
+    t.add_argument("--patience", type=NONNEG_INT, metavar="N",
+                   help=f"stop after N evaluations without a better validation loss "
+                   f"(default {D['patience']}; 0 = never)")
+    t.add_argument("--lr-decay", type=DECAY, metavar="X",
+                   help=f"multiply the learning rate by X after --lr-patience evaluations "
+                   f"without a better validation loss (default {D['lr_decay']:g}; 1 = never)")
+    t.add_argument("--lr-patience", type=POS_INT, metavar="N",
+                   help=f"evaluations before the learning rate decays (default "
+                   f"{D['lr_patience']})")
+    t.add_argument("--seed", type=NONNEG_INT, metavar="N",
+                   help="random seed (default: drawn at random and recorded)")
     t.add_argument("--dtype", choices=("float32", "float64"), default=None,
-                   help="default float32")
+                   help=f"parameter dtype (default {D['dtype']})")
     t.add_argument("--out", metavar="PATH", help="checkpoint to write (default: the --resume "
                    "file, else model.npz)")
-    t.add_argument("--resume", metavar="PATH", help="continue training this checkpoint")
+    t.add_argument("--resume", metavar="PATH",
+                   help="continue training this checkpoint (default: a new model)")
+    t.add_argument("--log", nargs="?", const="", default=None, metavar="PATH",
+                   help="write the learning curve (every evaluation) as CSV, or JSON for a "
+                   ".json PATH (default: off; without PATH, the checkpoint's name with .csv)")
     t.add_argument("--sample-every", type=NONNEG_INT, default=0, metavar="N",
-                   help="print samples every N iterations")
+                   help="print samples every N iterations (default 0 = never)")
     t.add_argument("-n", "--n-samples", type=NONNEG_INT, default=10, metavar="N",
                    help="samples printed at the end (default 10)")
-    t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    t.add_argument("--quiet", action="store_true", help="print nothing but errors "
+                   "(default: off)")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a trained checkpoint.")
     s.add_argument("model", metavar="MODEL", help="a checkpoint written by fastrnn train")
-    s.add_argument("-n", type=POS_INT, default=10, metavar="N", help="number of samples")
+    s.add_argument("-n", type=POS_INT, default=10, metavar="N",
+                   help="number of samples (default 10)")
     s.add_argument("--temperature", type=NONNEG_FLOAT, default=1.0, metavar="X",
                    help="< 1 conservative, > 1 varied, 0 greedy (default 1)")
     s.add_argument("--top-k", type=NONNEG_INT, default=0, metavar="K",
-                   help="sample among the K most likely characters (0 = all)")
-    s.add_argument("--prime", default="", metavar="TEXT", help="text that starts each sample")
+                   help="sample among the K most likely characters (default 0 = all)")
+    s.add_argument("--prime", default="", metavar="TEXT",
+                   help="text that starts each sample (default: none)")
     s.add_argument("--max-length", type=POS_INT, default=None, metavar="N",
-                   help="characters generated per sample at most")
-    s.add_argument("--seed", type=NONNEG_INT, default=None, metavar="N")
+                   help="characters generated per sample at most (default 50 in lines mode, "
+                   "200 in stream mode)")
+    s.add_argument("--seed", type=NONNEG_INT, default=None, metavar="N",
+                   help="random seed (default: random)")
+
+    i = sub.add_parser("info", help="describe a checkpoint",
+                       description="Print a checkpoint's configuration, vocabulary, training "
+                       "settings, progress, best validation loss and learning-curve summary.")
+    i.add_argument("model", metavar="MODEL", help="a checkpoint written by fastrnn train")
+
+    pl = sub.add_parser("plot", help="draw a checkpoint's learning curve (needs matplotlib)",
+                        description="Draw the training and validation loss of a checkpoint "
+                        "against iterations and time. Needs matplotlib: "
+                        'pip install "fastrnn[plot]".')
+    pl.add_argument("model", metavar="MODEL", help="a checkpoint written by fastrnn train")
+    pl.add_argument("-o", "--output", metavar="PATH", default=None,
+                    help="image to write; .png, .svg or .pdf (default: the checkpoint's "
+                    "name with .png)")
 
     b = sub.add_parser("bench", help="compare the Cython and NumPy backends on this machine",
                        description="Time training steps and sampling with each backend "
                        "(about 10 seconds).")
-    b.add_argument("--hidden", type=POS_INT, default=100, metavar="N")
+    b.add_argument("--hidden", type=POS_INT, default=100, metavar="N",
+                   help="hidden size (default 100)")
     b.add_argument("--budget", type=POS_FLOAT, default=0.4, metavar="SECONDS",
                    help="time spent per measurement (default 0.4)")
     return p
@@ -190,32 +249,67 @@ def _fmt_time(s: float) -> str:
 
 
 class Progress:
-    """A minimal progress display for training.
+    """The progress display of ``fastrnn train``.
 
-    On a terminal: one line redrawn with ``\\r`` (bar, iteration, loss, it/s, ETA) at
-    most ~10 times a second. Otherwise: a plain line about every tenth of the run (and
-    at least every 30 s).
+    On a terminal: one line redrawn with ``\r`` at most ~10 times a second, never wider
+    than ``width - 1`` columns (the terminal's width by default): percentage,
+    iteration, smoothed loss, validation loss, it/s, ETA and a bar, the less important
+    parts dropped first when the terminal is narrow. Otherwise (a file, a pipe): a
+    plain line at every evaluation, at the end, and at least every 30 s.
+
+    ``info.step`` and ``info.steps`` count the whole run, so a resumed run shows its
+    true position.
     """
 
-    def __init__(self, total: int, stream, *, tty: bool, enabled: bool = True):
+    def __init__(self, total: int, stream, *, tty: bool, enabled: bool = True,
+                 width: int | None = None):
         self.total, self.stream, self.tty, self.enabled = total, stream, tty, enabled
-        self.every = max(1, total // 10)
+        if width is None:
+            width = shutil.get_terminal_size((80, 24)).columns
+        self.width = max(1, int(width))
         self.last_draw = 0.0
         self.last_line = time.perf_counter()
         self.drawn = False
         self.val = None
 
-    def _text(self, info, width=24):
-        frac = min(1.0, info.step / max(1, self.total))
+    @staticmethod
+    def _rate_eta(info, total):
         rate = info.step / info.elapsed if info.elapsed > 0 else float("nan")
-        eta = (self.total - info.step) / rate if rate and math.isfinite(rate) else float("nan")
-        val = f"  val {self.val:.3f}" if self.val is not None else ""
-        core = (f"iter {info.iteration}  loss {info.smooth_loss:.3f}{val}  {rate:,.0f} it/s  "
+        eta = (total - info.step) / rate if rate and math.isfinite(rate) else float("nan")
+        return rate, eta
+
+    def line(self, info) -> str:
+        """The terminal line for ``info``: at most ``width - 1`` characters."""
+        W = self.width - 1
+        frac = min(1.0, info.step / max(1, self.total))
+        rate, eta = self._rate_eta(info, self.total)
+        parts = {"pct": f"{100 * frac:3.0f}%",
+                 "iter": f"iter {info.iteration}",
+                 "loss": f"loss {info.smooth_loss:.3f}",
+                 "val": f"val {self.val:.3f}" if self.val is not None else "",
+                 "rate": f"{rate:,.0f} it/s" if math.isfinite(rate) else "",
+                 "eta": f"ETA {_fmt_time(eta)}"}
+        order = ("pct", "iter", "loss", "val", "rate", "eta")  # display order
+        keep = []
+        for key in ("pct", "loss", "val", "eta", "iter", "rate"):  # importance
+            if parts[key] and len("  ".join(parts[k] for k in order
+                                            if k in keep + [key])) <= W:
+                keep.append(key)
+        text = "  ".join(parts[k] for k in order if k in keep)
+        room = W - len(text) - 3  # "[" "]" " "
+        if room >= 10:
+            n = min(30, room)
+            full = int(frac * n)
+            text = f"[{'#' * full}{'.' * (n - full)}] " + text
+        return text[:W]
+
+    def _plain(self, info) -> str:
+        rate, eta = self._rate_eta(info, self.total)
+        val = f"  val {info.val_loss:.3f}" if info.val_loss is not None else ""
+        lr = f"  lr {info.lr:.3g}" if info.lr is not None else ""
+        return (f"{info.step}/{self.total}  iter {info.iteration}  loss {info.smooth_loss:.3f}"
+                f"{val}{lr}  {rate:,.0f} it/s  elapsed {_fmt_time(info.elapsed)}  "
                 f"ETA {_fmt_time(eta)}")
-        if self.tty:
-            n = int(frac * width)
-            return f"[{'#' * n}{'.' * (width - n)}] {100 * frac:3.0f}%  {core}"
-        return f"{info.step}/{self.total}  {core}"
 
     def update(self, info) -> None:
         if info.val_loss is not None:
@@ -225,12 +319,11 @@ class Progress:
         now = time.perf_counter()
         if self.tty:
             if now - self.last_draw >= 0.1 or info.step == self.total:
-                self.stream.write("\r" + self._text(info) + "\x1b[K")
+                self.stream.write("\r" + self.line(info) + "\x1b[K")
                 self.stream.flush()
                 self.last_draw, self.drawn = now, True
-        elif info.step % self.every == 0 or info.step == self.total or \
-                now - self.last_line >= 30:
-            self.stream.write(self._text(info) + "\n")
+        elif info.evaluated or info.step == self.total or now - self.last_line >= 30:
+            self.stream.write(self._plain(info) + "\n")
             self.stream.flush()
             self.last_line = now
 
@@ -255,8 +348,10 @@ def _print_samples(samples, out, mode):
 
 
 # --------------------------------------------------------------------------- train
-_TRAIN_DEFAULTS = {"cell": "rnn", "hidden": 100, "optimizer": "adam", "batch_size": 16,
-                   "seq_length": 25, "mode": "lines", "dtype": "float32"}
+def _log_path(args, out_path):
+    if args.log is None:
+        return None
+    return args.log or os.path.splitext(out_path)[0] + ".csv"
 
 
 def cmd_train(args, out, err) -> int:
@@ -277,42 +372,26 @@ def cmd_train(args, out, err) -> int:
         if args.seed is not None and args.seed != model.seed:
             raise CLIError(f"--seed {args.seed} does not match the checkpoint {args.resume} "
                            f"(seed {model.seed}); a resumed run keeps its seed")
-        cfg = dict(model.train_config)
     else:
-        model = CharModel(cell=args.cell or _TRAIN_DEFAULTS["cell"],
-                          hidden_size=args.hidden or _TRAIN_DEFAULTS["hidden"],
-                          dtype=args.dtype or _TRAIN_DEFAULTS["dtype"], seed=args.seed)
-        cfg = {}
-    mode = args.mode or cfg.get("mode") or _TRAIN_DEFAULTS["mode"]
-    optimizer = args.optimizer or cfg.get("optimizer") or _TRAIN_DEFAULTS["optimizer"]
-    same_opt = optimizer == cfg.get("optimizer")
-    lr = args.lr if args.lr is not None else (cfg.get("lr") if same_opt else None)
-    batch_size = args.batch_size or cfg.get("batch_size") or _TRAIN_DEFAULTS["batch_size"]
-    seq_length = args.seq_length or cfg.get("seq_length") or _TRAIN_DEFAULTS["seq_length"]
-    if args.clip is not None or args.clip_norm is not None:
-        clip, clip_norm = args.clip, args.clip_norm
-    else:
-        clip, clip_norm = cfg.get("clip"), cfg.get("clip_norm")
-    if args.val_fraction is not None:
-        val_fraction = args.val_fraction
-    elif "val_fraction" in cfg:
-        val_fraction = cfg["val_fraction"]
-    else:
-        big = (sum(1 for s in text.split("\n") if s) >= 100) if mode == "lines" \
-            else len(text) >= 2000
-        val_fraction = 0.05 if big else 0.0
+        model = CharModel(cell=args.cell or DEFAULTS["cell"],
+                          hidden_size=args.hidden or DEFAULTS["hidden_size"],
+                          dtype=args.dtype or DEFAULTS["dtype"], seed=args.seed)
     out_path = args.out or args.resume or "model.npz"
-    out_dir = os.path.dirname(os.path.abspath(out_path))
-    if not os.path.isdir(out_dir):
-        raise CLIError(f"cannot write {out_path}: directory {out_dir} does not exist")
-    if os.path.isdir(out_path):
-        raise CLIError(f"cannot write {out_path}: it is a directory")
+    for path in (out_path, _log_path(args, out_path)):
+        if path is None:
+            continue
+        out_dir = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(out_dir):
+            raise CLIError(f"cannot write {path}: directory {out_dir} does not exist")
+        if os.path.isdir(path):
+            raise CLIError(f"cannot write {path}: it is a directory")
 
     tty = err.isatty()
     steps_kw = ({"iterations": args.iterations} if args.iterations else
-                {"epochs": args.epochs or 20})
+                {"epochs": args.epochs} if args.epochs else {})
     interrupted = {"flag": False}
     progress = None
+    start_iteration = model.iteration
 
     def on_sigint(signum, frame):
         if interrupted["flag"]:  # second Ctrl-C: stop now
@@ -323,26 +402,48 @@ def cmd_train(args, out, err) -> int:
         nonlocal progress
         if progress is None:
             if not quiet:
-                err.write(header)
+                err.write(header(info))
                 err.flush()
             progress = Progress(info.steps, err, tty=tty, enabled=not quiet)
         progress.update(info)
         if info.samples and not quiet:
             progress.clear()
             out.write(f"--- iteration {info.iteration} (loss {info.smooth_loss:.3f}):\n")
-            _print_samples(info.samples, out, mode)
+            _print_samples(info.samples, out, model.mode)
         return not interrupted["flag"]
 
-    header = (f"training {model.cell} (hidden {model.hidden_size}, {model.dtype.name}) on "
-              f"{source}: {mode} mode, {optimizer}, batch {batch_size}"
-              + (f", resuming at iteration {model.iteration}" if args.resume else "") + "\n")
+    def header(info):
+        c = model.train_config
+        run_from = info.iteration - info.step
+        where = ""
+        if args.resume:
+            where = (f"; resuming at iteration {start_iteration}"
+                     + (f" (a run of {info.steps} steps from iteration {run_from})"
+                        if run_from != start_iteration else ""))
+        val = (f"validation {c['val_fraction']:g}" + (", keep-best" if c["keep_best"] else "")
+               if c["val_fraction"] else "no validation")
+        return (f"training {model.cell} (hidden {model.hidden_size}, {model.dtype.name}) on "
+                f"{source}: {c['mode']} mode, {c['optimizer']} lr {c['lr']:g}, batch "
+                f"{c['batch_size']}, {val}, {info.steps} steps, threads "
+                f"{get_num_threads()}{where}\n")
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        if not quiet:
+            err.write(f"{PROG}: warning: {message}\n")
+            err.flush()
+
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
-        with _blas_single_thread():
-            hist = model.fit(text, mode=mode, batch_size=batch_size, seq_length=seq_length,
-                             optimizer=optimizer, lr=lr, clip=clip, clip_norm=clip_norm,
-                             val_fraction=val_fraction, callback=callback,
-                             sample_every=args.sample_every, smoothing=0.99, **steps_kw)
+        with _blas_single_thread(), warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = show_warning
+            hist = model.fit(text, mode=args.mode, batch_size=args.batch_size,
+                             seq_length=args.seq_length, optimizer=args.optimizer, lr=args.lr,
+                             clip=args.clip, clip_norm=args.clip_norm,
+                             val_fraction=args.val_fraction, eval_every=args.eval_every,
+                             keep_best=args.keep_best, patience=args.patience,
+                             lr_decay=args.lr_decay, lr_patience=args.lr_patience,
+                             callback=callback, sample_every=args.sample_every, **steps_kw)
     except KeyboardInterrupt:
         interrupted["flag"] = True
         hist = None
@@ -351,20 +452,100 @@ def cmd_train(args, out, err) -> int:
         if progress is not None:
             progress.close()
     model.save(out_path)
-    if interrupted["flag"]:
+    log_path = _log_path(args, out_path)
+    if log_path is not None:
+        write_history(model, log_path)
+    if interrupted["flag"] and not (hist is not None and model._run and model._run["done"]):
+        kept = ("; it also holds the weights of the best validation loss so far "
+                f"(iteration {model.best['iteration']}), used when the run ends"
+                if model._best_params is not None else "")
         err.write(f"fastrnn: interrupted at iteration {model.iteration}; checkpoint saved to "
-                  f"{out_path} (continue with --resume {out_path})\n")
+                  f"{out_path} (finish the run with --resume {out_path}){kept}\n")
         err.flush()
         return EXIT_INTERRUPTED
     if not quiet:
         val = (f", val loss {hist.val_loss[-1]:.3f}" if hist and hist.val_loss else "")
         loss = hist.smooth_loss[-1] if hist and hist.smooth_loss else float("nan")
-        err.write(f"saved {out_path} (iteration {model.iteration}, loss {loss:.3f}{val}; "
-                  "nats per character)\n")
+        if hist is not None and hist.early_stopped:
+            err.write(f"stopped early at iteration {model.iteration}: no better validation "
+                      f"loss in {model.train_config['patience']} evaluations\n")
+        best = ""
+        if model.best is not None:
+            best = (f"; best val loss {model.best['val_loss']:.3f} at iteration "
+                    f"{model.best['iteration']}"
+                    + (", its weights saved" if hist is not None and hist.restored_best
+                       else ""))
+        err.write(f"saved {out_path} (iteration {model.iteration}, loss {loss:.3f}{val}{best};"
+                  " nats per character)\n")
+        if log_path is not None:
+            err.write(f"learning curve written to {log_path}\n")
         err.flush()
         if args.n_samples:
             _print_samples(model.sample(args.n_samples, rng=np.random.default_rng(
                 [model.seed, 4, model.iteration])), out, model.mode)
+    return 0
+
+
+# ---------------------------------------------------------------------------- info
+def _fmt_loss(v):
+    return "-" if v is None or not math.isfinite(v) else f"{v:.3f}"
+
+
+def cmd_info(args, out, err) -> int:
+    m = CharModel.load(args.model)
+    c = m.train_config
+    h = m.history
+    n_params = sum(p.size for p in m.params.values())
+    lines = [
+        f"{args.model}: fastrnn {m.cell} character model",
+        f"  hidden {m.hidden_size}, {m.dtype.name}, {n_params:,} parameters, seed {m.seed}",
+        f"  vocabulary: {m.vocab!r}",
+        f"  iterations {m.iteration}, {_fmt_time(m.train_time)} of training",
+    ]
+    if c:
+        clip = (f"clip-norm {c['clip_norm']:g}" if c.get("clip_norm") else
+                f"clip {c.get('clip', 0):g}")
+        lines.append(f"  training: {c['mode']} mode, {c['optimizer']} lr {c['lr']:.3g}, batch "
+                     f"{c['batch_size']}" + (f", seq-length {c['seq_length']}"
+                                            if c["mode"] == "stream" else "")
+                     + f", {clip}, validation {c.get('val_fraction', 0):g}")
+        if "patience" in c:
+            lines.append(f"  guards: keep-best {'on' if c['keep_best'] else 'off'}, patience "
+                         f"{c['patience']}, lr-decay {c['lr_decay']:g} after "
+                         f"{c['lr_patience']}")
+    run = m._run
+    if run is not None:
+        steps = run["target"] - run["start"]
+        state = {"early": f"stopped early at iteration {m.iteration}",
+                 "diverged": f"diverged at iteration {m.iteration}"}.get(
+                     run.get("stop"), "complete" if run["done"] else
+                     f"interrupted at iteration {m.iteration}: --resume finishes it")
+        lines.append(f"  last run: {steps} steps from iteration {run['start']}, {state}")
+    if m.best is not None:
+        lines.append(f"  best val loss {m.best['val_loss']:.3f} at iteration "
+                     f"{m.best['iteration']}"
+                     + (" (weights kept)" if m._best_params is not None else ""))
+    if len(h["iteration"]):
+        last = len(h["iteration"]) - 1
+        lines.append(f"  history: {len(h['iteration'])} evaluations, iterations "
+                     f"{h['iteration'][0]}..{h['iteration'][last]}; train loss "
+                     f"{_fmt_loss(h['train_loss'][0])} -> {_fmt_loss(h['train_loss'][last])}, "
+                     f"val loss {_fmt_loss(h['val_loss'][0])} -> "
+                     f"{_fmt_loss(h['val_loss'][last])}, lr {h['lr'][0]:.3g} -> "
+                     f"{h['lr'][last]:.3g}")
+    else:
+        lines.append("  history: none")
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------- plot
+def cmd_plot(args, out, err) -> int:
+    m = CharModel.load(args.model)
+    path = args.output or os.path.splitext(args.model)[0] + ".png"
+    plot_history(m, path, title=f"{os.path.basename(args.model)}: {m.cell}, hidden "
+                 f"{m.hidden_size}, {m.iteration} iterations")
+    err.write(f"wrote {path}\n")
     return 0
 
 
@@ -443,7 +624,8 @@ def _fmt_dur(s):
 
 
 # ---------------------------------------------------------------------------- main
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "plot": cmd_plot,
+            "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

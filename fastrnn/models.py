@@ -403,6 +403,17 @@ class LSTM(_Model):
     input_size, hidden_size, output_size, dtype, seed, rng, init_scale : as :class:`RNN`.
     forget_bias : float, initial forget-gate bias (default 1.0, a common choice that
         keeps the cell state flowing early in training; the course starts at 0).
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> m = fastrnn.LSTM(27, 32, dtype="float64", seed=0)
+    >>> m.params["Wh"].shape, m.params["Wx"].shape      # (4H, H), (4H, X): gates f, i, c, o
+    ((128, 32), (128, 27))
+    >>> X = np.array([[-1, -1], [3, 1], [4, 2]])         # (T, B) = (3, 2) indices
+    >>> loss, grads, (a, c) = m.loss_and_grads(X, [[3, 1], [4, 2], [0, 0]])
+    >>> a.shape, c.shape                                  # the final states, (B, H)
+    ((2, 32), (2, 32))
     """
 
     cell = "lstm"

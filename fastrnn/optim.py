@@ -32,13 +32,22 @@ def clip_by_value(grads, max_value, *, inplace=True):
     Parameters
     ----------
     grads : dict of str -> ndarray
+        Gradients of any shapes, float32 or float64, C-contiguous.
     max_value : float > 0
-    inplace : bool, default True. False returns a new dict of clipped copies and leaves
-        ``grads`` unchanged.
+    inplace : bool, default True
+        False returns a new dict of clipped copies and leaves ``grads`` unchanged.
 
     Returns
     -------
-    dict, ``grads`` itself (in place) or the copies.
+    dict
+        ``grads`` itself (in place) or the copies, same keys and shapes.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> g = {"dWaa": np.array([[-7.0, 0.5], [3.0, 9.0]])}
+    >>> fastrnn.clip_by_value(g, 5.0)["dWaa"].tolist()
+    [[-5.0, 0.5], [3.0, 5.0]]
     """
     m = finite_float(max_value, "max_value", 0.0, strict=True)
     if not inplace:
@@ -48,16 +57,47 @@ def clip_by_value(grads, max_value, *, inplace=True):
 
 
 def global_norm(grads):
-    """The global L2 norm ``sqrt(sum of squares)`` over all gradients (float64)."""
+    """The global L2 norm ``sqrt(sum of squares)`` over all gradients (float64).
+
+    Parameters
+    ----------
+    grads : dict of str -> ndarray
+        Gradients of any shapes, float32 or float64, C-contiguous.
+
+    Returns
+    -------
+    float
+        The norm of all entries of all arrays taken as one vector.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> fastrnn.global_norm({"dby": np.array([3.0]), "dba": np.array([[4.0]])})
+    5.0
+    """
     return float(_ext.kernels().global_norm(_grad_arrays(grads)))
 
 
 def clip_by_norm(grads, max_norm):
     """Rescale all gradients in place so their global L2 norm is at most ``max_norm``.
 
+    Parameters
+    ----------
+    grads : dict of str -> ndarray
+        Gradients of any shapes, float32 or float64, C-contiguous; modified in place.
+    max_norm : float > 0
+
     Returns
     -------
-    norm : float, the global norm before clipping.
+    norm : float
+        The global norm before clipping.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> g = {"dby": np.array([3.0, 4.0])}
+    >>> fastrnn.clip_by_norm(g, 1.0), g["dby"].tolist()
+    (5.0, [0.6000000000000001, 0.8])
     """
     m = finite_float(max_norm, "max_norm", 0.0, strict=True)
     arrays = _grad_arrays(grads)
@@ -97,6 +137,15 @@ class Optimizer:
     name = "optimizer"
 
     def step(self, params, grads):  # pragma: no cover - abstract
+        """Update ``params`` in place from ``grads``.
+
+        Parameters
+        ----------
+        params : dict of str -> ndarray
+            The weights (e.g. ``{"Waa": (H, H), ...}``), modified in place.
+        grads : dict of str -> ndarray
+            ``{"d" + name: array}`` of the same shapes and dtype as ``params``.
+        """
         raise NotImplementedError
 
     def state_dict(self):
@@ -112,7 +161,16 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    lr : float > 0, learning rate.
+    lr : float > 0, default 0.01
+        Learning rate.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> p = {"by": np.array([1.0, 2.0])}
+    >>> fastrnn.SGD(lr=0.5).step(p, {"dby": np.array([2.0, -2.0])})
+    >>> p["by"].tolist()
+    [0.0, 3.0]
     """
 
     name = "sgd"
@@ -130,7 +188,19 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    lr : float > 0; beta1, beta2 : floats in [0, 1); eps : float > 0.
+    lr : float > 0, default 0.001
+    beta1, beta2 : float in [0, 1), default 0.9, 0.999
+        Decay rates of the first and second moment estimates.
+    eps : float > 0, default 1e-8
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> p = {"by": np.array([1.0, 2.0])}
+    >>> opt = fastrnn.Adam(lr=0.1)
+    >>> opt.step(p, {"dby": np.array([2.0, -2.0])})  # the first step moves each by lr
+    >>> np.round(p["by"], 6).tolist(), opt.t
+    ([0.9, 2.1], 1)
     """
 
     name = "adam"
@@ -170,7 +240,21 @@ class Adam(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad as in min-char-rnn: ``mem += g^2``; ``p -= lr * g / sqrt(mem + eps)``."""
+    """Adagrad as in min-char-rnn: ``mem += g^2``; ``p -= lr * g / sqrt(mem + eps)``.
+
+    Parameters
+    ----------
+    lr : float > 0, default 0.1
+    eps : float > 0, default 1e-8
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> p = {"by": np.array([1.0, 2.0])}
+    >>> fastrnn.Adagrad(lr=0.1).step(p, {"dby": np.array([2.0, -2.0])})
+    >>> np.round(p["by"], 6).tolist()
+    [0.9, 2.1]
+    """
 
     name = "adagrad"
 

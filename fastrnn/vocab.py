@@ -20,9 +20,12 @@ from ._validation import index_array
 NEWLINE = "\n"
 
 
-def _show(chars: Iterable[str]) -> str:
-    """``'x', '\\t', 'é'`` for error messages (repr of each character, sorted)."""
-    return ", ".join(repr(c) for c in sorted(set(chars)))
+def _show(chars: Iterable[str], most: int = 8) -> str:
+    """``'x', '\\t', 'é'`` for error messages (repr of each character, sorted; the first
+    ``most`` of them and how many more)."""
+    chars = sorted(set(chars))
+    shown = ", ".join(repr(c) for c in chars[:most])
+    return shown + (f" and {len(chars) - most} more" if len(chars) > most else "")
 
 
 class Vocab:
@@ -146,14 +149,18 @@ class Vocab:
         return sorted(set(text) - set(self.char_to_ix))
 
     def check(self, text: str, name: str = "text") -> None:
-        """Raise ``ValueError`` naming every character of ``text`` outside the vocabulary."""
+        """Raise ``ValueError`` naming the characters of ``text`` outside the vocabulary.
+
+        The message names at most 8 of them (and says how many more) and shows the
+        vocabulary's size and its first 40 characters.
+        """
         if not isinstance(text, str):
             raise TypeError(f"{name} must be a str, got {type(text).__name__}")
         bad = self.unknown(text)
         if bad:
             raise ValueError(
                 f"{name} has {len(bad)} character(s) not in the model's vocabulary: "
-                f"{_show(bad)} (the vocabulary is {''.join(self.chars)!r})")
+                f"{_show(bad)} (the vocabulary: {self!r})")
 
     def encode(self, text: str, name: str = "text") -> np.ndarray:
         """Indices ``(len(text),)`` int64 of the characters of ``text``.

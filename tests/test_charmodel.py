@@ -232,7 +232,7 @@ def test_optimizer_instance_and_state_kept_between_fits():
 def test_clip_norm_bounds_the_update():
     """With SGD and clip_norm, each update has norm <= lr * clip_norm."""
     m = CharModel(hidden_size=8, dtype="float64", seed=0, init_scale=0.5)
-    m.fit(NAMES, iterations=1)
+    m.fit(NAMES, iterations=1, optimizer="sgd", batch_size=1)
     before = weights(m)
     m.fit(NAMES, iterations=1, lr=1.0, clip_norm=0.01)
     delta = math.sqrt(sum(float(((m.params[k] - before[k]) ** 2).sum()) for k in before))
@@ -242,7 +242,7 @@ def test_clip_norm_bounds_the_update():
 
 def test_clip_by_value_bounds_the_update():
     m = CharModel(hidden_size=8, dtype="float64", seed=0, init_scale=0.5)
-    m.fit(NAMES, iterations=1)
+    m.fit(NAMES, iterations=1, optimizer="sgd", batch_size=1)
     before = weights(m)
     m.fit(NAMES, iterations=1, lr=1.0, clip=0.001)
     for k in before:
@@ -283,7 +283,8 @@ def test_stream_mode_carries_state_like_truncated_bptt():
     text = "hello world, hello fastrnn\n" * 2
     S = 7
     m = CharModel(hidden_size=10, dtype="float64", seed=8)
-    m.fit(text, mode="stream", iterations=10, seq_length=S, lr=0.05, clip=5.0)
+    m.fit(text, mode="stream", iterations=10, seq_length=S, optimizer="sgd", lr=0.05,
+          clip=5.0, batch_size=1)
     ref = CharModel(text, hidden_size=10, dtype="float64", seed=8)
     data = ref.vocab.encode(text)
     n_windows = -(-(len(data) - 1) // S)
@@ -326,10 +327,12 @@ def test_validation_loss_reported():
 
 
 def test_validation_does_not_change_training():
+    # the guards act on evaluations by design (tests/test_trainer.py); off here
+    off = dict(keep_best=False, patience=0, lr_decay=1.0)
     a = CharModel(hidden_size=8, dtype="float64", seed=0)
-    a.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=1)
+    a.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=1, **off)
     b = CharModel(hidden_size=8, dtype="float64", seed=0)
-    b.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=100)
+    b.fit(NAMES, iterations=10, val_fraction=0.2, eval_every=100, **off)
     assert_same_weights(weights(a), weights(b))
 
 
@@ -459,6 +462,11 @@ def test_sample_before_fit():
     ({"smoothing": 1.0}, ValueError, "smoothing"),
     ({"callback": 3}, TypeError, "callback"),
     ({"sample_every": -1}, ValueError, "sample_every"),
+    ({"patience": -1}, ValueError, "patience"),
+    ({"lr_decay": 0}, ValueError, "lr_decay"),
+    ({"lr_decay": 1.5}, ValueError, "lr_decay"),
+    ({"lr_patience": 0}, ValueError, "lr_patience"),
+    ({"keep_best": "yes"}, TypeError, "keep_best"),
 ])
 def test_fit_bad_arguments(kw, exc, word):
     m = CharModel(hidden_size=4, seed=0)
@@ -511,5 +519,6 @@ def test_fit_defaults_to_previous_settings():
     m.fit(STREAM, iterations=1)
     assert m.train_config == {"mode": "stream", "batch_size": 2, "seq_length": 9,
                               "optimizer": "adagrad", "lr": 0.1, "clip": 0.0,
-                              "clip_norm": 3.0, "val_fraction": 0.0}
+                              "clip_norm": 3.0, "val_fraction": 0.0, "keep_best": False,
+                              "patience": 10, "lr_decay": 0.5, "lr_patience": 4}
     assert m.optimizer.name == "adagrad"

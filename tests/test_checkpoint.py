@@ -175,7 +175,7 @@ def test_model_roundtrip(tmp_path, cell):
 
 def test_checkpoint_contents(tmp_path):
     m = CharModel(hidden_size=5, seed=1)
-    m.fit(NAMES, iterations=3)
+    m.fit(NAMES, iterations=3, optimizer="sgd")
     p = tmp_path / "m.npz"
     m.save(p)
     arrays, meta = ckpt.load_npz(p)
@@ -288,7 +288,7 @@ def test_resume_twice_through_files(tmp_path):
 
 def test_resume_on_other_text_restarts_the_data_position(tmp_path):
     m = CharModel(hidden_size=6, dtype="float64", seed=0)
-    m.fit(NAMES, iterations=3)
+    m.fit(NAMES, iterations=3, batch_size=1)
     m.save(tmp_path / "m.npz")
     r = CharModel.load(tmp_path / "m.npz")
     r.fit("anna\nbob\n", iterations=2)

@@ -1,7 +1,10 @@
 """The ``fastrnn`` command: end to end in a subprocess, and every bad input in process."""
 
+import argparse
+import contextlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,23 +139,29 @@ def test_embedded_corpus_quiet(tmp_path):
     assert len(fastrnn.load(out).vocab) == 27
 
 
-def test_ctrl_c_saves_checkpoint(corpus, tmp_path):
-    out = tmp_path / "m.npz"
+def interrupt_training(*args, wait=0.3):
+    """Start ``fastrnn train *args``, send SIGINT once it trains; ``(header, status, stderr)``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "fastrnn", "train", str(corpus), "--iterations",
-                          "100000000", "--hidden", "16", "--out", str(out)],
+    p = subprocess.Popen([sys.executable, "-m", "fastrnn", "train", *map(str, args)],
                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
         header = p.stderr.readline()  # written once training has started
         assert header.startswith("training"), header
-        time.sleep(0.3)
+        time.sleep(wait)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
             p.kill()
-    assert p.returncode == 130, err
+    return header, p.returncode, err
+
+
+def test_ctrl_c_saves_checkpoint(corpus, tmp_path):
+    out = tmp_path / "m.npz"
+    _, status, err = interrupt_training(corpus, "--iterations", 100000000, "--hidden", 16,
+                                        "--out", out)
+    assert status == 130, err
     assert "Traceback" not in err
     assert "interrupted at iteration" in err and str(out) in err
     m = fastrnn.load(out)
@@ -264,6 +273,14 @@ BAD = [
     (["train", "--seed", "-1"], "--seed"),
     (["train", "--sample-every", "-3"], "--sample-every"),
     (["train", "--iterations", "5", "--epochs", "5"], "not allowed with"),
+    (["train", "--patience", "-1"], "--patience"),
+    (["train", "--lr-decay", "0"], "--lr-decay: must be a number in (0, 1]"),
+    (["train", "--lr-decay", "1.5"], "--lr-decay"),
+    (["train", "--lr-patience", "0"], "--lr-patience"),
+    (["train", "--eval-every", "0"], "--eval-every"),
+    (["train", "{names}", "--log", "{dir}/nope/log.csv"], "does not exist"),
+    (["info", "{names}"], "not a fastrnn checkpoint"),
+    (["plot", "{dir}/missing.npz"], "No such file"),
     (["sample", "{model}", "-n", "0"], "-n"),
     (["sample", "{model}", "--temperature", "-1"], "--temperature"),
     (["sample", "{model}", "--top-k", "-1"], "--top-k"),
@@ -301,34 +318,55 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def _info(step, steps, val=None):
-    return TrainInfo(iteration=step, loss=2.0, smooth_loss=2.5, epoch=0.1, step=step,
-                     steps=steps, val_loss=val, samples=None, elapsed=0.01 * step, model=None)
+def _info(step, steps, val=None, iteration=None, evaluated=False, elapsed=None):
+    return TrainInfo(iteration=step if iteration is None else iteration, loss=2.0,
+                     smooth_loss=2.5, epoch=0.1, step=step, steps=steps, val_loss=val,
+                     samples=None, elapsed=0.01 * step if elapsed is None else elapsed,
+                     model=None, evaluated=evaluated, lr=0.005)
 
 
 def test_progress_bar_on_a_terminal():
     s = FakeTTY()
-    p = cli.Progress(50, s, tty=True)
+    p = cli.Progress(50, s, tty=True, width=80)
     for i in range(1, 51):
         p.last_draw = 0.0  # do not throttle in the test
         p.update(_info(i, 50, val=1.9 if i == 25 else None))
     p.close()
     text = s.getvalue()
     assert text.count("\r") >= 50 and text.endswith("\n")
-    assert "[########################] 100%" in text
-    assert "iter 50" in text and "loss 2.500" in text and "it/s" in text and "ETA 0:00" in text
-    assert "val 1.900" in text
+    last = text.split("\r")[-1]
+    assert re.match(r"\[#{10,30}\] 100%", last), last
+    assert "iter 50" in last and "loss 2.500" in last and "it/s" in last and "ETA 0:00" in last
+    assert "val 1.900" in last
+    assert all(len(seg.replace("\x1b[K", "").rstrip("\n")) <= 79 for seg in text.split("\r"))
+
+
+@pytest.mark.parametrize("width", [1, 5, 12, 20, 30, 40, 50, 60, 70, 80, 100, 200])
+def test_progress_line_never_exceeds_the_width(width):
+    p = cli.Progress(10**9, io.StringIO(), tty=True, width=width)
+    p.val = 123.456
+    for step, elapsed in ((1, 0.0), (12345678, 3.0), (10**9 - 1, 1e6), (10**9, 1e-9)):
+        line = p.line(_info(step, 10**9, iteration=step + 10**8, elapsed=elapsed))
+        assert len(line) <= width - 1 or (width == 1 and line == "")
+        if width >= 8:
+            assert "%" in line  # the percentage is the last thing dropped
+    # wide terminals get the whole line, narrow ones lose the bar first, then it/s, iter
+    wide = cli.Progress(10, io.StringIO(), tty=True, width=120).line(_info(5, 10))
+    assert wide.startswith("[") and "it/s" in wide and "iter 5" in wide and "ETA" in wide
+    narrow = cli.Progress(10, io.StringIO(), tty=True, width=40).line(_info(5, 10))
+    assert not narrow.startswith("[") and "loss 2.500" in narrow and "ETA" in narrow
 
 
 def test_progress_plain_lines_when_not_a_terminal():
     s = io.StringIO()
     p = cli.Progress(100, s, tty=False)
     for i in range(1, 101):
-        p.update(_info(i, 100))
+        p.update(_info(i, 100, evaluated=i % 20 == 0, val=2.0 if i % 20 == 0 else None))
     p.close()
     lines = s.getvalue().splitlines()
-    assert len(lines) == 10 and "\r" not in s.getvalue()
-    assert lines[-1].startswith("100/100")
+    assert len(lines) == 5 and "\r" not in s.getvalue()  # one line per evaluation
+    assert lines[-1].startswith("100/100") and "val 2.000" in lines[-1]
+    assert "lr 0.005" in lines[-1] and "elapsed" in lines[-1]
 
 
 def test_progress_disabled():
@@ -337,6 +375,142 @@ def test_progress_disabled():
     p.update(_info(1, 10))
     p.close()
     assert s.getvalue() == ""
+
+
+def _options(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((name, a) for _, a in _options(sub))
+        else:
+            yield parser.prog, action
+
+
+def test_every_option_states_its_default():
+    seen = 0
+    for cmd, action in _options(cli.build_parser()):
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            continue
+        if not action.option_strings and action.nargs is None:
+            continue  # a required positional (MODEL): no default to state
+        seen += 1
+        assert "default" in (action.help or ""), (cmd, action.option_strings or action.dest)
+    assert seen >= 35
+    lr = [a for _, a in _options(cli.build_parser()) if "--lr" in a.option_strings][0]
+    assert "adam 0.005" in lr.help and "{" not in lr.help  # not a Python dict
+
+
+def test_train_help_lists_the_guards(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for opt in ("--keep-best", "--patience", "--lr-decay", "--lr-patience", "--log",
+                "--eval-every"):
+        assert opt in out
+
+
+# ----------------------------------------------- learning curve, info, plot, guards
+@pytest.fixture(scope="module")
+def val_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("val")
+    (d / "names.txt").write_text(NAMES * 6)
+    out = d / "v.npz"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main([str(a) for a in ("train", d / "names.txt", "--iterations", 120,
+                                         "--hidden", 16, "--seed", 0, "--val-fraction",
+                                         "0.2", "--eval-every", 20, "--out", out, "--log",
+                                         "-n", 0)])
+    assert rc == 0, err.getvalue()
+    return out, subprocess.CompletedProcess([], rc, "", err.getvalue())
+
+
+def test_train_log_and_keep_best_messages(val_model):
+    out, r = val_model
+    log = out.with_suffix(".csv")
+    rows = log.read_text().splitlines()
+    assert rows[0] == "iteration,elapsed,train_loss,val_loss,lr" and len(rows) == 1 + 6
+    assert f"learning curve written to {log}" in r.stderr
+    assert "keep-best" in r.stderr.splitlines()[0] and "threads" in r.stderr.splitlines()[0]
+    m = fastrnn.load(out)
+    assert "best val loss" in r.stderr and m.best is not None
+    assert f"at iteration {m.best['iteration']}" in r.stderr
+    assert len(m.history["iteration"]) == 6
+
+
+def test_log_json(corpus, tmp_path):
+    log = tmp_path / "curve.json"
+    rc = cli.main(["train", str(corpus), "--iterations", "10", "--hidden", "8", "--quiet",
+                   "--eval-every", "5", "--out", str(tmp_path / "m.npz"), "--log", str(log)])
+    assert rc == 0
+    rows = __import__("json").loads(log.read_text())
+    assert [r["iteration"] for r in rows] == [5, 10] and rows[0]["val_loss"] is None
+
+
+def test_info(val_model, capsys):
+    out, _ = val_model
+    rc, text, err = call(["info", out], capsys)
+    assert rc == 0, err
+    m = fastrnn.load(out)
+    assert "rnn character model" in text and "hidden 16" in text
+    assert f"{len(m.vocab)} chars" in text
+    assert "iterations 120" in text and "complete" in text
+    assert f"best val loss {m.best['val_loss']:.3f} at iteration {m.best['iteration']}" in text
+    assert "history: 6 evaluations" in text
+
+
+def test_plot_command(val_model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, _ = val_model
+    png = tmp_path / "curve.png"
+    rc, _, err = call(["plot", out, "-o", png], capsys)
+    assert rc == 0, err
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in err
+
+
+def test_plot_command_without_matplotlib(val_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    rc, out, err = call(["plot", val_model[0], "-o", tmp_path / "c.png"], capsys)
+    assert rc == 2 and 'pip install "fastrnn[plot]"' in one_error_line(err)
+
+
+def test_diverging_learning_rate_does_not_exit_0(tmp_path, capsys):
+    rc, _, err = call(["train", "--lr", "1e9", "--iterations", 50, "--out",
+                       tmp_path / "m.npz"], capsys)
+    assert rc == 2
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("fastrnn: error: training diverged") and "learning rate" in line
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_long_lines_warning(tmp_path, capsys):
+    f = tmp_path / "one_line.txt"
+    f.write_text("the cat sat on the mat. " * 100 + "\n")
+    rc, out, err = call(["train", f, "--iterations", 1, "--hidden", 4, "-n", 0, "--out",
+                         tmp_path / "m.npz"], capsys)
+    assert rc == 0
+    assert "fastrnn: warning: lines mode" in err and "--mode stream" in err
+
+
+def test_resume_after_interrupt_ends_at_the_original_budget(corpus, tmp_path):
+    out = tmp_path / "m.npz"
+    budget = 20000
+    header, status, err = interrupt_training(corpus, "--iterations", budget, "--hidden", 8,
+                                             "--batch-size", 1, "--eval-every", 1000,
+                                             "--out", out, wait=0)
+    assert f"{budget} steps" in header, header
+    assert status == 130, err
+    done = fastrnn.load(out).iteration
+    assert 1 <= done < budget
+    r = run("train", corpus, "--resume", out, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming at iteration {done}" in r.stderr
+    assert f"{budget} steps" in r.stderr.splitlines()[0]
+    lines = [s for s in r.stderr.splitlines() if s[:1].isdigit()]
+    assert lines and all(s.split()[0].endswith(f"/{budget}") for s in lines)
+    assert lines[-1].startswith(f"{budget}/{budget}")
+    assert fastrnn.load(out).iteration == budget
 
 
 def test_read_text_normalises(tmp_path):

@@ -47,7 +47,7 @@ from . import _ext
 from .checkpoint import load_npz, new_meta, save_npz_atomic
 from .models import LSTM, RNN
 from .optim import OPTIMIZERS, Optimizer, SGD, clip_by_norm, clip_by_value
-from ._validation import MACHINE_MEMORY, as_dtype, finite_float, positive_int
+from ._validation import MACHINE_MEMORY, as_dtype, check_sizes, finite_float, positive_int
 from .vocab import NEWLINE, Vocab
 
 CELLS = {"rnn": RNN, "lstm": LSTM}
@@ -596,6 +596,7 @@ class CharModel:
         if max_length is None:
             max_length = 50 if self.mode == "lines" else 200
         max_length = positive_int(max_length, "max_length")
+        check_sizes({"max_length": (2 * max_length,)}, 8, f"max_length={max_length}")
         if n * (max_length + 64) > MACHINE_MEMORY:        # the strings returned
             raise ValueError(f"n={n} samples of max_length={max_length} would not fit in "
                              "this machine's memory")

@@ -52,6 +52,9 @@ EXPLODE_FACTOR = 100.0
 the larger of the model's first one and ``log(output_size)`` (uniform guessing)."""
 
 
+_NO_TARGETS = object()
+
+
 class _RWLock:
     """Many readers or one writer; a waiting writer holds back new readers."""
 
@@ -132,8 +135,8 @@ class _Model:
         for v, n in ((H, "hidden_size"), (X, "input_size"), (Y, "output_size")):
             positive_int(v, n)
         # the parameters, their gradients and the float64 initial draw
-        check_sizes(cls._shapes_of(H, X, Y), itemsize, f"{cls.__name__}(H={H}, X={X}, Y={Y})",
-                    copies=3)
+        check_sizes(cls._shapes_of(H, X, Y), itemsize, f"{cls.__name__}(input_size={X}, "
+                    f"hidden_size={H}, output_size={Y})", copies=3)
 
     def _checked_params(self):
         """``self.params`` after checking it still holds the arrays the kernels need
@@ -206,6 +209,9 @@ class _Model:
                 params[name] = np.zeros(shape)
             else:
                 params[name] = g.standard_normal(shape) * scale
+                if params[name].size and np.abs(params[name]).max() >= np.finfo(dtype).max:
+                    raise ValueError(f"init_scale={scale} makes the initial weights overflow "
+                                     f"{dtype.name}")
         self._bias_init(params)
         self._init_from(params, dtype)
 
@@ -258,6 +264,12 @@ class _Model:
             cache[key] = ws
         return ws
 
+    def _batch(self, batch):
+        B = positive_int(batch, "batch")
+        check_sizes({"the state": (B, self.hidden_size)}, 2 * self.dtype.itemsize,
+                    f"batch={B}")
+        return B
+
     def zero_grads(self):
         """A dict of zero gradients ``{"d" + name: zeros_like(param)}``."""
         return {"d" + k: np.zeros_like(v) for k, v in self.params.items()}
@@ -267,12 +279,12 @@ class _Model:
         """Total number of scalar parameters."""
         return int(sum(v.size for v in self.params.values()))
 
-    def _run_forward(self, X, state, Y=None):
+    def _run_forward(self, X, state, Y=_NO_TARGETS):
         """Check ``X`` (and ``Y``, before any work) and ``state``, then run the recurrence
         into the workspace. Returns ``(kernels, x, dense, T, B, y, state arrays, ws)``."""
         self._checked_params()
         x, dense, T, B = self._inputs(X)
-        y = None if Y is None else self._targets(Y, T, B)
+        y = None if Y is _NO_TARGETS else self._targets(Y, T, B)
         st = self._state(state, B)
         ws = self._workspace(T, B)
         k = _ext.kernels()
@@ -426,7 +438,7 @@ class _Model:
         self._checked_params()
         x, dense, T, B = self._inputs(X)
         if dense:
-            raise TypeError("train_step takes index inputs; use loss_and_grads for dense x")
+            raise TypeError("train_step takes index inputs X; use loss_and_grads for dense x")
         y = self._targets(Y, T, B)
         st = self._state(state, B)
         lr = finite_float(lr, "lr", dtype=self.dtype)
@@ -518,7 +530,7 @@ class RNN(_Model):
 
     def initial_state(self, batch=1):
         """Zero state ``a0 (B, H)``."""
-        return np.zeros((positive_int(batch, "batch"), self.hidden_size), self.dtype)
+        return np.zeros((self._batch(batch), self.hidden_size), self.dtype)
 
     def _state(self, state, B):
         if state is None:
@@ -600,7 +612,7 @@ class LSTM(_Model):
 
     def __init__(self, input_size, hidden_size, output_size=None, *, dtype=np.float32,
                  seed=None, rng=None, init_scale=0.01, forget_bias=1.0):
-        self._forget_bias = finite_float(forget_bias, "forget_bias")
+        self._forget_bias = finite_float(forget_bias, "forget_bias", dtype=as_dtype(dtype))
         self._random_init(input_size, hidden_size, output_size, dtype, seed, rng, init_scale)
 
     def _bias_init(self, params):
@@ -622,7 +634,7 @@ class LSTM(_Model):
 
     def initial_state(self, batch=1):
         """Zero state ``(a0, c0)``, each ``(B, H)``."""
-        B = positive_int(batch, "batch")
+        B = self._batch(batch)
         return (np.zeros((B, self.hidden_size), self.dtype),
                 np.zeros((B, self.hidden_size), self.dtype))
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import _ext
-from ._validation import finite_float, representable
+from ._validation import all_finite, finite_float, representable
 
 
 def _grad_arrays(grads):
@@ -27,6 +27,9 @@ def _grad_arrays(grads):
         if not g.flags.writeable:
             raise ValueError(f"grads[{k!r}] is read-only")
         out.append(g)
+    if not all_finite(out):
+        raise ValueError("grads hold NaN or infinity (training diverged? lower the learning "
+                         "rate)")
     return out
 
 
@@ -48,7 +51,7 @@ def _check_update(ps, gs, lr, step_bound, what):
     parameters' dtype (nothing is written then). ``step_bound`` None: no bound known."""
     gmax = _absmax(gs)
     if not np.isfinite(gmax):
-        raise ValueError(f"{what}: the gradients hold NaN or infinity (training diverged? "
+        raise ValueError(f"{what}: grads hold NaN or infinity (training diverged? "
                          "lower the learning rate or clip the gradients)")
     for p in ps[:1]:
         representable(lr, "lr", p.dtype)
@@ -86,7 +89,16 @@ def clip_by_value(grads, max_value, *, inplace=True):
 
 def global_norm(grads):
     """The global L2 norm ``sqrt(sum of squares)`` over all gradients (float64)."""
-    return float(_ext.kernels().global_norm(_grad_arrays(grads)))
+    return _norm(_grad_arrays(grads))
+
+
+def _norm(arrays):
+    norm = float(_ext.kernels().global_norm(arrays))
+    if not np.isfinite(norm):        # finite gradients whose squares overflow: rescale
+        m = _absmax(arrays)
+        norm = m * float(np.sqrt(sum(np.sum(np.square(g / m, dtype=np.float64))
+                                     for g in arrays)))
+    return norm
 
 
 def clip_by_norm(grads, max_norm):
@@ -99,9 +111,10 @@ def clip_by_norm(grads, max_norm):
     m = finite_float(max_norm, "max_norm", 0.0, strict=True)
     arrays = _grad_arrays(grads)
     k = _ext.kernels()
-    norm = float(k.global_norm(arrays))
+    norm = _norm(arrays)
     if not np.isfinite(norm):
-        raise ValueError("the gradients hold NaN or infinity; lower the learning rate")
+        raise ValueError(f"the global norm of grads overflows ({norm}); lower the learning "
+                         "rate")
     if norm > m:
         k.scale_(arrays, m / norm)
     return norm
@@ -110,11 +123,13 @@ def clip_by_norm(grads, max_norm):
 def _pairs(params, grads):
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
     ps, gs = [], []
     for name, p in params.items():
         key = "d" + name
         if key not in grads:
-            raise ValueError(f"grads is missing {key!r} for parameter {name!r}")
+            raise ValueError(f"grads is missing {key!r} for params[{name!r}]")
         g = grads[key]
         if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
             raise TypeError(f"params[{name!r}] and grads[{key!r}] must be ndarrays")
@@ -215,8 +230,8 @@ class Adam(Optimizer):
         ms, vs = self._state_for(self.m, params), self._state_for(self.v, params)
         b = self._ratio_bound(self.t + 1)
         _check_update(ps, gs, self.lr, lambda g: b, "Adam")
-        if ps and _absmax(gs) ** 2 >= float(np.finfo(ps[0].dtype).max) / 2:
-            raise ValueError("Adam: the squared gradients overflow the "
+        if ps and _absmax(gs) * _absmax(gs) >= float(np.finfo(ps[0].dtype).max) / 2:
+            raise ValueError("Adam: the squared grads overflow the "
                              f"{ps[0].dtype.name} second moment; lower the learning rate")
         self.t += 1
         _ext.kernels().adam_update_(ps, gs, ms, vs, self.lr, self.beta1, self.beta2,
@@ -266,7 +281,8 @@ class Adagrad(Optimizer):
         mems = self._state_for(self.mem, params)
         # |g| / sqrt(mem + g^2 + eps) <= 1 (once g^2 is known not to overflow mem)
         _check_update(ps, gs, self.lr, lambda g: 1.0, "Adagrad")
-        if ps and _absmax(gs) ** 2 + _absmax(mems) >= float(np.finfo(ps[0].dtype).max) / 2:
+        gmax = _absmax(gs)
+        if ps and gmax * gmax + _absmax(mems) >= float(np.finfo(ps[0].dtype).max) / 2:
             raise ValueError("Adagrad: the accumulated squared gradients overflow "
                              f"{ps[0].dtype.name}; lower the learning rate")
         _ext.kernels().adagrad_update_(ps, gs, mems, self.lr, self.eps)

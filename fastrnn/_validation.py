@@ -18,6 +18,10 @@ try:  # one C pass for (min, max) of an index array; NumPy's two reductions othe
     from fastrnn._ops import index_bounds as _index_bounds
 except ImportError:  # pragma: no cover - without the compiled modules
     _index_bounds = None
+try:  # one C pass over the exponent bits; NumPy's sums otherwise
+    from fastrnn._ops import all_finite as _all_finite
+except ImportError:  # pragma: no cover - without the compiled modules (or an older build)
+    _all_finite = None
 
 
 def _bounds(arr):
@@ -222,11 +226,14 @@ def check_sizes(shapes, itemsize, what, copies=1):
 
 
 def all_finite(arrays):
-    """True when every array of the sequence is free of NaN and infinity.
+    """True when every array of the sequence (C-contiguous float32/float64) is free of
+    NaN and infinity.
 
-    One sum per array (no temporary): a sum is finite whenever its terms are, and NaN
-    or infinite as soon as one is; only a sum that overflows from finite terms needs
-    the exact test."""
+    ``_ops.all_finite`` when compiled (one pass over the exponent bits); else one sum per
+    array (no temporary): a sum is finite whenever its terms are, and NaN or infinite as
+    soon as one is; only a sum that overflows from finite terms needs the exact test."""
+    if _all_finite is not None:
+        return _all_finite(arrays)
     with np.errstate(over="ignore", invalid="ignore"):
         for a in arrays:
             if not math.isfinite(a.sum()) and not np.isfinite(a).all():

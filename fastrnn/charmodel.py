@@ -464,6 +464,7 @@ class CharModel:
                 if clip_norm is not None:
                     clip_by_norm(grads, clip_norm)
                 opt.step(net.params, grads)
+                net._watch_loss(loss, Y)        # train_step does it on the fused path
             # advance the cursor (only after a completed update)
             if mode == "lines":
                 cur["pos"] += b

@@ -57,7 +57,7 @@ def _check_update(ps, gs, lr, step_bound, what):
         representable(lr, "lr", p.dtype)
         big = float(np.finfo(p.dtype).max)
         bound = step_bound(gmax)
-        if bound is not None and _absmax(ps) + lr * bound >= big / 2:
+        if bound is not None and _absmax(ps) + abs(lr) * bound >= big / 2:
             raise ValueError(f"{what}: lr={lr} times gradients up to {gmax:.3g} would overflow "
                              f"the {p.dtype.name} parameters; lower the learning rate")
 

@@ -145,7 +145,7 @@ def make_model(cell, dtype):
 
 
 # --------------------------------------------------------------------- calls
-KINDS = ("model", "ctor", "from_params", "optim", "clip", "charmodel", "vocab")
+KINDS = ("model", "ctor", "from_params", "optim", "clip", "charmodel", "vocab", "course")
 
 
 def build_call(c, kind=None):
@@ -196,6 +196,8 @@ def _build_call(c, dtype, kind):
         return _clip_call(c, dtype)
     if kind == "charmodel":
         return _charmodel_call(c, cell, dtype)
+    if kind == "course":
+        return _course_call(c, cell)
     return _vocab_call(c)
 
 
@@ -420,6 +422,106 @@ def _vocab_call(c):
     return "Vocab.decode(...)", lambda: v.decode(np.asarray(ix).reshape(-1)
                                                    if isinstance(ix, np.ndarray) else ix), \
         ["ix", "indices", "index", "decode"]
+
+
+def _spoil_params(c, params):
+    """Spoil one entry of a course parameter dict; return its name."""
+    name = c.pick(sorted(params))
+    r = c.integer(0, 3)
+    if r == 0:
+        del params[name]
+    elif r == 1:
+        params[name] = np.zeros(tuple(0 if i == 0 else d for i, d in
+                                      enumerate(np.shape(params[name]))))
+    else:
+        params[name] = hostile_float_array(c, np.shape(params[name]), np.float64)
+    return name
+
+
+def _course_call(c, cell):
+    """The Sequence Models course functions (fastrnn.course), float64 like the course."""
+    from fastrnn.course import dinosaurus as dino, step_by_step as sbs
+
+    which = c.pick(["sample", "optimize", "clip", "rnn_forward", "sbs_rnn", "sbs_lstm"])
+    n_a, n_x, m, T = 5, V, c.integer(1, 3), c.integer(1, 4)
+    np.random.seed(0)
+    p = dino.initialize_parameters(n_a, n_x, n_x)
+    bad = []
+    if which == "sample":
+        chars = {ch: i for i, ch in enumerate("\nabcde")}
+        seed = 0
+        r = c.integer(0, 2)
+        if r == 0:
+            bad.append(_spoil_params(c, p))
+            bad += ["parameters", "shape", "size"]
+        elif r == 1:
+            seed = hostile_scalar(c, "int")
+            bad.append("seed")
+        else:
+            chars = c.pick([{}, {"a": 0}, {"\n": 99}, None, {"\n": 0, "a": 2**70}])
+            bad += ["char_to_ix", "newline"]
+        return f"course.sample(seed={seed!r})", lambda: dino.sample(p, chars, seed), bad
+    if which in ("optimize", "rnn_forward"):
+        X = [None] + [c.integer(0, n_x - 1) for _ in range(T)]
+        Y = X[1:] + [0]
+        a0 = np.zeros((n_a, 1))
+        lr = 0.01
+        r = c.integer(0, 3)
+        if r == 0:
+            bad.append(_spoil_params(c, p))
+            bad += ["parameters", "shape", "size"]
+        elif r == 1:
+            X = hostile_indices(c, n_x, T + 1, 1)
+            X = X.ravel().tolist() if isinstance(X, np.ndarray) and X.ndim == 2 else X
+            bad += ["X", "Y"]
+        elif r == 2:
+            lr = hostile_scalar(c, "float")
+            bad += ["learning_rate", "lr"]
+        else:
+            a0 = hostile_float_array(c, (n_a, 1), np.float64)
+            bad += ["a_prev", "a0"]
+
+        def fn():
+            pp = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                  for k, v in p.items()}
+            if which == "optimize":
+                return dino.optimize(X, Y, a0, pp, lr), pp
+            return dino.rnn_forward(X, Y, a0, pp, n_x)[:1]
+        return f"course.{which}(X={X!r:.60}, lr={lr!r})", fn, bad
+    if which == "clip":
+        g = {"dWaa": np.ones((n_a, n_a)), "dWax": np.ones((n_a, n_x)),
+             "dWya": np.ones((n_x, n_a)), "db": np.ones((n_a, 1)), "dby": np.ones((n_x, 1))}
+        mv = 5.0
+        if c.integer(0, 1):
+            mv = hostile_scalar(c, "float")
+            bad.append("maxValue")
+        else:
+            bad.append(_spoil_params(c, g))
+            bad += ["gradients"]
+        return f"course.clip(maxValue={mv!r})", lambda: dino.clip(g, mv), bad
+    x = np.full((n_x, m, T), 0.1)
+    a0 = np.zeros((n_a, m))
+    if which == "sbs_rnn":
+        params = {"Waa": p["Waa"], "Wax": p["Wax"], "Wya": p["Wya"], "ba": p["b"],
+                  "by": p["by"]}
+        fn_ = sbs.rnn_forward
+    else:
+        rng = np.random.default_rng(0)
+        params = {k: rng.standard_normal((n_a, n_a + n_x)) for k in ("Wf", "Wi", "Wc", "Wo")}
+        params.update({k: np.zeros((n_a, 1)) for k in ("bf", "bi", "bc", "bo")})
+        params.update(Wy=rng.standard_normal((n_x, n_a)), by=np.zeros((n_x, 1)))
+        fn_ = sbs.lstm_forward
+    r = c.integer(0, 2)
+    if r == 0:
+        bad.append(_spoil_params(c, params))
+        bad += ["parameters", "shape", "size"]
+    elif r == 1:
+        x = hostile_float_array(c, (n_x, m, T), np.float64)
+        bad += ["x"]
+    else:
+        a0 = hostile_float_array(c, (n_a, m), np.float64)
+        bad += ["a0"]
+    return f"course.{which}", lambda: fn_(x, a0, params)[0], bad
 
 
 def _probe(model):

@@ -355,3 +355,25 @@ def test_cli_never_prints_a_traceback(tmp_path, args):
     assert r.returncode in (0, 2), r.stderr
     if r.returncode == 2:
         assert r.stderr.startswith("fastrnn: error: ") and r.stderr.count("\n") == 1
+
+
+def test_exploding_loss_warns_once_in_fit_with_adam():
+    cm = fastrnn.CharModel(hidden_size=8, seed=0)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        cm.fit("anna\nbob\ncarla\ndave\neve\n", iterations=60, optimizer="adam", lr=1e3,
+               clip=0)
+    hits = [x for x in w if issubclass(x.category, RuntimeWarning)
+            and "lower the learning rate" in str(x.message)]
+    assert len(hits) == 1
+
+
+def test_course_update_that_would_overflow_raises_before_writing():
+    from fastrnn.course import dinosaurus as dino
+    np.random.seed(0)
+    p = dino.initialize_parameters(5, 6, 6)
+    before = {k: v.copy() for k, v in p.items()}
+    with pytest.raises(ValueError, match="overflow"):
+        dino.optimize([None, 1, 2, 3], [1, 2, 3, 0], np.zeros((5, 1)), p, 1.7e308)
+    for k in before:
+        np.testing.assert_array_equal(p[k], before[k])

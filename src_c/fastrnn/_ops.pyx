@@ -8,7 +8,7 @@ enforced by the typed memoryviews.
 
 from cython cimport floating
 from libc.math cimport sqrt
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 
 import numpy as np
@@ -319,3 +319,39 @@ def index_bounds(const int64_t[::1] v):
             if x > hi:
                 hi = x
     return lo, hi
+
+
+cdef inline bint _nonfinite_bits32(const uint32_t* u, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef uint32_t bad = 0
+    for i in range(n):       # exponent all ones: inf or NaN (integer ops: vectorised)
+        bad |= <uint32_t>((u[i] & 0x7f800000u) == 0x7f800000u)
+    return bad != 0
+
+
+cdef inline bint _nonfinite_bits64(const uint64_t* u, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef uint64_t bad = 0
+    for i in range(n):
+        bad |= <uint64_t>((u[i] & 0x7ff0000000000000u) == 0x7ff0000000000000u)
+    return bad != 0
+
+
+def _finite_one(const floating[::1] a):
+    cdef bint bad
+    with nogil:
+        if floating is float:
+            bad = _nonfinite_bits32(<const uint32_t*>&a[0], a.shape[0])
+        else:
+            bad = _nonfinite_bits64(<const uint64_t*>&a[0], a.shape[0])
+    return not bad
+
+
+def all_finite(arrays):
+    """True when no array of the sequence (C-contiguous float32/float64) holds NaN or
+    infinity: one pass over the exponent bits of each (the public API's finiteness
+    check of parameters and gradients)."""
+    for a in arrays:
+        if a.size and not _finite_one(a.reshape(-1)):
+            return False
+    return True

@@ -157,7 +157,8 @@ class _Model:
         return p
 
     def _finite_params(self, what):
-        if not all_finite(self._checked_params().values()):
+        p = self._checked_params()
+        if not all_finite([p[k] for k in self.param_names]):
             raise ValueError(f"the parameters hold NaN or infinity: cannot {what} (training "
                              "diverged? lower the learning rate)")
 
@@ -272,12 +273,12 @@ class _Model:
 
     def zero_grads(self):
         """A dict of zero gradients ``{"d" + name: zeros_like(param)}``."""
-        return {"d" + k: np.zeros_like(v) for k, v in self.params.items()}
+        return {"d" + k: np.zeros_like(self.params[k]) for k in self.param_names}
 
     @property
     def n_params(self):
         """Total number of scalar parameters."""
-        return int(sum(v.size for v in self.params.values()))
+        return int(sum(self.params[k].size for k in self.param_names))
 
     def _run_forward(self, X, state, Y=_NO_TARGETS):
         """Check ``X`` (and ``Y``, before any work) and ``state``, then run the recurrence
@@ -446,7 +447,7 @@ class _Model:
         if clip > 0:
             representable(abs(lr) * clip, "lr * clip (the largest update)", self.dtype)
         with self._lock.write():
-            params = list(self.params.values())
+            params = [self.params[k] for k in self.param_names]
             backup = self._backup
             if backup is None or any(b.shape != p.shape for b, p in zip(backup, params)):
                 backup = self._backup = [np.empty_like(p) for p in params]

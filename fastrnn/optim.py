@@ -283,7 +283,7 @@ class Adagrad(Optimizer):
         _check_update(ps, gs, self.lr, lambda g: 1.0, "Adagrad")
         gmax = _absmax(gs)
         if ps and gmax * gmax + _absmax(mems) >= float(np.finfo(ps[0].dtype).max) / 2:
-            raise ValueError("Adagrad: the accumulated squared gradients overflow "
+            raise ValueError("Adagrad: the accumulated squared grads overflow "
                              f"{ps[0].dtype.name}; lower the learning rate")
         _ext.kernels().adagrad_update_(ps, gs, mems, self.lr, self.eps)
 

@@ -425,7 +425,7 @@ def _vocab_call(c):
 
 
 def _spoil_params(c, params):
-    """Spoil one entry of a course parameter dict; return its name."""
+    """Spoil one entry of a course parameter dict; return the names an error may use."""
     name = c.pick(sorted(params))
     r = c.integer(0, 3)
     if r == 0:
@@ -435,7 +435,7 @@ def _spoil_params(c, params):
                                       enumerate(np.shape(params[name]))))
     else:
         params[name] = hostile_float_array(c, np.shape(params[name]), np.float64)
-    return name
+    return [name, "parameters", "shape", "size"]
 
 
 def _course_call(c, cell):
@@ -452,8 +452,7 @@ def _course_call(c, cell):
         seed = 0
         r = c.integer(0, 2)
         if r == 0:
-            bad.append(_spoil_params(c, p))
-            bad += ["parameters", "shape", "size"]
+            bad += _spoil_params(c, p)
         elif r == 1:
             seed = hostile_scalar(c, "int")
             bad.append("seed")
@@ -468,8 +467,7 @@ def _course_call(c, cell):
         lr = 0.01
         r = c.integer(0, 3)
         if r == 0:
-            bad.append(_spoil_params(c, p))
-            bad += ["parameters", "shape", "size"]
+            bad += _spoil_params(c, p)
         elif r == 1:
             X = hostile_indices(c, n_x, T + 1, 1)
             X = X.ravel().tolist() if isinstance(X, np.ndarray) and X.ndim == 2 else X
@@ -496,8 +494,7 @@ def _course_call(c, cell):
             mv = hostile_scalar(c, "float")
             bad.append("maxValue")
         else:
-            bad.append(_spoil_params(c, g))
-            bad += ["gradients"]
+            bad += _spoil_params(c, g)[:1] + ["gradients"]
         return f"course.clip(maxValue={mv!r})", lambda: dino.clip(g, mv), bad
     x = np.full((n_x, m, T), 0.1)
     a0 = np.zeros((n_a, m))
@@ -513,8 +510,7 @@ def _course_call(c, cell):
         fn_ = sbs.lstm_forward
     r = c.integer(0, 2)
     if r == 0:
-        bad.append(_spoil_params(c, params))
-        bad += ["parameters", "shape", "size"]
+        bad += _spoil_params(c, params)
     elif r == 1:
         x = hostile_float_array(c, (n_x, m, T), np.float64)
         bad += ["x"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -17,6 +18,10 @@ try:  # one C pass for (min, max) of an index array; NumPy's two reductions othe
     from fastrnn._ops import index_bounds as _index_bounds
 except ImportError:  # pragma: no cover - without the compiled modules
     _index_bounds = None
+try:  # one C pass over the exponent bits; NumPy's sums otherwise
+    from fastrnn._ops import all_finite as _all_finite
+except ImportError:  # pragma: no cover - without the compiled modules (or an older build)
+    _all_finite = None
 
 
 def _bounds(arr):
@@ -92,12 +97,7 @@ def index_array(a, name, high, ndim=None, allow_none=True, low=-1):
         lo, hi = _bounds(a)
         if lo >= low and hi < high:
             return a
-        arr = a
-        bad = lo if lo < low else hi
-        raise ValueError(
-            f"{name} holds index {bad}, outside [{low}, {high - 1}]"
-            + (" (-1 means no input)" if low == -1 else "")
-        )
+        _range_error(name, lo if lo < low else hi, low, high)
     if a is None:
         raise TypeError(f"{name} must be a sequence of integer indices, got None")
     if isinstance(a, (list, tuple)):
@@ -108,9 +108,16 @@ def index_array(a, name, high, ndim=None, allow_none=True, low=-1):
                 break
             if not isinstance(v, (numbers.Integral, np.integer)) or isinstance(v, bool):
                 raise TypeError(f"{name} must hold integer indices, got {type(v).__name__} {v!r}")
-    arr = np.asarray(a)
+            if not low <= v < high:      # before NumPy wraps or rejects a huge int
+                _range_error(name, int(v), low, high)
+    try:
+        arr = np.asarray(a)
+    except (ValueError, OverflowError) as exc:     # ragged nesting, ints beyond int64
+        raise ValueError(f"{name} must be a rectangular sequence of indices ({exc})") from None
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integer indices, got dtype {arr.dtype}")
+    if arr.size and arr.dtype.kind == "u" and arr.max() >= high:   # uint64 would wrap
+        _range_error(name, int(arr.max()), low, high)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
     if arr.size == 0:
@@ -118,35 +125,120 @@ def index_array(a, name, high, ndim=None, allow_none=True, low=-1):
     arr = np.ascontiguousarray(arr, dtype=INDEX_DTYPE)
     lo, hi = _bounds(arr)
     if lo < low or hi >= high:
-        bad = lo if lo < low else hi
-        raise ValueError(
-            f"{name} holds index {bad}, outside [{low}, {high - 1}]"
-            + (" (-1 means no input)" if low == -1 else "")
-        )
+        _range_error(name, lo if lo < low else hi, low, high)
     return arr
 
 
-def positive_int(v, name, minimum=1):
-    """``v`` as an int >= minimum (TypeError for non-integers, ValueError below minimum)."""
+def _range_error(name, bad, low, high):
+    raise ValueError(f"{name} holds index {bad}, outside [{low}, {high - 1}]"
+                     + (" (-1 means no input)" if low == -1 else ""))
+
+
+def index_int(v, name, low, high):
+    """One integer index ``v`` with ``low <= v < high`` (TypeError for non-integers)."""
+    if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+    v = int(v)
+    if not low <= v < high:
+        raise ValueError(f"{name} must be in [{low}, {high - 1}], got {v}")
+    return v
+
+
+def positive_int(v, name, minimum=1, maximum=None):
+    """``v`` as an int in ``[minimum, maximum]`` (TypeError for non-integers, ValueError
+    outside)."""
     if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
     v = int(v)
     if v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
 
 
-def finite_float(v, name, minimum=None, strict=False):
-    """``v`` as a finite float, optionally ``> minimum`` (strict) or ``>= minimum``."""
+def finite_float(v, name, minimum=None, strict=False, dtype=None):
+    """``v`` as a finite float, optionally ``> minimum`` (strict) or ``>= minimum``.
+
+    With ``dtype`` (float32/float64), ``v`` must also survive the cast to it: a value
+    that rounds to infinity, or a non-zero value that rounds to zero, is a ValueError
+    (the kernels compute in that dtype, so it would silently mean something else).
+    """
     if type(v) is not float and (isinstance(v, bool) or not isinstance(
             v, (numbers.Real, np.floating, np.integer))):
         raise TypeError(f"{name} must be a number, got {type(v).__name__} {v!r}")
-    v = float(v)
+    try:
+        v = float(v)
+    except OverflowError:                # an int beyond the float range
+        raise ValueError(f"{name} must be finite, got an integer of {int(v).bit_length()} "
+                         "bits") from None
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     if minimum is not None and (v <= minimum if strict else v < minimum):
         raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {v}")
+    if dtype is not None:
+        representable(v, name, dtype)
     return v
+
+
+def representable(v, name, dtype):
+    """Raise unless the float ``v`` is finite, and non-zero when ``v`` is, in ``dtype``."""
+    dt = np.dtype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        c = float(dt.type(v))
+    if not math.isfinite(c):
+        raise ValueError(f"{name}={v!r} overflows {dt.name} (the model's dtype): at most "
+                         f"{float(np.finfo(dt).max):.3g}")
+    if c == 0 and v != 0:
+        raise ValueError(f"{name}={v!r} rounds to 0 in {dt.name} (the model's dtype): use 0 "
+                         f"or at least {float(np.finfo(dt).smallest_subnormal):.3g}")
+    return v
+
+
+INT_MAX = 2**31 - 1
+"""The kernels index with C ints: no array they touch may hold more elements."""
+
+
+def _machine_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1 << 62
+
+
+MACHINE_MEMORY = _machine_memory()
+
+
+def check_sizes(shapes, itemsize, what, copies=1):
+    """Raise ValueError before allocating ``shapes`` (a dict name -> shape) when one array
+    has more elements than the kernels can index, or ``copies`` of them all need more than
+    the machine's memory."""
+    total = 0
+    for name, shape in shapes.items():
+        n = math.prod(shape)
+        if n > INT_MAX:
+            raise ValueError(f"{what}: {name} {tuple(shape)} would hold {n:,} elements; the "
+                             f"kernels take at most {INT_MAX:,}")
+        total += n * copies
+    if total * itemsize > MACHINE_MEMORY:
+        raise ValueError(f"{what} would need {total * itemsize / 2**30:,.1f} GiB; this machine "
+                         f"has {MACHINE_MEMORY / 2**30:,.1f} GiB")
+
+
+def all_finite(arrays):
+    """True when every array of the sequence (C-contiguous float32/float64) is free of
+    NaN and infinity.
+
+    ``_ops.all_finite`` when compiled (one pass over the exponent bits); else one sum per
+    array (no temporary): a sum is finite whenever its terms are, and NaN or infinite as
+    soon as one is; only a sum that overflows from finite terms needs the exact test."""
+    if _all_finite is not None:
+        return _all_finite(arrays)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for a in arrays:
+            if not math.isfinite(a.sum()) and not np.isfinite(a).all():
+                return False
+    return True
 
 
 def param_dict(parameters, keys, name="parameters"):

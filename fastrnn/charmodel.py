@@ -49,7 +49,7 @@ from ._config import threads
 from .checkpoint import load_npz, new_meta, save_npz_atomic
 from .models import LSTM, RNN
 from .optim import OPTIMIZERS, Optimizer, SGD, clip_by_norm, clip_by_value
-from ._validation import as_dtype, finite_float, positive_int
+from ._validation import MACHINE_MEMORY, as_dtype, check_sizes, finite_float, positive_int
 from .vocab import NEWLINE, Vocab
 
 CELLS = {"rnn": RNN, "lstm": LSTM}
@@ -674,6 +674,7 @@ class CharModel:
         elif eval_every is not None:
             run["eval_every"] = eval_every
         eval_every = run["eval_every"]
+        _check_cursor(cur, data, self.net)
         self.mode = mode
         self.train_config = {"mode": mode, "batch_size": B, "seq_length": S,
                              "optimizer": opt.name, "lr": float(opt.lr), "clip": clip,
@@ -715,6 +716,7 @@ class CharModel:
                 if clip_norm is not None:
                     clip_by_norm(grads, clip_norm)
                 opt.step(net.params, grads)
+                net._watch_loss(loss, Y)        # train_step does it on the fused path
             # advance the cursor (only after a completed update)
             if mode == "lines":
                 cur["pos"] += b
@@ -998,6 +1000,10 @@ class CharModel:
         if max_length is None:
             max_length = 50 if self.mode == "lines" else 200
         max_length = positive_int(max_length, "max_length")
+        check_sizes({"max_length": (2 * max_length,)}, 8, f"max_length={max_length}")
+        if n * (max_length + 64) > MACHINE_MEMORY:        # the strings returned
+            raise ValueError(f"n={n} samples of max_length={max_length} would not fit in "
+                             "this machine's memory")
         temperature = finite_float(temperature, "temperature", 0.0)
         top_k = positive_int(top_k, "top_k", minimum=0)
         if not isinstance(prime, str):
@@ -1177,12 +1183,80 @@ class CharModel:
                 m._best_params = {k: np.ascontiguousarray(a, m.dtype) for k, a in best.items()}
             m._run = meta.get("run")
             m.train_time = float(meta.get("train_time", 0.0))
+            _check_loaded(m)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"{bad} ({type(exc).__name__}: {exc})") from None
         if vocab is not None and vocab != m.vocab:
             raise ValueError(f"the checkpoint's vocabulary {m.vocab!r} differs from the "
                              f"expected {vocab!r}")
         return m
+
+
+def _check_cursor(cur, data, net):
+    """ValueError unless the data position ``cur`` (from a checkpoint of a run on the same
+    text and settings) fits ``data``: a damaged file must not reach the kernels."""
+    bad = "the checkpoint's data position does not fit this text (damaged file?): "
+    if data.mode == "lines":
+        perm = cur["perm"]
+        if not 0 <= cur["pos"] < data.n:
+            raise ValueError(f"{bad}line {cur['pos']} of {data.n}")
+        if perm is not None and (perm.shape != (data.n,) or not np.array_equal(
+                np.sort(perm), np.arange(data.n))):
+            raise ValueError(f"{bad}its line order is not a permutation of {data.n} lines")
+    else:
+        if not 0 <= cur["pos"] < data.per_epoch:
+            raise ValueError(f"{bad}window {cur['pos']} of {data.per_epoch}")
+        st = cur["state"]
+        if st is not None:
+            net._state(st, data.B)          # shapes (B, H), finite: ValueError otherwise
+
+
+def _check_loaded(m):
+    """The members of a loaded checkpoint that :meth:`CharModel.fit` and
+    :meth:`CharModel.sample` use later, checked now (TypeError/ValueError)."""
+    positive_int(m.iteration, "iteration", minimum=0)
+    if m.smooth_loss is not None:
+        finite_float(m.smooth_loss, "smooth_loss")
+    tc = m.train_config
+    for key in ("batch_size", "seq_length"):
+        if key in tc:
+            positive_int(tc[key], key)
+    for key, options in (("mode", MODES), ("optimizer", OPTIMIZERS)):
+        if key in tc:
+            _choice(tc[key], key, options)
+    for key, strict in (("lr", True), ("clip", False), ("val_fraction", False)):
+        if key in tc:
+            finite_float(tc[key], key, 0.0, strict=strict)
+    if tc.get("clip_norm") is not None:
+        finite_float(tc["clip_norm"], "clip_norm", 0.0, strict=True)
+    if tc.get("val_fraction", 0) >= 1:
+        raise ValueError("val_fraction must be < 1")
+    if m._optimizer is not None:
+        o = m._optimizer
+        for store in ("m", "v", "mem"):
+            if hasattr(o, store):
+                extra = set(getattr(o, store)) - set(m.net.params)
+                if extra:
+                    raise ValueError(f"optimizer state for unknown parameters {sorted(extra)}")
+                o._state_for(getattr(o, store), m.net.params)   # shapes and dtypes
+    c = m._cursor
+    if c is not None:
+        if not isinstance(c["fingerprint"], str):
+            raise TypeError("cursor fingerprint must be a str")
+        positive_int(c["epoch"], "cursor epoch", minimum=0)
+        positive_int(c["pos"], "cursor pos", minimum=0)
+        perm = c["perm"]
+        if perm is not None:
+            if perm.ndim != 1 or perm.dtype.kind not in "iu" or not np.array_equal(
+                    np.sort(perm), np.arange(len(perm))):
+                raise ValueError("cursor perm is not a permutation")
+            c["perm"] = perm.astype(np.int64)
+        if c["state"] is not None:
+            st = c["state"]
+            first = st if isinstance(st, np.ndarray) else st[0]
+            if first.ndim != 2:
+                raise ValueError(f"cursor state must be (B, H), got shape {first.shape}")
+            m.net._state(st, first.shape[0])
 
 
 def load(path, vocab: Vocab | None = None) -> CharModel:

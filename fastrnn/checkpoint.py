@@ -10,13 +10,16 @@ Nothing is pickled: files are read with ``allow_pickle=False``.
 
 Writes go to a temporary file in the destination's directory, are flushed to disk and
 then renamed over the destination with :func:`os.replace`, so a crash mid-save leaves
-the previous file intact.
+the previous file intact. The temporary file's name holds the writer's process id
+(``.<name>.fastrnn-<pid>-<random>.tmp``): the next save or load in that directory deletes
+those whose process is gone (a save killed before its rename).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import zipfile
 from typing import Any
@@ -47,6 +50,40 @@ def _umask() -> int:
     return mask
 
 
+_TMP = re.compile(r"^\..+\.fastrnn-(\d+)-[^.]+\.tmp$")
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True                  # someone else's process, or cannot tell: keep
+    return True
+
+
+def clean_stale_temporaries(directory) -> int:
+    """Delete the temporary files of saves killed before their rename in ``directory``
+    (their writer process no longer exists). Returns how many were deleted."""
+    n = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        m = _TMP.match(name)
+        if m and not _pid_alive(int(m.group(1))):
+            try:
+                os.unlink(os.path.join(directory, name))
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
 def save_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically.
 
@@ -74,8 +111,9 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
         payload[k] = a
     payload[META_KEY] = np.array(json.dumps(meta, allow_nan=True, sort_keys=True))
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    clean_stale_temporaries(directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.fastrnn-{os.getpid()}-",
+                               suffix=".tmp", dir=directory)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a new file gets the umask's
         with os.fdopen(fd, "wb") as f:
@@ -120,6 +158,7 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     path = _fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(21, "Is a directory", path)
+    clean_stale_temporaries(os.path.dirname(os.path.abspath(path)))
     with open(path, "rb") as f:  # FileNotFoundError / PermissionError, the usual message
         magic = f.read(4)
     what = f"{path!r} is not a fastrnn checkpoint"
@@ -134,6 +173,9 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
                 raise ValueError(f"{what} (no {META_KEY!r} entry)")
             arrays = {k: z[k] for k in files if k != META_KEY}
             raw = z[META_KEY]
+            for k, a in list(arrays.items()) + [(META_KEY, raw)]:
+                if not isinstance(a, np.ndarray):    # a member that is not a .npy
+                    raise ValueError(f"{what} (its {k!r} entry is not an array)")
     except ValueError as exc:
         if str(exc).startswith(what):
             raise

@@ -636,8 +636,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, out, err)
     except CLIError as exc:
         msg = str(exc)
-    except (ValueError, TypeError, RuntimeError) as exc:
+    except (ValueError, TypeError, RuntimeError, OverflowError) as exc:
         msg = str(exc)
+    except MemoryError:
+        msg = "not enough memory for these sizes (try a smaller --hidden or --batch-size)"
     except BrokenPipeError:  # pragma: no cover - e.g. `fastrnn sample m | head -1`
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

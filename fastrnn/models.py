@@ -16,21 +16,84 @@ Parameter layouts (course names, DESIGN.md):
   gate blocks are stacked in the order **[f, i, c, o]** (forget, update, candidate,
   output): block ``k`` is rows ``k*H:(k+1)*H``. The gates act on ``[a_prev; x_t]`` as in
   the course (``Wf = [Wh_f | Wx_f]``).
+
+Threads: one model may be used from several threads. Read-only calls (``loss``,
+``forward``, ``predict_proba``, ``sample``, ``loss_and_grads``) run concurrently, each
+thread in workspaces of its own; ``train_step`` takes the model's lock exclusively, so
+training calls run one at a time and never overlap a read.
 """
 
 from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import warnings
 
 import numpy as np
 
 from . import _ext
 from ._validation import (
+    INT_MAX,
+    all_finite,
     as_dtype,
     check_finite_loss,
+    check_sizes,
     finite_float,
     float_array,
     index_array,
+    index_int,
     positive_int,
+    representable,
 )
+
+EXPLODE_FACTOR = 100.0
+"""``train_step`` warns (once per model) when a loss per target exceeds this factor times
+the larger of the model's first one and ``log(output_size)`` (uniform guessing)."""
+
+
+_NO_TARGETS = object()
+
+
+class _RWLock:
+    """Many readers or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def read(self):
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self):
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
 
 GATES = ("f", "i", "c", "o")
 """The LSTM gate order of the stacked weights ``Wx``, ``Wh``, ``b`` (used everywhere)."""
@@ -41,6 +104,8 @@ def _rng(seed=None, rng=None):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         return rng
+    if seed is not None and not isinstance(seed, np.random.SeedSequence):
+        seed = positive_int(seed, "seed", minimum=0)
     return np.random.default_rng(seed)
 
 
@@ -55,10 +120,47 @@ class _Model:
         self.params = {}
         for name, shape in self._shapes().items():
             self.params[name] = float_array(params[name], name, self.dtype, shape=shape)
-        self._ws = {}
+        self._tls = threading.local()  # per-thread workspaces: read-only calls never share
+        self._lock = _RWLock()        # train_step writes; every other call reads
         self._grads = None
         self._trainer = None          # RNN: the RNNTrainer of the last train_step
         self._trainer_backend = None
+        self._backup = None           # train_step: the parameters before the update
+        self._loss_start = None       # train_step: the first loss per target
+        self._warned = False
+
+    @classmethod
+    def _check_sizes(cls, H, X, Y, itemsize):
+        """Sizes >= 1 and small enough for the kernels and the machine, before allocating."""
+        for v, n in ((H, "hidden_size"), (X, "input_size"), (Y, "output_size")):
+            positive_int(v, n)
+        # the parameters, their gradients and the float64 initial draw
+        check_sizes(cls._shapes_of(H, X, Y), itemsize, f"{cls.__name__}(input_size={X}, "
+                    f"hidden_size={H}, output_size={Y})", copies=3)
+
+    def _checked_params(self):
+        """``self.params`` after checking it still holds the arrays the kernels need
+        (a user may have deleted or replaced one)."""
+        p = self.params
+        if not isinstance(p, dict):
+            raise TypeError(f"model.params must be a dict, got {type(p).__name__}")
+        for name, shape in self._shapes().items():
+            a = p.get(name)
+            if a is None:
+                raise ValueError(f"model.params is missing {name!r}")
+            if (type(a) is not np.ndarray or a.dtype != self.dtype or a.shape != shape
+                    or not a.flags.c_contiguous or not a.flags.writeable):
+                raise ValueError(f"model.params[{name!r}] must be a writeable C-contiguous "
+                                 f"{self.dtype.name} array of shape {shape}, got "
+                                 f"{getattr(a, 'dtype', type(a).__name__)} "
+                                 f"{getattr(a, 'shape', '')}")
+        return p
+
+    def _finite_params(self, what):
+        p = self._checked_params()
+        if not all_finite([p[k] for k in self.param_names]):
+            raise ValueError(f"the parameters hold NaN or infinity: cannot {what} (training "
+                             "diverged? lower the learning rate)")
 
     @classmethod
     def from_params(cls, params, dtype=None):
@@ -74,8 +176,19 @@ class _Model:
         missing = [k for k in cls.param_names if k not in params]
         if missing:
             raise ValueError(f"params is missing key(s) {missing}")
-        first = np.asarray(params[cls.param_names[0]])
-        H, X, Y = cls._sizes_of(params)
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+        try:
+            first = np.asarray(params[cls.param_names[0]])
+            H, X, Y = cls._sizes_of(params)
+        except (ValueError, OverflowError) as exc:   # ragged nested lists
+            raise ValueError(f"params: {exc}") from None
+        for v, n in ((H, "hidden size"), (X, "input size"), (Y, "output size")):
+            if v < 1:
+                raise ValueError(f"params give a {n} of {v} (shapes "
+                                 f"{ {k: np.shape(params[k]) for k in cls.param_names} }); "
+                                 "every dimension must be >= 1")
+        cls._check_sizes(H, X, Y, 8)
         self = cls.__new__(cls)
         self.input_size, self.hidden_size, self.output_size = X, H, Y
         dt = dtype if dtype is not None else (first.dtype if first.dtype in (np.float32, np.float64) else np.float64)
@@ -87,7 +200,9 @@ class _Model:
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.output_size = positive_int(output_size if output_size is not None else input_size,
                                         "output_size")
-        scale = finite_float(init_scale, "init_scale", 0.0)
+        self._check_sizes(self.hidden_size, self.input_size, self.output_size, 8)
+        dtype = as_dtype(dtype)
+        scale = finite_float(init_scale, "init_scale", 0.0, dtype=dtype)
         g = _rng(seed, rng)
         params = {}
         for name, shape in self._shapes().items():
@@ -95,6 +210,9 @@ class _Model:
                 params[name] = np.zeros(shape)
             else:
                 params[name] = g.standard_normal(shape) * scale
+                if params[name].size and np.abs(params[name]).max() >= np.finfo(dtype).max:
+                    raise ValueError(f"init_scale={scale} makes the initial weights overflow "
+                                     f"{dtype.name}")
         self._bias_init(params)
         self._init_from(params, dtype)
 
@@ -132,28 +250,40 @@ class _Model:
 
     def _workspace(self, T, B):
         key = (T, B)
-        ws = self._ws.get(key)
+        cache = getattr(self._tls, "ws", None)       # this thread's workspaces
+        if cache is None:
+            cache = self._tls.ws = {}
+        ws = cache.get(key)
         if ws is None:
-            if len(self._ws) > 8:
-                self._ws.clear()
+            if len(cache) > 8:
+                cache.clear()
+            check_sizes(self._workspace_shapes(T, B), self.dtype.itemsize,
+                        f"a sequence of T={T} by B={B}")
             ws = self._make_workspace(T, B)
-            self._ws[key] = ws
+            cache[key] = ws
         return ws
+
+    def _batch(self, batch):
+        B = positive_int(batch, "batch")
+        check_sizes({"the state": (B, self.hidden_size)}, 2 * self.dtype.itemsize,
+                    f"batch={B}")
+        return B
 
     def zero_grads(self):
         """A dict of zero gradients ``{"d" + name: zeros_like(param)}``."""
-        return {"d" + k: np.zeros_like(v) for k, v in self.params.items()}
+        return {"d" + k: np.zeros_like(self.params[k]) for k in self.param_names}
 
     @property
     def n_params(self):
         """Total number of scalar parameters."""
-        return int(sum(v.size for v in self.params.values()))
+        return int(sum(self.params[k].size for k in self.param_names))
 
-    def _run_forward(self, X, state, Y=None):
+    def _run_forward(self, X, state, Y=_NO_TARGETS):
         """Check ``X`` (and ``Y``, before any work) and ``state``, then run the recurrence
         into the workspace. Returns ``(kernels, x, dense, T, B, y, state arrays, ws)``."""
+        self._checked_params()
         x, dense, T, B = self._inputs(X)
-        y = None if Y is None else self._targets(Y, T, B)
+        y = None if Y is _NO_TARGETS else self._targets(Y, T, B)
         st = self._state(state, B)
         ws = self._workspace(T, B)
         k = _ext.kernels()
@@ -167,13 +297,14 @@ class _Model:
         With ``return_state=True`` returns ``(loss, final_state)``, the state after the
         last step (copies), to carry into the next window.
         """
-        k, x, dense, T, B, y, st, ws = self._run_forward(X, state, Y)
-        p = self.params
-        loss = k.softmax_xent_forward(ws["A"], p[self._wy], p["by"], y, ws["P"])
-        check_finite_loss(loss)
-        if return_state:
-            return float(loss), self._final_state(ws)
-        return float(loss)
+        with self._lock.read():
+            k, x, dense, T, B, y, st, ws = self._run_forward(X, state, Y)
+            p = self.params
+            loss = k.softmax_xent_forward(ws["A"], p[self._wy], p["by"], y, ws["P"])
+            check_finite_loss(loss)
+            if return_state:
+                return float(loss), self._final_state(ws)
+            return float(loss)
 
     def forward(self, X, state=None):
         """Run the recurrence only (no output layer).
@@ -183,18 +314,21 @@ class _Model:
         A : ndarray (T, B, H), the hidden states a_1..a_T (a new array).
         final_state : the state after the last step (RNN ``(B, H)``; LSTM ``(a, c)``).
         """
-        ws = self._run_forward(X, state)[-1]
-        if not np.isfinite(ws["A"][-1]).all():
-            check_finite_loss(float("nan"), "hidden state")
-        return ws["A"].copy(), self._final_state(ws)
+        with self._lock.read():
+            ws = self._run_forward(X, state)[-1]
+            if not np.isfinite(ws["A"][-1]).all():
+                check_finite_loss(float("nan"), "hidden state")
+            return ws["A"].copy(), self._final_state(ws)
 
     def predict_proba(self, X, state=None):
         """Softmax outputs ``(T, B, Y)`` for inputs ``X`` (a new array)."""
-        k, x, dense, T, B, y, st, ws = self._run_forward(X, state)
-        P = np.empty((T, B, self.output_size), self.dtype)
-        k.softmax_xent_forward(ws["A"], self.params[self._wy], self.params["by"],
-                               np.full((T, B), -1, np.int64), P)
-        return P
+        with self._lock.read():
+            self._finite_params("predict probabilities")
+            k, x, dense, T, B, y, st, ws = self._run_forward(X, state)
+            P = np.empty((T, B, self.output_size), self.dtype)
+            k.softmax_xent_forward(ws["A"], self.params[self._wy], self.params["by"],
+                                   np.full((T, B), -1, np.int64), P)
+            return P
 
     def sample(self, n, *, seed=None, rng=None, temperature=1.0, top_k=0, start=-1,
                stop=-1, state=None):
@@ -214,21 +348,37 @@ class _Model:
         -------
         ndarray of int64, the generated indices (length <= n).
         """
-        n = positive_int(n, "n")
+        n = positive_int(n, "n", maximum=INT_MAX)
+        check_sizes({"the uniforms and the output": (2 * n,)}, 8, f"sample(n={n})")
         temperature = finite_float(temperature, "temperature", 0.0)
-        top_k = positive_int(top_k, "top_k", minimum=0)
-        start = int(start)
-        if not -1 <= start < self.input_size:
-            raise ValueError(f"start must be in [-1, {self.input_size - 1}], got {start}")
+        top_k = min(positive_int(top_k, "top_k", minimum=0), self.output_size)  # >= Y: all
+        start = index_int(start, "start", -1, self.input_size)
+        stop = index_int(stop, "stop", -1, self.output_size)
         if self.output_size > self.input_size:
             raise ValueError("sampling feeds outputs back as inputs: output_size must be "
                              "<= input_size")
-        st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
-        k = _ext.kernels()
-        u = _rng(seed, rng).random(n)
-        out = np.empty(n, np.int64)
-        m = self._sample(k, st, start, u, temperature, top_k, int(stop), out)
-        return out[:m]
+        g = _rng(seed, rng)
+        with self._lock.read():
+            self._finite_params("sample")
+            st = [np.array(s[0], copy=True) for s in self._state(state, 1)]
+            temperature = self._sample_temperature(temperature)
+            k = _ext.kernels()
+            u = g.random(n)
+            out = np.empty(n, np.int64)
+            m = self._sample(k, st, start, u, temperature, top_k, stop, out)
+            return out[:m]
+
+    def _sample_temperature(self, temperature):
+        """``temperature``, or 0 (greedy) when it is so small that a logit divided by it
+        overflows float64: the limit of the distribution as the temperature goes to 0, the
+        same pick on both backends. The logits are bounded by the output layer's row
+        sums of ``|W|`` plus ``|by|`` (the hidden state is in [-1, 1])."""
+        if temperature == 0 or temperature >= 1e-200:
+            return temperature
+        Wy, by = self.params[self._wy], self.params["by"]
+        bound = (float(np.abs(Wy).sum(axis=1, dtype=np.float64).max())
+                 + float(np.abs(by).max()))
+        return 0.0 if bound / temperature > 1e307 else temperature
 
     def loss_and_grads(self, X, Y, state=None, dA=None):
         """Summed cross-entropy and every gradient.
@@ -246,19 +396,25 @@ class _Model:
             ``"dx"`` for dense inputs); new arrays owned by the caller.
         final_state : the last state (RNN: ``(B, H)``; LSTM: ``(a, c)``), copies.
         """
-        k, x, dense, T, B, y, st, ws = self._run_forward(X, state, Y)
-        grads = self.zero_grads()
-        if dA is None:
-            ws["dA"][...] = 0
-        else:
-            ws["dA"][...] = float_array(dA, "dA", self.dtype, shape=(T, B, self.hidden_size))
-        p = self.params
-        loss = k.softmax_xent(ws["A"], p[self._wy], p["by"], y, ws["P"],
-                              grads["d" + self._wy], grads["dby"], ws["dA"])
-        check_finite_loss(loss)
-        final = self._final_state(ws)
-        self._backward(k, x, dense, st, ws, grads)
-        return float(loss), grads, final
+        with self._lock.read():
+            k, x, dense, T, B, y, st, ws = self._run_forward(X, state, Y)
+            grads = self.zero_grads()
+            if dA is None:
+                ws["dA"][...] = 0
+            else:
+                ws["dA"][...] = float_array(dA, "dA", self.dtype,
+                                            shape=(T, B, self.hidden_size))
+            p = self.params
+            loss = k.softmax_xent(ws["A"], p[self._wy], p["by"], y, ws["P"],
+                                  grads["d" + self._wy], grads["dby"], ws["dA"])
+            check_finite_loss(loss)
+            final = self._final_state(ws)
+            self._backward(k, x, dense, st, ws, grads)
+            if not all_finite(grads.values()):
+                raise ValueError("the gradients are not finite (they overflow the model's "
+                                 "dtype): the parameters are too large; lower the learning "
+                                 "rate or clip the gradients")
+            return float(loss), grads, final
 
     def train_step(self, X, Y, state=None, *, lr=0.01, clip=5.0):
         """One fused SGD training step on index sequences (the course's ``optimize``).
@@ -266,21 +422,57 @@ class _Model:
         Forward, summed cross-entropy, BPTT, clip every gradient to ``[-clip, clip]``
         (``clip=0`` disables it) and ``p += -lr * g``, in one kernel call.
 
+        A step whose loss, gradients or updated parameters are not finite raises
+        ValueError and leaves the parameters as they were. A loss per target that
+        explodes (more than ``EXPLODE_FACTOR`` times the first one, or than
+        ``log(output_size)``) warns once per model with a ``RuntimeWarning``.
+
         Returns
         -------
         loss : float, before the update.
         final_state : the last state of the forward pass (copies).
         """
+        self._checked_params()
         x, dense, T, B = self._inputs(X)
         if dense:
-            raise TypeError("train_step takes index inputs; use loss_and_grads for dense x")
+            raise TypeError("train_step takes index inputs X; use loss_and_grads for dense x")
         y = self._targets(Y, T, B)
         st = self._state(state, B)
-        lr = finite_float(lr, "lr")
-        clip = finite_float(clip, "clip", 0.0)
-        loss, final = self._train_step(_ext.kernels(), x, y, state, st, T, B, lr, clip)
-        check_finite_loss(loss)
+        lr = finite_float(lr, "lr", dtype=self.dtype)
+        clip = finite_float(clip, "clip", 0.0, dtype=self.dtype)
+        if clip > 0:
+            representable(abs(lr) * clip, "lr * clip (the largest update)", self.dtype)
+        with self._lock.write():
+            params = [self.params[k] for k in self.param_names]
+            backup = self._backup
+            if backup is None or any(b.shape != p.shape for b, p in zip(backup, params)):
+                backup = self._backup = [np.empty_like(p) for p in params]
+            for b, p in zip(backup, params):
+                np.copyto(b, p)
+            loss, final = self._train_step(_ext.kernels(), x, y, state, st, T, B, lr, clip)
+            check_finite_loss(loss)    # the kernels skip the update then
+            if not all_finite(params):
+                for b, p in zip(backup, params):
+                    np.copyto(p, b)
+                raise ValueError(
+                    f"this step (lr={lr}, clip={clip}) made the parameters NaN or infinite "
+                    "(the gradients or the update overflow the model's dtype); they are left "
+                    "as they were before it: lower the learning rate or clip the gradients")
+            self._watch_loss(loss, y)
         return float(loss), final
+
+    def _watch_loss(self, loss, y):
+        """Warn once when the loss per target explodes (see :meth:`train_step`)."""
+        per = float(loss) / max(1, int(np.count_nonzero(y >= 0)))
+        if self._loss_start is None:
+            self._loss_start = per
+        elif not self._warned and per > EXPLODE_FACTOR * max(
+                self._loss_start, math.log(self.output_size), 1.0):
+            self._warned = True
+            warnings.warn(
+                f"{type(self).__name__}: the training loss exploded to {per:.3g} per target "
+                f"(it started at {self._loss_start:.3g}): training is diverging; lower the "
+                "learning rate or clip the gradients", RuntimeWarning, stacklevel=3)
 
     @property
     def last_grads(self):
@@ -326,13 +518,16 @@ class RNN(_Model):
             raise ValueError("params Wax and Wya must be 2-D")
         return Wax.shape[0], Wax.shape[1], Wya.shape[0]
 
-    def _shapes(self):
-        H, X, Y = self.hidden_size, self.input_size, self.output_size
+    @staticmethod
+    def _shapes_of(H, X, Y):
         return {"Wax": (H, X), "Waa": (H, H), "ba": (H,), "Wya": (Y, H), "by": (Y,)}
+
+    def _shapes(self):
+        return self._shapes_of(self.hidden_size, self.input_size, self.output_size)
 
     def initial_state(self, batch=1):
         """Zero state ``a0 (B, H)``."""
-        return np.zeros((positive_int(batch, "batch"), self.hidden_size), self.dtype)
+        return np.zeros((self._batch(batch), self.hidden_size), self.dtype)
 
     def _state(self, state, B):
         if state is None:
@@ -341,10 +536,12 @@ class RNN(_Model):
             state = state[0]
         return (float_array(state, "state", self.dtype, shape=(B, self.hidden_size)),)
 
+    def _workspace_shapes(self, T, B):
+        H, Y = self.hidden_size, self.output_size
+        return {"A": (T, B, H), "P": (T, B, Y), "dA": (T, B, H), "da0": (B, H)}
+
     def _make_workspace(self, T, B):
-        H, Y, dt = self.hidden_size, self.output_size, self.dtype
-        return {"A": np.empty((T, B, H), dt), "P": np.empty((T, B, Y), dt),
-                "dA": np.empty((T, B, H), dt), "da0": np.empty((B, H), dt)}
+        return {k: np.empty(s, self.dtype) for k, s in self._workspace_shapes(T, B).items()}
 
     def _forward(self, k, x, dense, st, ws):
         p = self.params
@@ -422,7 +619,7 @@ class LSTM(_Model):
 
     def __init__(self, input_size, hidden_size, output_size=None, *, dtype=np.float32,
                  seed=None, rng=None, init_scale=0.01, forget_bias=1.0):
-        self._forget_bias = finite_float(forget_bias, "forget_bias")
+        self._forget_bias = finite_float(forget_bias, "forget_bias", dtype=as_dtype(dtype))
         self._random_init(input_size, hidden_size, output_size, dtype, seed, rng, init_scale)
 
     def _bias_init(self, params):
@@ -435,13 +632,16 @@ class LSTM(_Model):
             raise ValueError("params Wx must be (4H, X) and Wy (Y, H)")
         return Wx.shape[0] // 4, Wx.shape[1], Wy.shape[0]
 
-    def _shapes(self):
-        H, X, Y = self.hidden_size, self.input_size, self.output_size
+    @staticmethod
+    def _shapes_of(H, X, Y):
         return {"Wx": (4 * H, X), "Wh": (4 * H, H), "b": (4 * H,), "Wy": (Y, H), "by": (Y,)}
+
+    def _shapes(self):
+        return self._shapes_of(self.hidden_size, self.input_size, self.output_size)
 
     def initial_state(self, batch=1):
         """Zero state ``(a0, c0)``, each ``(B, H)``."""
-        B = positive_int(batch, "batch")
+        B = self._batch(batch)
         return (np.zeros((B, self.hidden_size), self.dtype),
                 np.zeros((B, self.hidden_size), self.dtype))
 
@@ -453,12 +653,13 @@ class LSTM(_Model):
         return tuple(float_array(s, n, self.dtype, shape=(B, self.hidden_size))
                      for s, n in zip(state, ("state[0] (a)", "state[1] (c)")))
 
+    def _workspace_shapes(self, T, B):
+        H, Y = self.hidden_size, self.output_size
+        return {"A": (T, B, H), "C": (T, B, H), "G": (T, B, 4 * H), "P": (T, B, Y),
+                "dA": (T, B, H), "dcT": (B, H), "da0": (B, H), "dc0": (B, H)}
+
     def _make_workspace(self, T, B):
-        H, Y, dt = self.hidden_size, self.output_size, self.dtype
-        return {"A": np.empty((T, B, H), dt), "C": np.empty((T, B, H), dt),
-                "G": np.empty((T, B, 4 * H), dt), "P": np.empty((T, B, Y), dt),
-                "dA": np.empty((T, B, H), dt), "dcT": np.zeros((B, H), dt),
-                "da0": np.empty((B, H), dt), "dc0": np.empty((B, H), dt)}
+        return {k: np.zeros(s, self.dtype) for k, s in self._workspace_shapes(T, B).items()}
 
     def _forward(self, k, x, dense, st, ws):
         p = self.params

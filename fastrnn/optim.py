@@ -7,10 +7,12 @@ active backend's kernels (``fastrnn.set_backend``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _ext
-from ._validation import finite_float
+from ._validation import all_finite, finite_float, representable
 
 
 def _grad_arrays(grads):
@@ -22,8 +24,42 @@ def _grad_arrays(grads):
             raise TypeError(f"grads[{k!r}] must be a float32/float64 ndarray")
         if not g.flags.c_contiguous:
             raise ValueError(f"grads[{k!r}] must be C-contiguous")
+        if not g.flags.writeable:
+            raise ValueError(f"grads[{k!r}] is read-only")
         out.append(g)
+    if not all_finite(out):
+        raise ValueError("grads hold NaN or infinity (training diverged? lower the learning "
+                         "rate)")
     return out
+
+
+def _absmax(arrays):
+    """The largest ``|x|`` over the arrays (float64); NaN when one holds NaN."""
+    m = 0.0
+    for a in arrays:
+        if a.size:
+            hi, lo = float(a.max()), float(a.min())         # both NaN when one is
+            if hi != hi:
+                return hi
+            m = max(m, hi, -lo)
+    return m
+
+
+def _check_update(ps, gs, lr, step_bound, what):
+    """Before an update ``|p_new - p| <= lr * step_bound(max|g|)``: raise ValueError,
+    naming the cause, when the gradients are not finite or the update could overflow the
+    parameters' dtype (nothing is written then). ``step_bound`` None: no bound known."""
+    gmax = _absmax(gs)
+    if not np.isfinite(gmax):
+        raise ValueError(f"{what}: grads hold NaN or infinity (training diverged? "
+                         "lower the learning rate or clip the gradients)")
+    for p in ps[:1]:
+        representable(lr, "lr", p.dtype)
+        big = float(np.finfo(p.dtype).max)
+        bound = step_bound(gmax)
+        if bound is not None and _absmax(ps) + abs(lr) * bound >= big / 2:
+            raise ValueError(f"{what}: lr={lr} times gradients up to {gmax:.3g} would overflow "
+                             f"the {p.dtype.name} parameters; lower the learning rate")
 
 
 def clip_by_value(grads, max_value, *, inplace=True):
@@ -50,9 +86,13 @@ def clip_by_value(grads, max_value, *, inplace=True):
     [[-5.0, 0.5], [3.0, 5.0]]
     """
     m = finite_float(max_value, "max_value", 0.0, strict=True)
+    arrays = _grad_arrays(grads)
+    for g in arrays:               # a bound that rounds to 0 would clip everything to 0
+        representable(m, "max_value", g.dtype)
     if not inplace:
         grads = {k: np.array(v, copy=True) for k, v in grads.items()}
-    _ext.kernels().clip_(_grad_arrays(grads), m)
+        arrays = list(grads.values())
+    _ext.kernels().clip_(arrays, m)
     return grads
 
 
@@ -75,7 +115,16 @@ def global_norm(grads):
     >>> fastrnn.global_norm({"dby": np.array([3.0]), "dba": np.array([[4.0]])})
     5.0
     """
-    return float(_ext.kernels().global_norm(_grad_arrays(grads)))
+    return _norm(_grad_arrays(grads))
+
+
+def _norm(arrays):
+    norm = float(_ext.kernels().global_norm(arrays))
+    if not np.isfinite(norm):        # finite gradients whose squares overflow: rescale
+        m = _absmax(arrays)
+        norm = m * float(np.sqrt(sum(np.sum(np.square(g / m, dtype=np.float64))
+                                     for g in arrays)))
+    return norm
 
 
 def clip_by_norm(grads, max_norm):
@@ -102,9 +151,10 @@ def clip_by_norm(grads, max_norm):
     m = finite_float(max_norm, "max_norm", 0.0, strict=True)
     arrays = _grad_arrays(grads)
     k = _ext.kernels()
-    norm = float(k.global_norm(arrays))
+    norm = _norm(arrays)
     if not np.isfinite(norm):
-        raise ValueError("the gradients hold NaN or infinity; lower the learning rate")
+        raise ValueError(f"the global norm of grads overflows ({norm}); lower the learning "
+                         "rate")
     if norm > m:
         k.scale_(arrays, m / norm)
     return norm
@@ -113,17 +163,25 @@ def clip_by_norm(grads, max_norm):
 def _pairs(params, grads):
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
     ps, gs = [], []
     for name, p in params.items():
         key = "d" + name
         if key not in grads:
-            raise ValueError(f"grads is missing {key!r} for parameter {name!r}")
+            raise ValueError(f"grads is missing {key!r} for params[{name!r}]")
         g = grads[key]
         if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
             raise TypeError(f"params[{name!r}] and grads[{key!r}] must be ndarrays")
         if p.shape != g.shape or p.dtype != g.dtype:
             raise ValueError(f"grads[{key!r}] {g.shape} {g.dtype} does not match "
                              f"params[{name!r}] {p.shape} {p.dtype}")
+        if p.dtype not in (np.float32, np.float64):
+            raise TypeError(f"params[{name!r}] must be float32 or float64, got {p.dtype}")
+        if ps and p.dtype != ps[0].dtype:
+            raise TypeError(f"params mixes dtypes: {ps[0].dtype} and {p.dtype} ({name!r})")
+        if not p.flags.writeable:
+            raise ValueError(f"params[{name!r}] is read-only")
         if not (p.flags.c_contiguous and g.flags.c_contiguous):
             raise ValueError(f"params[{name!r}] and grads[{key!r}] must be C-contiguous")
         ps.append(p)
@@ -132,9 +190,29 @@ def _pairs(params, grads):
 
 
 class Optimizer:
-    """Base class: ``step(params, grads)`` updates ``params`` in place."""
+    """Base class: ``step(params, grads)`` updates ``params`` in place.
+
+    Every step first checks the gradients are finite and that the update cannot
+    overflow the parameters' dtype (ValueError otherwise, before anything is written).
+    """
 
     name = "optimizer"
+
+    def _state_for(self, store, params):
+        """The state arrays of ``store`` for ``params`` (zeros when new; a shape or dtype
+        that no longer matches, e.g. from a foreign checkpoint, is a ValueError)."""
+        out = []
+        for name, p in params.items():
+            s = store.get(name)
+            if s is None:
+                s = store[name] = np.zeros_like(p)
+            elif (type(s) is not np.ndarray or s.shape != p.shape or s.dtype != p.dtype
+                  or not s.flags.c_contiguous or not s.flags.writeable):
+                raise ValueError(f"{self.name} state for {name!r} "
+                                 f"{getattr(s, 'shape', '?')} {getattr(s, 'dtype', '?')} does "
+                                 f"not match the parameter {p.shape} {p.dtype}")
+            out.append(s)
+        return out
 
     def step(self, params, grads):  # pragma: no cover - abstract
         """Update ``params`` in place from ``grads``.
@@ -180,6 +258,7 @@ class SGD(Optimizer):
 
     def step(self, params, grads):
         ps, gs = _pairs(params, grads)
+        _check_update(ps, gs, self.lr, lambda g: g, "SGD")
         _ext.kernels().sgd_update_(ps, gs, self.lr)
 
 
@@ -218,14 +297,29 @@ class Adam(Optimizer):
 
     def step(self, params, grads):
         ps, gs = _pairs(params, grads)
-        for name, p in params.items():
-            if name not in self.m:
-                self.m[name] = np.zeros_like(p)
-                self.v[name] = np.zeros_like(p)
+        ms, vs = self._state_for(self.m, params), self._state_for(self.v, params)
+        b = self._ratio_bound(self.t + 1)
+        _check_update(ps, gs, self.lr, lambda g: b, "Adam")
+        if ps and _absmax(gs) * _absmax(gs) >= float(np.finfo(ps[0].dtype).max) / 2:
+            raise ValueError("Adam: the squared grads overflow the "
+                             f"{ps[0].dtype.name} second moment; lower the learning rate")
         self.t += 1
-        _ext.kernels().adam_update_(ps, gs, [self.m[n] for n in params],
-                                    [self.v[n] for n in params], self.lr, self.beta1,
-                                    self.beta2, self.eps, self.t)
+        _ext.kernels().adam_update_(ps, gs, ms, vs, self.lr, self.beta1, self.beta2,
+                                    self.eps, self.t)
+
+    def _ratio_bound(self, t):
+        """An upper bound of ``|m_hat| / sqrt(v_hat)`` at step ``t`` (Cauchy-Schwarz on
+        the two moving averages): ``(1 - b1) sqrt(S / (1 - b2)) sqrt(1 - b2^t) / (1 - b1^t)``
+        with ``S = sum_{k<t} (b1^2 / b2)^k``; None when it cannot be bounded."""
+        b1, b2 = self.beta1, self.beta2
+        if b2 == 0:
+            return 1.0 if b1 == 0 else None
+        r = b1 * b1 / b2
+        try:
+            S = t if r == 1 else (1.0 - r ** t) / (1.0 - r)
+        except OverflowError:
+            return None
+        return (1 - b1) * math.sqrt(S / (1 - b2)) * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
 
     def state_dict(self):
         d = {"t": np.int64(self.t)}
@@ -234,7 +328,10 @@ class Adam(Optimizer):
         return d
 
     def load_state_dict(self, state):
-        self.t = int(state["t"])
+        t = np.asarray(state["t"])
+        if t.ndim or t.dtype.kind not in "iu" or int(t) < 0:
+            raise ValueError(f"Adam state t must be an integer >= 0, got {t!r}")
+        self.t = int(t)
         self.m = {k[2:]: np.array(v) for k, v in state.items() if k.startswith("m.")}
         self.v = {k[2:]: np.array(v) for k, v in state.items() if k.startswith("v.")}
 
@@ -265,11 +362,14 @@ class Adagrad(Optimizer):
 
     def step(self, params, grads):
         ps, gs = _pairs(params, grads)
-        for name, p in params.items():
-            if name not in self.mem:
-                self.mem[name] = np.zeros_like(p)
-        _ext.kernels().adagrad_update_(ps, gs, [self.mem[n] for n in params], self.lr,
-                                       self.eps)
+        mems = self._state_for(self.mem, params)
+        # |g| / sqrt(mem + g^2 + eps) <= 1 (once g^2 is known not to overflow mem)
+        _check_update(ps, gs, self.lr, lambda g: 1.0, "Adagrad")
+        gmax = _absmax(gs)
+        if ps and gmax * gmax + _absmax(mems) >= float(np.finfo(ps[0].dtype).max) / 2:
+            raise ValueError("Adagrad: the accumulated squared grads overflow "
+                             f"{ps[0].dtype.name}; lower the learning rate")
+        _ext.kernels().adagrad_update_(ps, gs, mems, self.lr, self.eps)
 
     def state_dict(self):
         return {"mem." + k: v for k, v in self.mem.items()}

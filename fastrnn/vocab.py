@@ -183,7 +183,10 @@ class Vocab:
 
     def decode(self, ixs) -> str:
         """The string of the indices ``ixs`` (ValueError for an index out of range)."""
-        arr = np.asarray(ixs)
+        try:
+            arr = np.asarray(ixs)
+        except (ValueError, OverflowError) as exc:           # ragged nesting
+            raise ValueError(f"ixs must be a flat sequence of indices ({exc})") from None
         if arr.size == 0:
             return ""
         arr = index_array(arr.ravel(), "ixs", len(self.chars), low=0)

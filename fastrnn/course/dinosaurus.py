@@ -42,6 +42,7 @@ import numpy as np
 
 from .. import _ext
 from .._validation import check_finite_loss, finite_float, float_array, positive_int
+from ..optim import _check_update
 from .step_by_step import _get_param, _RNNParams
 
 __all__ = [
@@ -428,6 +429,9 @@ def update_parameters(parameters, gradients, lr):
         gk, g = _get_param(gradients, gkey, galias, name="gradients")
         g = float_array(g, f"gradients[{gk!r}]", dtype=target.dtype, shape=shape)
         pairs.append((target, g))
+    # non-finite gradients or an update that overflows: ValueError before any write
+    _check_update([t for t, _ in pairs], [g for _, g in pairs], lr, lambda m: m,
+                  "update_parameters")
     sgd = _ext.kernels().sgd_update_
     for target, g in pairs:
         if target.flags.c_contiguous:

@@ -30,11 +30,15 @@ try:
 except ImportError:  # pragma: no cover - threadpoolctl is a dependency
     threadpoolctl = None
 
+# the most threads a call may use (the size of the kernels' pool, FR_MAX_THREADS)
+MAX_THREADS = 64
+
+
 def _env_threads():
     for var in ("FASTRNN_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         v = os.environ.get(var, "").strip()
         if v.isdigit() and int(v) >= 1:
-            return int(v)
+            return min(int(v), MAX_THREADS)
     return None
 
 
@@ -104,7 +108,7 @@ def _connect_team():
 
 
 def _wanted():
-    return _cpu_count() if _state["policy"] is None else _state["policy"]
+    return min(_cpu_count(), MAX_THREADS) if _state["policy"] is None else _state["policy"]
 
 
 def _apply(n):
@@ -132,8 +136,10 @@ def get_num_threads() -> int:
 
 
 def _check_n(n):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"the thread count must be an integer >= 1, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"the thread count must be an integer, got {type(n).__name__} {n!r}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"the thread count must be in [1, {MAX_THREADS}], got {n}")
     return int(n)
 
 

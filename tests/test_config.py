@@ -49,12 +49,15 @@ def test_threads_context_and_set_num_threads():
         fastrnn.set_num_threads(3)
         assert fastrnn.get_num_threads() == 3 and _kernel_threads() == {3}
         fastrnn.set_num_threads(None)                 # back to automatic
-        assert fastrnn.get_num_threads() == _config._cpu_count()
-        assert _kernel_threads() == {_config._cpu_count()}
+        assert fastrnn.get_num_threads() == min(_config._cpu_count(), _config.MAX_THREADS)
+        assert _kernel_threads() == {fastrnn.get_num_threads()}
     finally:
         fastrnn.set_num_threads(old)
-    for bad in (0, -1, 1.5, "2", True):
+    for bad in (0, -1, 65, 2 ** 70):
         with pytest.raises(ValueError, match="thread count"):
+            fastrnn.set_num_threads(bad)
+    for bad in (1.5, "2", True):
+        with pytest.raises(TypeError, match="thread count"):
             fastrnn.set_num_threads(bad)
 
 

@@ -410,14 +410,12 @@ ZERO_SIZES = [(3, 0, 0), (3, 4, 0), (0, 4, 4)]
 @pytest.mark.parametrize("sizes", ZERO_SIZES, ids=["X0-V0", "V0", "H0"])
 @pytest.mark.parametrize("kernel", ["rnn_forward_ix", "rnn_sample", "rnn_train_step_ix",
                                     "RNNTrainer"])
-@pytest.mark.xfail(strict=True, reason="kernel fix for the lead (issue 15): the RNN kernels "
-                   "must reject H, X or Y = 0 as the LSTM kernels do (_rnn.pyx)")
 def test_compiled_rnn_kernels_reject_zero_sizes(kernel, sizes):
     """The public API refuses these before the kernels; called directly, a compiled RNN
-    kernel still accepts them (rnn_sample with Y = 0 returns picks of -1)."""
+    kernel refuses them too, as the LSTM kernels do (it once sampled picks of -1)."""
     H, X, V = sizes
     if kernel == "rnn_forward_ix" and V == 0 and X and H:
-        pytest.xfail("the forward has no output layer")      # Y = 0 is not its input
+        pytest.skip("the forward has no output layer")       # Y = 0 is not its input
     with pytest.raises(ValueError):
         _rnn_kernel_calls(fastrnn._ext.kernels("cython"), H, X, V)[kernel]()
 

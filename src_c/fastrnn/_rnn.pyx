@@ -75,6 +75,9 @@ cdef _check_core(Py_ssize_t T, Py_ssize_t B, const floating[:, ::1] Wax,
         raise ValueError("the sequence is empty (T = 0)")
     if B < 1:
         raise ValueError("the batch is empty (B = 0)")
+    if H < 1 or Wax.shape[1] < 1:
+        raise ValueError(f"the hidden size and the input size must be >= 1, got "
+                         f"H = {H}, X = {Wax.shape[1]}")
 
 
 cdef inline long long _key(long long B, long long H) noexcept nogil:
@@ -336,6 +339,8 @@ cdef _check_backward(int T, int B, int H, const floating[:, ::1] Waa,
         raise _shape_error("da0", (B, H), (da0.shape[0], da0.shape[1]))
     if T < 1 or B < 1:
         raise ValueError("the sequence or the batch is empty")
+    if H < 1:
+        raise ValueError(f"the hidden size must be >= 1, got H = {H}")
 
 
 def rnn_backward_ix(const int64_t[:, ::1] X, const floating[:, ::1] Waa,
@@ -465,6 +470,8 @@ def rnn_train_step_ix(const int64_t[:, ::1] X, const int64_t[:, ::1] Y,
         raise _shape_error("Wya", (V, H), (Wya.shape[0], Wya.shape[1]))
     if by.shape[0] != V:
         raise _shape_error("by", (V,), (by.shape[0],))
+    if V < 1:
+        raise ValueError("the output size must be >= 1, got Y = 0")
     if Y.shape[0] != T or Y.shape[1] != B:
         raise _shape_error("Y", (T, B), (Y.shape[0], Y.shape[1]))
     if P.shape[0] != T or P.shape[1] != B or P.shape[2] != V:
@@ -567,6 +574,9 @@ cdef class RNNTrainer:
                              f"{ba.shape}, Wya {Wya.shape}, by {by.shape}")
         if max_T < 1 or batch < 1:
             raise ValueError("max_T and batch must be >= 1")
+        if H < 1 or Xn < 1 or V < 1:
+            raise ValueError(f"the hidden, input and output sizes must be >= 1, got "
+                             f"H = {H}, X = {Xn}, Y = {V}")
         self.H, self.X, self.Y, self.B, self.max_T = H, Xn, V, batch, max_T
         self.clip, self.lr = float(clip), float(lr)
         self.f64 = Wax.dtype == np.float64
@@ -717,6 +727,9 @@ def rnn_sample(const floating[:, ::1] Wax, const floating[:, ::1] Waa,
     cdef int idx
     if Waa.shape[1] != H or Wax.shape[0] != H or ba.shape[0] != H or a.shape[0] != H:
         raise ValueError(f"Wax/Waa/ba/a do not agree on the hidden size {H}")
+    if H < 1 or Xn < 1 or V < 1:
+        raise ValueError(f"the hidden, input and output sizes must be >= 1, got H = {H}, "
+                         f"X = {Xn}, Y = {V}")
     if Wya.shape[1] != H or by.shape[0] != V:
         raise ValueError(f"Wya must be (Y, {H}) and by (Y,)")
     if u.shape[0] < n:

@@ -129,7 +129,8 @@ def openmp_works(compiler, cflags, lflags):
 
 
 SRC = os.path.join("src_c", "fastrnn")
-HEADERS = ("_vecmath.h", "_gemv.h", "_team.h", "_math.pxd", "_blas.pxd", "_common.pxd")
+HEADERS = ("_platform.h", "_vecmath.h", "_gemv.h", "_team.h", "_math.pxd", "_blas.pxd",
+           "_common.pxd")
 MODULES = ["_rnn", "_lstm", "_ops"]
 if os.environ.get("FASTRNN_MODULES"):
     MODULES = [m for m in os.environ["FASTRNN_MODULES"].split(",") if m]

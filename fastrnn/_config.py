@@ -209,6 +209,10 @@ def config() -> dict:
         from . import _ops
 
         info["simd"] = _ops.simd_level()
+        if _ext.SIMD_ENV in os.environ:
+            info["simd"] += (f" ({_ext.SIMD_ENV}={os.environ[_ext.SIMD_ENV]!r}; this CPU: "
+                             f"{_ops.cpu_simd_level()})")
+        info["kernels"] = os.path.dirname(os.path.abspath(_ops.__file__))
         info["debug_build"] = _ops.debug_build()
         from . import _lstm
 
@@ -231,7 +235,7 @@ def show_config(file=None) -> None:
     out = file if file is not None else sys.stdout
     c = config()
     for k in ("fastrnn", "python", "numpy", "scipy", "platform", "cpu_count", "backend",
-              "compiled_kernels", "simd", "debug_build", "openmp", "team_threads",
+              "compiled_kernels", "kernels", "simd", "debug_build", "openmp", "team_threads",
               "blas_threads",
               "thread_policy"):
         if k in c:

@@ -8,7 +8,7 @@ Gate order [f, i, c, o] (documented at the top of ``fastrnn/reference/_lstm.py``
 import numpy as np
 import pytest
 
-from conftest import TOL, assert_close
+from conftest import TOL, assert_close, subprocess_env
 
 import fastrnn.reference._lstm as R
 
@@ -601,7 +601,7 @@ def test_pair_without_its_second_thread():
     interpreter, since the limit is read at start)."""
     pytest.importorskip("threadpoolctl")
     code = """
-import sys, numpy as np, threadpoolctl
+import io, sys, numpy as np, threadpoolctl
 sys.path.insert(0, sys.argv[1])
 from test_lstm_kernels import make_problem, sample, train_step
 import fastrnn._lstm as K
@@ -612,7 +612,9 @@ with threadpoolctl.threadpool_limits(2, user_api="blas"):
     k, out, a, c = sample(K, p, 2, u, 1.0, 0, -1, 40)
     loss, w, f, g = train_step(K, q, np.float64, 1.0, 0.05)
 parts = [out.astype(np.float64), a, c, [loss]] + [v.ravel() for d in (w, f, g) for v in d.values()]
-np.save(sys.stdout.buffer, np.concatenate(parts))
+buf = io.BytesIO()     # np.save to a pipe would write its data around the stdout buffer
+np.save(buf, np.concatenate(parts))
+sys.stdout.buffer.write(buf.getvalue())
 """
     import io
     import os
@@ -622,7 +624,7 @@ np.save(sys.stdout.buffer, np.concatenate(parts))
     here = os.path.dirname(os.path.abspath(__file__))
     runs = []
     for limit in ("1", "2"):
-        env = dict(os.environ, OMP_THREAD_LIMIT=limit)
+        env = subprocess_env(OMP_THREAD_LIMIT=limit)
         res = subprocess.run([sys.executable, "-c", code, here], env=env, capture_output=True,
                              check=True)
         runs.append(np.load(io.BytesIO(res.stdout)))

@@ -12,19 +12,13 @@ the character model (:class:`Vocab`, :class:`CharModel`, :func:`load`,
 :func:`default_corpus`) and ``__version__``.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
+from ._version import __version__
 from ._config import get_num_threads, set_num_threads, show_config, threads
 from ._ext import get_backend, set_backend, use_backend
 from .models import GATES, LSTM, RNN
 from .optim import SGD, Adagrad, Adam, clip_by_norm, clip_by_value, global_norm
 from .vocab import Vocab
 from .charmodel import CharModel, History, TrainInfo, default_corpus, load
-
-try:
-    __version__ = _version("fastrnn")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.1.0"
 
 __all__ = [
     "RNN", "LSTM", "GATES", "SGD", "Adam", "Adagrad", "clip_by_value", "clip_by_norm",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
+_index_bounds: Callable[[np.ndarray], tuple[int, int]] | None
 try:  # one C pass for (min, max) of an index array; NumPy's two reductions otherwise
     from fastrnn._ops import index_bounds as _index_bounds
 except ImportError:  # pragma: no cover - without the compiled modules

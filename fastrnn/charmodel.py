@@ -39,7 +39,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -50,7 +50,7 @@ from .optim import OPTIMIZERS, Optimizer, SGD, clip_by_norm, clip_by_value
 from ._validation import as_dtype, finite_float, positive_int
 from .vocab import NEWLINE, Vocab
 
-CELLS = {"rnn": RNN, "lstm": LSTM}
+CELLS: dict[str, type[RNN] | type[LSTM]] = {"rnn": RNN, "lstm": LSTM}
 MODES = ("lines", "stream")
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.005, "adagrad": 0.1}
 """Default learning rate of each optimizer (SGD: the course's 0.01; Adagrad: min-char-rnn's 0.1)."""
@@ -65,7 +65,7 @@ def default_corpus() -> str:
     Public-domain data from the US Census Bureau's 1990 name files, as shipped by the
     PyPI package ``names`` 0.3.0; lower-case ``a-z``, sorted, no duplicates.
     """
-    return resources.files("fastrnn").joinpath("data", "names.txt").read_text("utf-8")
+    return (resources.files("fastrnn") / "data" / "names.txt").read_text("utf-8")
 
 
 @dataclass
@@ -252,7 +252,7 @@ class CharModel:
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.dtype = as_dtype(dtype)
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy)
+            seed = int(cast(int, np.random.SeedSequence().entropy))
         self.seed = positive_int(seed, "seed", minimum=0)
         self.init_scale = finite_float(init_scale, "init_scale", 0.0)
         self.forget_bias = finite_float(forget_bias, "forget_bias")
@@ -287,13 +287,14 @@ class CharModel:
     @property
     def params(self) -> dict[str, np.ndarray]:
         """The weights (the wrapped model's dict; modified in place by training)."""
-        self._require_net()
-        return self.net.params
+        return self._require_net()[1].params
 
-    def _require_net(self):
-        if self.net is None:
+    def _require_net(self) -> tuple[Vocab, RNN | LSTM]:
+        """The vocabulary and the network, or a ValueError while there are none."""
+        if self.vocab is None or self.net is None:
             raise ValueError("the model has no vocabulary yet: call fit(text) first "
                              "(or pass vocab=... when creating it)")
+        return self.vocab, self.net
 
     # ----------------------------------------------------------------- training
     def fit(self, text: str | Sequence[str], *, mode: str | None = None,
@@ -430,12 +431,12 @@ class CharModel:
         self.train_config = {"mode": mode, "batch_size": B, "seq_length": S,
                              "optimizer": opt.name, "lr": float(opt.lr), "clip": clip,
                              "clip_norm": clip_norm, "val_fraction": val_fraction}
-        net = self.net
+        vocab, net = self._require_net()
         k = _ext.kernels()
         fused = (type(opt) is SGD and clip_norm is None
                  and hasattr(k, f"{self.cell}_train_step_ix"))
         if self.smooth_loss is None:
-            self.smooth_loss = math.log(len(self.vocab))
+            self.smooth_loss = math.log(len(vocab))
         hist = History()
         t0 = time.perf_counter()
         for step in range(1, steps + 1):
@@ -545,16 +546,16 @@ class CharModel:
         text : str or list of str, every character in the vocabulary.
         mode : {"lines", "stream"} or None (default: the model's :attr:`mode`).
         """
-        self._require_net()
+        vocab, _ = self._require_net()
         body = _as_text(text)
         mode = self.mode if mode is None else _choice(mode, "mode", MODES)
-        self.vocab.check(body, "text")
+        vocab.check(body, "text")
         if mode == "lines":
-            val = [self.vocab.encode(s) for s in body.split(NEWLINE) if s]
+            val: list[np.ndarray] | np.ndarray = [vocab.encode(s) for s in body.split(NEWLINE) if s]
             if not val:
                 raise ValueError("text has no non-empty line")
         else:
-            val = self.vocab.encode(body)
+            val = vocab.encode(body)
             if len(val) < 2:
                 raise ValueError("text must have at least 2 characters in stream mode")
         return self._eval(val, mode)
@@ -590,7 +591,7 @@ class CharModel:
         -------
         list of str, ``prime`` + the generated characters, ``n`` of them.
         """
-        self._require_net()
+        vocab, net = self._require_net()
         n = positive_int(n, "n")
         if max_length is None:
             max_length = 50 if self.mode == "lines" else 200
@@ -610,24 +611,24 @@ class CharModel:
         if stop_at_newline is None:
             stop_at_newline = self.mode == "lines"
         rng = rng if rng is not None else np.random.default_rng(seed)
-        ix = self.vocab.encode(prime, "prime")
+        ix = vocab.encode(prime, "prime")
         if self.mode == "lines":
             warm = np.concatenate([[-1], ix[:-1]]) if len(ix) else None
             start = int(ix[-1]) if len(ix) else -1
         else:
             warm = ix[:-1] if len(ix) > 1 else None
-            start = int(ix[-1]) if len(ix) else self.vocab.newline
+            start = int(ix[-1]) if len(ix) else vocab.newline
         state = None
         if warm is not None and len(warm):
-            _, state = self.net.forward(warm)
-        stop = self.vocab.newline if stop_at_newline else -1
+            _, state = net.forward(warm)
+        stop = vocab.newline if stop_at_newline else -1
         out = []
         for _ in range(n):
-            gen = self.net.sample(max_length, rng=rng, temperature=temperature, top_k=top_k,
+            gen = net.sample(max_length, rng=rng, temperature=temperature, top_k=top_k,
                                   start=start, stop=stop, state=state)
             if stop_at_newline and len(gen) and gen[-1] == stop:
                 gen = gen[:-1]
-            out.append(prime + self.vocab.decode(gen))
+            out.append(prime + vocab.decode(gen))
         return out
 
     # ---------------------------------------------------------------- checkpoints
@@ -647,9 +648,9 @@ class CharModel:
         OSError
             The directory is missing or not writable.
         """
-        self._require_net()
-        arrays = {"vocab": self.vocab.to_array()}
-        for name, p in self.net.params.items():
+        vocab, net = self._require_net()
+        arrays = {"vocab": vocab.to_array()}
+        for name, p in net.params.items():
             arrays["param/" + name] = p
         opt_meta = None
         if self._optimizer is not None:
@@ -676,7 +677,7 @@ class CharModel:
                     arrays[f"cursor/state/{i}"] = s
         meta = new_meta(
             model={"cell": self.cell, "hidden_size": self.hidden_size,
-                   "vocab_size": len(self.vocab), "dtype": self.dtype.name, "seed": self.seed,
+                   "vocab_size": len(vocab), "dtype": self.dtype.name, "seed": self.seed,
                    "init_scale": self.init_scale, "forget_bias": self.forget_bias},
             iteration=self.iteration, mode=self.mode, smooth_loss=self.smooth_loss,
             train=self.train_config, optimizer=opt_meta, cursor=cursor,
@@ -732,7 +733,7 @@ class CharModel:
                 m._optimizer = opt
             c = meta.get("cursor")
             if c is not None:
-                st = None
+                st: Any = None         # the carried state: an array (RNN), a tuple (LSTM)
                 if c["n_state"]:
                     st = tuple(np.ascontiguousarray(arrays[f"cursor/state/{i}"], m.dtype)
                                for i in range(c["n_state"]))

@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -255,7 +256,7 @@ def _print_samples(samples, out, mode):
 
 
 # --------------------------------------------------------------------------- train
-_TRAIN_DEFAULTS = {"cell": "rnn", "hidden": 100, "optimizer": "adam", "batch_size": 16,
+_TRAIN_DEFAULTS: dict[str, Any] = {"cell": "rnn", "hidden": 100, "optimizer": "adam", "batch_size": 16,
                    "seq_length": 25, "mode": "lines", "dtype": "float32"}
 
 

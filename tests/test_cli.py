@@ -139,6 +139,7 @@ def test_embedded_corpus_quiet(tmp_path):
     assert len(fastrnn.load(out).vocab) == 27
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT to a child process on Windows")
 def test_ctrl_c_saves_checkpoint(corpus, tmp_path):
     out = tmp_path / "m.npz"
     p = subprocess.Popen([sys.executable, "-m", "fastrnn", "train", str(corpus), "--iterations",

@@ -1,0 +1,36 @@
+"""Type stubs of the compiled LSTM kernels (src_c/fastrnn/_lstm.pyx); the NumPy twin,
+fastrnn.reference._lstm, has the same signatures. Arrays are C-contiguous float32 or
+float64 (one dtype per call), indices int64; buffers marked OUT in the docstrings are
+written in place. Gate blocks [f, i, c, o]."""
+
+import numpy as np
+import numpy.typing as npt
+
+_F = npt.NDArray[np.floating]
+_I = npt.NDArray[np.int64]
+
+PAIR_MIN_H: int
+
+def lstm_forward_ix(X: _I, Wx: _F, Wh: _F, b: _F, a0: _F, c0: _F, A: _F, C: _F,
+                    G: _F) -> None: ...
+def lstm_forward_dense(x: _F, Wx: _F, Wh: _F, b: _F, a0: _F, c0: _F, A: _F, C: _F,
+                       G: _F) -> None: ...
+def lstm_backward_ix(X: _I, Wh: _F, a0: _F, c0: _F, A: _F, C: _F, G: _F, dA: _F, dcT: _F,
+                     dWx: _F, dWh: _F, db: _F, da0: _F, dc0: _F) -> None: ...
+def lstm_backward_dense(x: _F, Wx: _F, Wh: _F, a0: _F, c0: _F, A: _F, C: _F, G: _F, dA: _F,
+                        dcT: _F, dWx: _F, dWh: _F, db: _F, da0: _F, dc0: _F,
+                        dx: _F) -> None: ...
+def lstm_train_step_ix(X: _I, Y: _I, Wx: _F, Wh: _F, b: _F, Wy: _F, by: _F, a0: _F, c0: _F,
+                       A: _F, C: _F, G: _F, P: _F, dA: _F, dWx: _F, dWh: _F, db: _F,
+                       dWy: _F, dby: _F, da0: _F, dc0: _F, clip: float,
+                       lr: float) -> float: ...
+def lstm_sample(Wx: _F, Wh: _F, b: _F, Wy: _F, by: _F, a: _F, c: _F, x0: int,
+                u: npt.NDArray[np.float64], temperature: float, top_k: int, stop: int,
+                out: _I) -> int: ...
+
+def _connect_blas_threads(get_address: int, set_address: int) -> None: ...
+def _team_info() -> tuple[bool, int]: ...
+def _gemv_test_hook(blas: bool | None = ...) -> bool: ...
+def _pair_test_hook(stall_ticks: float | None = ..., adaptive: bool | None = ...,
+                    reset: bool = ...) -> tuple[float, bool, list[int]]: ...
+def _pair_test_costs(kind: int, dbl: bool, H: int, single: float, paired: float) -> None: ...

@@ -47,7 +47,7 @@ OPENMP_MODULES = {"_lstm", "_rnn"}
 # GCC/clang -ffp-contract=off, MSVC /fp:precise (which does not contract unless
 # /fp:contract is given). -fno-trapping-math lets GCC if-convert (and so vectorise) the
 # clamps in _vecmath.h. Release builds carry no debug information (-g0; Linux links
-# with -s as well): 0.8 MB of modules instead of 4.3 MB.
+# with -s as well): a 1 MB wheel (libgomp included) instead of 4.3 MB.
 UNIX_ARGS = ["-ffp-contract=off", "-fno-trapping-math"]
 COMPILE_ARGS = {
     "gcc": (["-O1", "-g"] if DEBUG else ["-O3", "-g0"]) + UNIX_ARGS,

@@ -14,8 +14,7 @@ the character model (:class:`Vocab`, :class:`CharModel`, :func:`load`,
 :mod:`fastrnn.nn` (PyTorch-style ``RNN`` / ``LSTM`` / ``GRU`` layers).
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
+from ._version import __version__
 from ._config import get_num_threads, set_num_threads, show_config, threads
 from ._ext import get_backend, set_backend, use_backend
 from .models import GATES, LSTM, RNN
@@ -25,11 +24,6 @@ from .charmodel import (DEFAULTS, CharModel, History, TrainInfo, auto_val_fracti
                         default_corpus, load)
 from .plot import plot_history, write_history
 from . import nn  # noqa: F401  (PyTorch-style layers: fastrnn.nn.RNN / LSTM / GRU)
-
-try:
-    __version__ = _version("fastrnn")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.1.0"
 
 __all__ = [
     "RNN", "LSTM", "GATES", "SGD", "Adam", "Adagrad", "clip_by_value", "clip_by_norm",

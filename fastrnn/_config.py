@@ -221,6 +221,10 @@ def config() -> dict:
         from . import _ops
 
         info["simd"] = _ops.simd_level()
+        if _ext.SIMD_ENV in os.environ:
+            info["simd"] += (f" ({_ext.SIMD_ENV}={os.environ[_ext.SIMD_ENV]!r}; this CPU: "
+                             f"{_ops.cpu_simd_level()})")
+        info["kernels"] = os.path.dirname(os.path.abspath(_ops.__file__))
         info["debug_build"] = _ops.debug_build()
         info["threads"] = get_num_threads()
         info["thread_pool"] = ("fastrnn's own (each call: the team or one thread, by "
@@ -257,7 +261,7 @@ def show_config(file=None) -> None:
     out = file if file is not None else sys.stdout
     c = config()
     for k in ("fastrnn", "python", "numpy", "scipy", "platform", "cpu_count", "backend",
-              "compiled_kernels", "simd", "debug_build", "threads", "thread_pool",
+              "compiled_kernels", "kernels", "simd", "debug_build", "threads", "thread_pool",
               "thread_policy"):
         if k in c:
             print(f"{k + ':':<18}{c[k]}", file=out)

@@ -8,16 +8,30 @@ Private. Called by every public entry point of fastrnn (``fastrnn.models``,
 :mod:`fastrnn.reference`, which has the same functions with the same signatures.
 If the compiled modules are missing, ``import fastrnn`` still works, the NumPy
 backend still works, and asking for the Cython backend raises an actionable error.
+
+``FASTRNN_SIMD`` (read by the compiled modules when they load; see
+``src_c/fastrnn/_platform.h``) caps the vector instruction set of their loops:
+``baseline`` (or ``sse2``), ``avx2``, ``avx512f``; unset, empty or ``auto``: the CPU's
+best. Any other value caps nothing and is warned about here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import types
+import warnings
 
 from . import reference
 
 BACKENDS = ("cython", "numpy")
+SIMD_ENV = "FASTRNN_SIMD"
+SIMD_VALUES = ("", "auto", "baseline", "sse2", "avx2", "avx512f")
+
+if os.environ.get(SIMD_ENV, "") not in SIMD_VALUES:
+    warnings.warn(f"{SIMD_ENV}={os.environ[SIMD_ENV]!r} is not one of "
+                  f"{', '.join(v for v in SIMD_VALUES if v)}: the kernels use the CPU's "
+                  f"best instruction set", RuntimeWarning, stacklevel=2)
 
 _import_error = None
 _cython = None

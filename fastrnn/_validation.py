@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable
 
 import numpy as np
 
+_index_bounds: Callable[[np.ndarray], tuple[int, int]] | None
 try:  # one C pass for (min, max) of an index array; NumPy's two reductions otherwise
     from fastrnn._ops import index_bounds as _index_bounds
 except ImportError:  # pragma: no cover - without the compiled modules
@@ -21,7 +23,7 @@ except ImportError:  # pragma: no cover - without the compiled modules
 try:  # one C pass over the exponent bits; NumPy's sums otherwise
     from fastrnn._ops import all_finite as _all_finite
 except ImportError:  # pragma: no cover - without the compiled modules (or an older build)
-    _all_finite = None
+    _all_finite = None  # type: ignore[assignment]
 
 
 def _bounds(arr):

@@ -40,7 +40,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -52,11 +52,12 @@ from .optim import OPTIMIZERS, Optimizer, SGD, clip_by_norm, clip_by_value
 from ._validation import MACHINE_MEMORY, as_dtype, check_sizes, finite_float, positive_int
 from .vocab import NEWLINE, Vocab
 
-CELLS = {"rnn": RNN, "lstm": LSTM}
+CELLS: dict[str, type[RNN] | type[LSTM]] = {"rnn": RNN, "lstm": LSTM}
 MODES = ("lines", "stream")
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.005, "adagrad": 0.1}
 """Default learning rate of each optimizer (SGD: the course's 0.01; Adagrad: min-char-rnn's 0.1)."""
-DEFAULTS = {"cell": "rnn", "hidden_size": 100, "dtype": "float32", "mode": "lines",
+DEFAULTS: dict[str, Any] = {
+            "cell": "rnn", "hidden_size": 100, "dtype": "float32", "mode": "lines",
             "epochs": 20, "batch_size": 16, "seq_length": 25, "optimizer": "adam",
             "clip": 5.0, "smoothing": 0.99, "evaluations": 50, "patience": 10,
             "lr_decay": 0.5, "lr_patience": 4}
@@ -135,7 +136,7 @@ def default_corpus() -> str:
     >>> len(names), names[:3]
     (5163, ['aaron', 'abbey', 'abbie'])
     """
-    return resources.files("fastrnn").joinpath("data", "names.txt").read_text("utf-8")
+    return (resources.files("fastrnn") / "data" / "names.txt").read_text("utf-8")
 
 
 @dataclass
@@ -417,7 +418,7 @@ class CharModel:
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.dtype = as_dtype(dtype)
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy)
+            seed = int(cast(int, np.random.SeedSequence().entropy))
         self.seed = positive_int(seed, "seed", minimum=0)
         self.init_scale = finite_float(init_scale, "init_scale", 0.0)
         self.forget_bias = finite_float(forget_bias, "forget_bias")
@@ -457,13 +458,14 @@ class CharModel:
     @property
     def params(self) -> dict[str, np.ndarray]:
         """The weights (the wrapped model's dict; modified in place by training)."""
-        self._require_net()
-        return self.net.params
+        return self._require_net()[1].params
 
-    def _require_net(self):
-        if self.net is None:
+    def _require_net(self) -> tuple[Vocab, RNN | LSTM]:
+        """The vocabulary and the network, or a ValueError while there are none."""
+        if self.vocab is None or self.net is None:
             raise ValueError("the model has no vocabulary yet: call fit(text) first "
                              "(or pass vocab=... when creating it)")
+        return self.vocab, self.net
 
     # ----------------------------------------------------------------- training
     def fit(self, text: str | Sequence[str], *, mode: str | None = None,
@@ -631,8 +633,8 @@ class CharModel:
             clip, clip_norm = prev["clip"], prev.get("clip_norm")
         if clip_norm is not None:
             clip_norm = finite_float(clip_norm, "clip_norm", 0.0, strict=True)
-        clip = (0.0 if clip_norm is not None else DEFAULTS["clip"]) if clip is None else \
-            finite_float(clip, "clip", 0.0)
+        clip = float((0.0 if clip_norm is not None else DEFAULTS["clip"]) if clip is None
+                     else finite_float(clip, "clip", 0.0))
         if optimizer is None:
             optimizer = self._optimizer if self._optimizer is not None else DEFAULTS["optimizer"]
         opt, new_lr = self._make_optimizer(optimizer, lr)
@@ -681,11 +683,11 @@ class CharModel:
                              "clip_norm": clip_norm, "val_fraction": val_fraction,
                              "keep_best": keep_best, "patience": patience,
                              "lr_decay": lr_decay, "lr_patience": lr_patience}
-        net = self.net
+        vocab, net = self._require_net()
         k = _ext.kernels()
         fused = (type(opt) is SGD and clip_norm is None
                  and hasattr(k, f"{self.cell}_train_step_ix"))
-        untrained = math.log(len(self.vocab))
+        untrained = math.log(len(vocab))
         if self.smooth_loss is None:
             self.smooth_loss = untrained
         limit = DIVERGENCE_FACTOR * untrained
@@ -768,7 +770,7 @@ class CharModel:
                 run["done"] = True
                 hist.early_stopped = stop_early
                 if keep_best and self._best_params is not None and \
-                        self.best["iteration"] != self.iteration:
+                        self.best is not None and self.best["iteration"] != self.iteration:
                     self.restore_best()
                     hist.restored_best = True
             if callback is not None:
@@ -857,7 +859,8 @@ class CharModel:
         if self._best_params is None:
             raise ValueError("no best weights are kept: they need a validation split "
                              "(val_fraction > 0) and keep_best=True")
-        for k, p in self.net.params.items():
+        _, net = self._require_net()
+        for k, p in net.params.items():
             np.copyto(p, self._best_params[k])
         return self
 
@@ -941,16 +944,16 @@ class CharModel:
         >>> abs(m.evaluate("abc\\ncab\\n") - math.log(4)) < 0.01   # untrained: uniform
         True
         """
-        self._require_net()
+        vocab, _ = self._require_net()
         body = _as_text(text)
         mode = self.mode if mode is None else _choice(mode, "mode", MODES)
-        self.vocab.check(body, "text")
+        vocab.check(body, "text")
         if mode == "lines":
-            val = [self.vocab.encode(s) for s in body.split(NEWLINE) if s]
+            val: list[np.ndarray] | np.ndarray = [vocab.encode(s) for s in body.split(NEWLINE) if s]
             if not val:
                 raise ValueError("text has no non-empty line")
         else:
-            val = [self.vocab.encode(body)]
+            val = [vocab.encode(body)]
             if len(val[0]) < 2:
                 raise ValueError("text must have at least 2 characters in stream mode")
         return self._eval(val, mode)
@@ -995,7 +998,7 @@ class CharModel:
         >>> len(out), all(s.startswith("b") for s in out)
         (2, True)
         """
-        self._require_net()
+        vocab, net = self._require_net()
         n = positive_int(n, "n")
         if max_length is None:
             max_length = 50 if self.mode == "lines" else 200
@@ -1019,24 +1022,24 @@ class CharModel:
         if stop_at_newline is None:
             stop_at_newline = self.mode == "lines"
         rng = rng if rng is not None else np.random.default_rng(seed)
-        ix = self.vocab.encode(prime, "prime")
+        ix = vocab.encode(prime, "prime")
         if self.mode == "lines":
             warm = np.concatenate([[-1], ix[:-1]]) if len(ix) else None
             start = int(ix[-1]) if len(ix) else -1
         else:
             warm = ix[:-1] if len(ix) > 1 else None
-            start = int(ix[-1]) if len(ix) else self.vocab.newline
+            start = int(ix[-1]) if len(ix) else vocab.newline
         state = None
         if warm is not None and len(warm):
-            _, state = self.net.forward(warm)
-        stop = self.vocab.newline if stop_at_newline else -1
+            _, state = net.forward(warm)
+        stop = vocab.newline if stop_at_newline else -1
         out = []
         for _ in range(n):
-            gen = self.net.sample(max_length, rng=rng, temperature=temperature, top_k=top_k,
+            gen = net.sample(max_length, rng=rng, temperature=temperature, top_k=top_k,
                                   start=start, stop=stop, state=state)
             if stop_at_newline and len(gen) and gen[-1] == stop:
                 gen = gen[:-1]
-            out.append(prime + self.vocab.decode(gen))
+            out.append(prime + vocab.decode(gen))
         return out
 
     # ---------------------------------------------------------------- checkpoints
@@ -1068,9 +1071,9 @@ class CharModel:
         >>> fastrnn.CharModel.load(path).vocab == m.vocab
         True
         """
-        self._require_net()
-        arrays = {"vocab": self.vocab.to_array()}
-        for name, p in self.net.params.items():
+        vocab, net = self._require_net()
+        arrays = {"vocab": vocab.to_array()}
+        for name, p in net.params.items():
             arrays["param/" + name] = p
         opt_meta = None
         if self._optimizer is not None:
@@ -1102,7 +1105,7 @@ class CharModel:
                 arrays["best/" + name] = p
         meta = new_meta(
             model={"cell": self.cell, "hidden_size": self.hidden_size,
-                   "vocab_size": len(self.vocab), "dtype": self.dtype.name, "seed": self.seed,
+                   "vocab_size": len(vocab), "dtype": self.dtype.name, "seed": self.seed,
                    "init_scale": self.init_scale, "forget_bias": self.forget_bias},
             iteration=self.iteration, mode=self.mode, smooth_loss=self.smooth_loss,
             train=self.train_config, optimizer=opt_meta, cursor=cursor,
@@ -1159,7 +1162,7 @@ class CharModel:
                 m._optimizer = opt
             c = meta.get("cursor")
             if c is not None:
-                st = None
+                st: Any = None         # the carried state: an array (RNN), a tuple (LSTM)
                 if c["n_state"]:
                     st = tuple(np.ascontiguousarray(arrays[f"cursor/state/{i}"], m.dtype)
                                for i in range(c["n_state"]))

@@ -103,7 +103,7 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
     path = _fspath(path)
     if META_KEY in arrays:
         raise ValueError(f"arrays must not use the reserved key {META_KEY!r}")
-    payload = {}
+    payload: dict[str, Any] = {}
     for k, v in arrays.items():
         a = np.asarray(v)
         if a.dtype == object:

@@ -22,6 +22,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -290,7 +291,7 @@ class Progress:
                  "rate": f"{rate:,.0f} it/s" if math.isfinite(rate) else "",
                  "eta": f"ETA {_fmt_time(eta)}"}
         order = ("pct", "iter", "loss", "val", "rate", "eta")  # display order
-        keep = []
+        keep: list[str] = []
         for key in ("pct", "loss", "val", "eta", "iter", "rate"):  # importance
             if parts[key] and len("  ".join(parts[k] for k in order
                                             if k in keep + [key])) <= W:
@@ -458,7 +459,7 @@ def cmd_train(args, out, err) -> int:
     if interrupted["flag"] and not (hist is not None and model._run and model._run["done"]):
         kept = ("; it also holds the weights of the best validation loss so far "
                 f"(iteration {model.best['iteration']}), used when the run ends"
-                if model._best_params is not None else "")
+                if model._best_params is not None and model.best is not None else "")
         err.write(f"fastrnn: interrupted at iteration {model.iteration}; checkpoint saved to "
                   f"{out_path} (finish the run with --resume {out_path}){kept}\n")
         err.flush()
@@ -518,7 +519,7 @@ def cmd_info(args, out, err) -> int:
         steps = run["target"] - run["start"]
         state = {"early": f"stopped early at iteration {m.iteration}",
                  "diverged": f"diverged at iteration {m.iteration}"}.get(
-                     run.get("stop"), "complete" if run["done"] else
+                     run.get("stop") or "", "complete" if run["done"] else
                      f"interrupted at iteration {m.iteration}: --resume finishes it")
         lines.append(f"  last run: {steps} steps from iteration {run['start']}, {state}")
     if m.best is not None:

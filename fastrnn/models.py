@@ -111,7 +111,7 @@ def _rng(seed=None, rng=None):
 
 class _Model:
     cell = ""
-    param_names = ()
+    param_names: tuple[str, ...] = ()
     n_state = 1
 
     # ------------------------------------------------------------- construction

@@ -74,7 +74,7 @@ class Vocab:
         self.chars: tuple[str, ...] = tuple(sorted(seen))
         self.char_to_ix: dict[str, int] = {c: i for i, c in enumerate(self.chars)}
         self.ix_to_char: dict[int, str] = dict(enumerate(self.chars))
-        self._lookup = None
+        self._lookup: np.ndarray | None = None
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -175,9 +175,10 @@ class Vocab:
             return np.empty(0, np.int64)
         if self._lookup is None:
             top = max(ord(c) for c in self.chars) + 1
-            self._lookup = np.full(top, -1, np.int64)
+            lookup = np.full(top, -1, np.int64)
             for i, c in enumerate(self.chars):
-                self._lookup[ord(c)] = i
+                lookup[ord(c)] = i
+            self._lookup = lookup
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         return self._lookup[codes]
 

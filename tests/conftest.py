@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fastrnn
 import fastrnn._ext as _ext
 
 # (rtol, atol) for kernel-vs-twin comparisons
@@ -22,6 +23,16 @@ TOL = {
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 DINOS = DATA_DIR / "dinos.txt"
+
+# The directory that holds the fastrnn under test: a checkout with modules built in
+# place, or the site-packages of an installed wheel. Subprocesses get it as PYTHONPATH
+# (and run in another directory), so they import the same fastrnn as the tests.
+PKG_PARENT = Path(fastrnn.__file__).resolve().parent.parent
+
+
+def subprocess_env(**extra):
+    """The environment of a subprocess that must import the fastrnn under test."""
+    return dict(os.environ, PYTHONPATH=str(PKG_PARENT), **extra)
 
 
 @contextlib.contextmanager
@@ -61,7 +72,7 @@ def batch(request):
 @pytest.fixture(params=["cython", "numpy"])
 def backend(request):
     if request.param == "cython" and not _ext.compiled_available():
-        pytest.fail("compiled kernels are not built")
+        _not_built()
     with _ext.use_backend(request.param):
         yield request.param
 
@@ -73,10 +84,16 @@ def rng(request):
     return np.random.default_rng(seed)
 
 
+def _not_built():
+    pytest.fail(f"compiled kernels are not built: fastrnn was imported from {PKG_PARENT} "
+                f"(build them in place, or run pytest from another directory against an "
+                f"installed fastrnn)")
+
+
 @pytest.fixture
 def cy():
     if not _ext.compiled_available():
-        pytest.fail("compiled kernels are not built")
+        _not_built()
     return _ext.kernels("cython")
 
 

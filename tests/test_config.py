@@ -4,15 +4,14 @@ import io
 import os
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
 
 import numpy as np
 import pytest
 
 import fastrnn
+from conftest import subprocess_env
 from fastrnn import _config
-
-ROOT = str(Path(fastrnn.__file__).resolve().parent.parent)
 
 
 def test_show_config_reports_build_and_threads():
@@ -65,10 +64,9 @@ def test_environment_sets_the_kernels_threads():
     """FASTRNN_NUM_THREADS fixes the kernels' team (not only the recorded policy)."""
     code = ("import fastrnn, fastrnn._rnn as r, fastrnn._lstm as l; "
             "print(fastrnn.get_num_threads(), r._get_threads(), l._get_threads())")
-    env = dict(os.environ, FASTRNN_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(FASTRNN_NUM_THREADS="1"),
+                         cwd=tempfile.gettempdir(), capture_output=True, text=True,
+                         check=True).stdout.split()
     assert out == ["1", "1", "1"]
 
 
@@ -99,3 +97,44 @@ def test_results_do_not_depend_on_threads(rng):
     assert l1 == pytest.approx(l2, rel=1e-12)
     for k in g1:
         np.testing.assert_allclose(g1[k], g2[k], rtol=1e-11, atol=1e-14)
+
+
+def _config_in_subprocess(simd):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, fastrnn._config as c, fastrnn._ops as o; "
+            "import numpy as np; W = np.ones((16, 16)); y = np.zeros(16); "
+            "print(json.dumps([c.config()['simd'], o.simd_level(), o.cpu_simd_level(), "
+            "bool(o._row_product(W, np.ones(16), y))]))")
+    env = dict(os.environ, FASTRNN_SIMD=simd)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("simd, expect", [("baseline", "sse2"), ("sse2", "sse2"),
+                                          ("avx2", "avx2")])
+def test_simd_switch_caps_the_level(simd, expect):
+    """FASTRNN_SIMD, read when the compiled modules load, caps the instruction set of the
+    element-wise loops (and turns _gemv.h's AVX-512 row product off) and show_config says
+    so; the suite runs once under FASTRNN_SIMD=baseline in CI."""
+    import json
+
+    from fastrnn import _ops
+    if _ops.cpu_simd_level().startswith("baseline"):
+        pytest.skip("no runtime dispatch in this build (not x86-64 GCC/clang)")
+    out, _ = _config_in_subprocess(simd)
+    shown, level, cpu, own = json.loads(out)
+    order = ["sse2", "avx2", "avx512f"]
+    want = order[min(order.index(expect), order.index(cpu))]
+    assert level == want and cpu == _ops.cpu_simd_level()
+    assert shown.startswith(want) and f"FASTRNN_SIMD={simd!r}" in shown
+    assert own is False                      # only the AVX-512F level has _gemv.h's kernel
+
+
+def test_unknown_simd_value_warns():
+    out, err = _config_in_subprocess("avx9000")
+    assert "RuntimeWarning" in err and "FASTRNN_SIMD='avx9000'" in err

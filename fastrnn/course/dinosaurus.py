@@ -464,7 +464,7 @@ def clip(gradients, maxValue):
 
 # -------------------------------------------------------------------------- sampling
 
-_UNIFORMS = {}
+_UNIFORMS: dict[tuple, np.ndarray] = {}
 _UNIFORMS_MAX = 4096
 
 

@@ -11,7 +11,8 @@
  * chunks (a switch), so that its loops unroll and nothing spills. Against OpenBLAS's
  * GEMV (SkylakeX kernels) in LSTM sampling at one thread: float32 2-6 % faster by H
  * (the output layer's 27 x 100 product 0.10 against 0.15 us), float64 12-22 %.
- * AVX-512F only; fr_gemv_rows_* return 0 where it does not apply (another CPU,
+ * AVX-512F only; fr_gemv_rows_* return 0 where it does not apply (another CPU or
+ * compiler, a level below AVX-512F picked at load time (FASTRNN_SIMD, _platform.h),
  * n > 128, the test switch), and the caller then calls BLAS.
  *
  * Each row's sum has one order, whatever the block, the part of the rows or the
@@ -24,10 +25,11 @@
 #ifndef FASTRNN_GEMV_H
 #define FASTRNN_GEMV_H
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include "_platform.h"
+
+#if FR_X86_DISPATCH
 #include <immintrin.h>
 
-static int fr_gemv_isa = -1;        /* 1: AVX-512F, 0: not; -1 not yet known */
 static int fr_gemv_off = 0;         /* test switch: always BLAS */
 
 #define FR_GEMV_AVX512 __attribute__((target("avx512f")))
@@ -185,11 +187,7 @@ FR_GEMV_DISPATCH(fr_gemv_t_d, double, 8, FR_NC_CASES_15, 16)
 /* 1 when the kernels below multiply rows of n columns themselves */
 static inline int fr_gemv_ok(int n)
 {
-    if (fr_gemv_isa < 0) {
-        __builtin_cpu_init();
-        fr_gemv_isa = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return fr_gemv_isa && !fr_gemv_off && n > 0 && n <= 128;
+    return fr_simd_isa == FR_SIMD_AVX512F && !fr_gemv_off && n > 0 && n <= 128;
 }
 
 #define FR_GEMV_ENTRY(NAME, T)                                                          \

@@ -220,6 +220,7 @@ def pick_index(p, double u):
 
 cdef extern from "_vecmath.h" nogil:
     const char* fr_simd_level()
+    const char* fr_simd_cpu_level()
 
 cdef extern from *:
     int FASTRNN_DEBUG
@@ -228,8 +229,15 @@ DEBUG_BUILD = bool(FASTRNN_DEBUG)
 
 
 def simd_level():
-    """The vector instruction set the element-wise loops run with on this CPU."""
+    """The vector instruction set the element-wise loops (and, at ``"avx512f"``, the
+    row products of ``_gemv.h``) run with: the level picked when the module was loaded,
+    the CPU's best unless ``FASTRNN_SIMD`` capped it."""
     return fr_simd_level().decode()
+
+
+def cpu_simd_level():
+    """The best vector instruction set of this CPU that the kernels have code for."""
+    return fr_simd_cpu_level().decode()
 
 
 def debug_build():

@@ -41,9 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_platform.h"      /* fr_cpu_pause, fr_thread_yield, windows.h on Windows */
+
 #if defined(_WIN32)
-#  define WIN32_LEAN_AND_MEAN
-#  include <windows.h>
 #  if defined(_MSC_VER)
 #    pragma comment(lib, "synchronization.lib")
 #  endif
@@ -63,9 +63,11 @@
 
 /* ------------------------------------------------------------------ primitives */
 
+/* Sequentially consistent int atomics: a wait's check and a waker's check must see each
+ * other (a waiter counts itself, then re-checks; a waker changes the word, then reads
+ * the count: fr_notify), which release/acquire alone does not give. */
+#define FR_PAUSE() fr_cpu_pause()
 #if defined(_MSC_VER) && !defined(__clang__)
-#  include <intrin.h>
-#  define FR_PAUSE() _mm_pause()
 static inline int fr_load(const int *p) { return *(volatile const int *)p; }  /* x86/x64: acquire */
 static inline void fr_store(int *p, int v) { _InterlockedExchange((volatile long *)p, v); }
 static inline int fr_fetch_add(int *p, int v) { return _InterlockedExchangeAdd((volatile long *)p, v); }
@@ -75,14 +77,6 @@ static inline int fr_cas(int *p, int expected, int desired)
 }
 #  define fr_peek fr_load
 #else
-#  if defined(__x86_64__) || defined(__i386__)
-#    define FR_PAUSE() __builtin_ia32_pause()
-#  elif defined(__aarch64__) || defined(__arm__)
-#    define FR_PAUSE() __asm__ __volatile__("yield")
-#  else
-#    define FR_PAUSE() ((void)0)
-#  endif
-/* seq_cst where a wait's check and a waker's check must see each other (fr_notify) */
 static inline int fr_load(const int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static inline int fr_peek(const int *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fr_store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
@@ -107,15 +101,6 @@ static inline long long fr_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-#endif
-}
-
-static inline void fr_yield(void)
-{
-#if defined(_WIN32)
-    SwitchToThread();
-#else
-    sched_yield();
 #endif
 }
 

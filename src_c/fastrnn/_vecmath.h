@@ -1,12 +1,14 @@
 /* Vectorisable element-wise math for the fastrnn kernels.
  *
- * Private; included through src_c/fastrnn/_math.pxd. Plain C so GCC can vectorise the
- * loops; on x86-64 Linux with GCC each loop is compiled three times (baseline SSE2,
- * AVX2, AVX-512F) and the best version for the CPU is picked at load time
- * (target_clones, dispatched on CPU features), so the extension stays portable while
- * using the machine's vector width. The module is compiled with -ffp-contract=off, so
- * the updates round exactly as the C source reads; only the transcendental functions
- * (exp, tanh, sigmoid) may use fused multiply-adds (see the pragma below).
+ * Private; included through src_c/fastrnn/_math.pxd. Plain C so the compiler can
+ * vectorise the loops; on x86-64 with GCC or clang each loop is compiled three times
+ * (baseline SSE2, AVX2, AVX-512F: FR_ISA_FN) and the version of the level picked when
+ * the module is loaded runs (fr_simd_isa in _platform.h: the best the CPU has, capped
+ * by FASTRNN_SIMD, so that CI also tests the baseline code), so the extension stays
+ * portable while using the machine's vector width. The module is compiled without
+ * FMA contraction (-ffp-contract=off), so the updates round exactly as the C source
+ * reads; only the transcendental functions (exp, tanh, sigmoid) may use fused
+ * multiply-adds (see FR_CONTRACT_FAST_BEGIN below).
  *
  * Accuracy (float64, checked in tests/test_vecmath.py against math.tanh / math.exp):
  *   fr_exp:  |rel err| <= ~2 ulp on [-708, 709] (Cody-Waite reduction, degree-13 Taylor);
@@ -23,31 +25,50 @@
 #include <string.h>
 #include <math.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FR_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define FR_CLONES
-#endif
+#include "_platform.h"
 
-/* The instruction set the target_clones dispatcher picks on this CPU. */
+/* FR_ISA_VARIANTS(NAME, PARAMS, body): the function body compiled per level,
+ * NAME_base, NAME_avx2 and NAME_avx512f (never inlined, so each level's code is the
+ * same wherever it is called from); FR_ISA_DISPATCH(NAME, PARAMS, ARGS): NAME, which
+ * calls the variant of the level picked at load time; FR_ISA_FN: both. Without the
+ * dispatch (another compiler or CPU family), NAME is the one plain function. */
+#if FR_X86_DISPATCH
+#define FR_ISA_VARIANTS(NAME, PARAMS, ...)                                              \
+FR_TARGET_BASELINE static void NAME##_base PARAMS __VA_ARGS__                           \
+FR_TARGET_AVX2 static void NAME##_avx2 PARAMS __VA_ARGS__                               \
+FR_TARGET_AVX512F static void NAME##_avx512f PARAMS __VA_ARGS__
+#define FR_ISA_DISPATCH(NAME, PARAMS, ARGS)                                             \
+static inline void NAME PARAMS                                                          \
+{                                                                                       \
+    if (fr_simd_isa == FR_SIMD_AVX512F) NAME##_avx512f ARGS;                            \
+    else if (fr_simd_isa == FR_SIMD_AVX2) NAME##_avx2 ARGS;                             \
+    else NAME##_base ARGS;                                                              \
+}
+#else
+#define FR_ISA_VARIANTS(NAME, PARAMS, ...) static void NAME PARAMS __VA_ARGS__
+#define FR_ISA_DISPATCH(NAME, PARAMS, ARGS)
+#endif
+#define FR_ISA_FN(NAME, PARAMS, ARGS, ...)                                              \
+    FR_ISA_VARIANTS(NAME, PARAMS, __VA_ARGS__) FR_ISA_DISPATCH(NAME, PARAMS, ARGS)
+
+/* The instruction set the loops run with: the level picked at load time, and the
+ * CPU's best (they differ when FASTRNN_SIMD caps it). */
 static inline const char *fr_simd_level(void)
 {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return "avx512f";
-    if (__builtin_cpu_supports("avx2")) return "avx2";
-    return "sse2";
-#else
-    return "baseline (no runtime dispatch)";
-#endif
+    return fr_simd_name(fr_simd_isa);
+}
+
+static inline const char *fr_simd_cpu_level(void)
+{
+    return fr_simd_name(fr_simd_cpu());
 }
 
 /* The transcendental functions below may contract a * b + c into fused multiply-adds
- * (the AVX-512F clones have FMA): faster and at least as accurate. The updates further
+ * (the AVX-512F variants have FMA): faster and at least as accurate. The updates further
  * down (clip, SGD, the LSTM cell) keep the module-wide -ffp-contract=off, so they round
- * exactly as the NumPy twin does. */
-#pragma GCC push_options
-#pragma GCC optimize ("fp-contract=fast")
+ * exactly as the NumPy twin does. The dispatchers of the loops in this region come
+ * after it (with GCC, a function of other optimisation options is not inlined). */
+FR_CONTRACT_FAST_BEGIN
 
 /* Cody-Waite reduction of the float64 exps below: x = k ln2 + r with |r| <= ln2 / 2;
  * returns r and sets *ki to the integer k (in the low bits of a shifted double). */
@@ -183,25 +204,32 @@ static inline float fr_tanhf1(float xf)
  * leaves every entry on the same side (the LSTM sampler's two threads rely on it;
  * tests/test_vecmath.py checks it). */
 #define FR_MAP(NAME, T, F)                                                              \
-FR_CLONES static void NAME(T *x, Py_ssize_t n, T m)                                      \
+FR_ISA_VARIANTS(NAME, (T *x, Py_ssize_t n, T m),                                        \
 {                                                                                       \
     for (Py_ssize_t i = 0; i < n; i++) x[i] = F(x[i] - m);                              \
-}
+})
 FR_MAP(fr_expm_d, double, fr_exp1)
 FR_MAP(fr_expm_f, float, fr_expf1)
 
 /* x[i] = tanh(x[i]), x[i] = sigmoid(x[i]) */
 #define FR_MAP0(NAME, T, F)                                                             \
-FR_CLONES static void NAME(T *x, Py_ssize_t n)                                           \
+FR_ISA_VARIANTS(NAME, (T *x, Py_ssize_t n),                                             \
 {                                                                                       \
     for (Py_ssize_t i = 0; i < n; i++) x[i] = F(x[i]);                                  \
-}
+})
 FR_MAP0(fr_tanh_d, double, fr_tanh1)
 FR_MAP0(fr_tanh_f, float, fr_tanhf1)
 FR_MAP0(fr_sigmoid_d, double, fr_sigmoid1)
 FR_MAP0(fr_sigmoid_f, float, fr_sigmoidf1)
 
-#pragma GCC pop_options
+FR_CONTRACT_FAST_END
+
+FR_ISA_DISPATCH(fr_expm_d, (double *x, Py_ssize_t n, double m), (x, n, m))
+FR_ISA_DISPATCH(fr_expm_f, (float *x, Py_ssize_t n, float m), (x, n, m))
+FR_ISA_DISPATCH(fr_tanh_d, (double *x, Py_ssize_t n), (x, n))
+FR_ISA_DISPATCH(fr_tanh_f, (float *x, Py_ssize_t n), (x, n))
+FR_ISA_DISPATCH(fr_sigmoid_d, (double *x, Py_ssize_t n), (x, n))
+FR_ISA_DISPATCH(fr_sigmoid_f, (float *x, Py_ssize_t n), (x, n))
 
 /* One LSTM cell step for one batch row, units [0, n) of gate blocks [f, i, c, o] that
  * start S apart in g (S = H for a whole row; S = H, n < H for a slice of the units, g,
@@ -212,11 +240,11 @@ FR_MAP0(fr_sigmoid_f, float, fr_sigmoidf1)
  * like the loops it calls, so that its own two loops use the wide vectors too (they
  * keep -ffp-contract=off: the same bits on every ISA's clone).                        */
 #define FR_LSTM_GATES(NAME, T, SIG, TANH)                                              \
-FR_CLONES static void NAME(T *g, Py_ssize_t S, const T *restrict c_prev, T *restrict c, T *a,     \
-                 T *tc, Py_ssize_t n)                                                   \
+FR_ISA_FN(NAME, (T *g, Py_ssize_t S, const T *FR_RESTRICT c_prev, T *FR_RESTRICT c,     \
+                 T *a, T *tc, Py_ssize_t n), (g, S, c_prev, c, a, tc, n),               \
 {                                                                                       \
-    const T *restrict f = g, *restrict i = g + S, *restrict cc = g + 2 * S;             \
-    const T *restrict o = g + 3 * S;                                                    \
+    const T *FR_RESTRICT f = g, *FR_RESTRICT i = g + S, *FR_RESTRICT cc = g + 2 * S;    \
+    const T *FR_RESTRICT o = g + 3 * S;                                                 \
     SIG(g, n);                   /* one call per gate: see FR_MAP on splitting */       \
     SIG(g + S, n);                                                                      \
     TANH(g + 2 * S, n);                                                                 \
@@ -229,7 +257,7 @@ FR_CLONES static void NAME(T *g, Py_ssize_t S, const T *restrict c_prev, T *rest
     }                                                                                   \
     TANH(t, n);                                                                         \
     for (Py_ssize_t j = 0; j < n; j++) a[j] = o[j] * t[j];                              \
-}
+})
 FR_LSTM_GATES(fr_lstm_gates_d, double, fr_sigmoid_d, fr_tanh_d)
 FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)
 
@@ -240,12 +268,12 @@ FR_LSTM_GATES(fr_lstm_gates_f, float, fr_sigmoid_f, fr_tanh_f)
  * g holds [dz_f, dz_i, dz_c, dz_o] and dc the gradient on c_{t-1}. Products are formed
  * left to right as written, without contraction (this part keeps -ffp-contract=off).  */
 #define FR_LSTM_GATES_BWD(NAME, T)                                                      \
-FR_CLONES static void NAME(T *restrict g, Py_ssize_t S, const T *restrict da,           \
-                           const T *restrict tc, const T *restrict cp, T *restrict dc,  \
-                           Py_ssize_t n)                                                \
+FR_ISA_FN(NAME, (T *FR_RESTRICT g, Py_ssize_t S, const T *FR_RESTRICT da,               \
+                 const T *FR_RESTRICT tc, const T *FR_RESTRICT cp, T *FR_RESTRICT dc,   \
+                 Py_ssize_t n), (g, S, da, tc, cp, dc, n),                              \
 {                                                                                       \
-    T *restrict gf = g, *restrict gi = g + S, *restrict gc = g + 2 * S;                 \
-    T *restrict go = g + 3 * S;                                                         \
+    T *FR_RESTRICT gf = g, *FR_RESTRICT gi = g + S, *FR_RESTRICT gc = g + 2 * S;        \
+    T *FR_RESTRICT go = g + 3 * S;                                                      \
     for (Py_ssize_t j = 0; j < n; j++) {                                                \
         T f = gf[j], i = gi[j], cc = gc[j], o = go[j], t = tc[j], d = da[j];            \
         T dcv = dc[j] + d * o * (1 - t * t);                                            \
@@ -255,26 +283,26 @@ FR_CLONES static void NAME(T *restrict g, Py_ssize_t S, const T *restrict da,   
         gf[j] = dcv * cp[j] * f * (1 - f);                                              \
         dc[j] = dcv * f;                                                                \
     }                                                                                   \
-}
+})
 FR_LSTM_GATES_BWD(fr_lstm_gates_bwd_d, double)
 FR_LSTM_GATES_BWD(fr_lstm_gates_bwd_f, float)
 
 /* g[i] = clip(g[i], -m, m) (NaN stays NaN, like np.clip) */
 #define FR_CLIP(NAME, T)                                                                \
-FR_CLONES static void NAME(T *g, Py_ssize_t n, T m)                                     \
+FR_ISA_FN(NAME, (T *g, Py_ssize_t n, T m), (g, n, m),                                   \
 {                                                                                       \
     for (Py_ssize_t i = 0; i < n; i++) {                                                \
         T v = g[i];                                                                     \
         v = v > m ? m : v;                                                              \
         g[i] = v < -m ? -m : v;                                                         \
     }                                                                                   \
-}
+})
 FR_CLIP(fr_clip_d, double)
 FR_CLIP(fr_clip_f, float)
 
 /* Fused clip (when m > 0) and SGD: g = clip(g); p = p + (-lr) * g (the course's update) */
 #define FR_CLIP_SGD(NAME, T)                                                            \
-FR_CLONES static void NAME(T *p, T *g, Py_ssize_t n, T m, T lr)                         \
+FR_ISA_FN(NAME, (T *p, T *g, Py_ssize_t n, T m, T lr), (p, g, n, m, lr),                \
 {                                                                                       \
     const T nlr = -lr;                                                                  \
     if (m > 0) {                                                                        \
@@ -288,7 +316,7 @@ FR_CLONES static void NAME(T *p, T *g, Py_ssize_t n, T m, T lr)                 
     } else {                                                                            \
         for (Py_ssize_t i = 0; i < n; i++) p[i] = p[i] + nlr * g[i];                    \
     }                                                                                   \
-}
+})
 FR_CLIP_SGD(fr_clip_sgd_d, double)
 FR_CLIP_SGD(fr_clip_sgd_f, float)
 

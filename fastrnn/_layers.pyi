@@ -1,0 +1,26 @@
+"""Type stubs of the compiled layer engine (src_c/fastrnn/_layers.pyx); the NumPy twin,
+fastrnn.reference._layers, has the same signatures. Arrays are C-contiguous float32 or
+float64 (one dtype per call); buffers are written in place."""
+
+import numpy as np
+import numpy.typing as npt
+
+_F = npt.NDArray[np.floating]
+_I = npt.NDArray[np.int64]
+
+def rec_forward(cell: int, x: _F, W_ih: _F, W_hh: _F, b_ih: _F, b_hh: _F, h0: _F, c0: _F,
+                lengths: _I, reverse: bool, Y: _F, C: _F, G: _F, hn: _F, cn: _F) -> None: ...
+def rec_backward(cell: int, x: _F, W_ih: _F, W_hh: _F, h0: _F, c0: _F, lengths: _I,
+                 reverse: bool, Y: _F, C: _F, G: _F, dY: _F, dhn: _F, dcn: _F, dx: _F,
+                 dh0: _F, dc0: _F, dW_ih: _F, dW_hh: _F, db_ih: _F, db_hh: _F) -> None: ...
+
+# the thread team's Python side (src_c/fastrnn/_team_hooks.pxi)
+def _connect_blas_threads(get_address: int, set_address: int) -> None: ...
+def _set_threads(n: int) -> None: ...
+def _get_threads() -> int: ...
+def _team_test_hook(adaptive: bool | None = ..., stall_ns: int | None = ...,
+                    hold_ns: int | None = ..., skip: bool | None = ...,
+                    reset: bool = ...) -> tuple[bool, int, int, bool, list[int]]: ...
+def _team_test_costs(kind: int, dbl: bool, key: int, single: float, team: float,
+                     calls: int = ...) -> None: ...
+def _team_costs(kind: int, dbl: bool) -> tuple[float, float, int]: ...

@@ -596,8 +596,9 @@ def test_pair_runs_the_mode_measured_cheaper(K):
         assert pair_calls() - before == 1
         K._team_test_costs(kind, True, 100, 1.0, 1e30, calls=15)
         before = pair_calls()
-        sample(K, p, -1, u, 1.0, 0, -1, 20)                  # the 16th call explores,
-        assert pair_calls() - before == 1
+        for _ in range(3):                                   # the 16th call starts a burst
+            sample(K, p, -1, u, 1.0, 0, -1, 20)
+        assert pair_calls() - before == 3
         assert K._team_costs(kind, True)[2] == 32             # the pair lost: tested later
     K._team_test_hook(reset=True)
 

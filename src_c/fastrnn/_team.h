@@ -22,10 +22,11 @@
  * no more blocks, and rank 0 does the rest of the call itself.
  *
  * Choosing: whether the team pays depends on the machine's load, which changes from
- * minute to minute. Each kind of call (per dtype and shape) keeps an estimate of its
- * cost per step on the team and on one thread (fr_choose / fr_chosen), runs the cheaper
- * and now and then the other: at first every 16th call, twice as rarely each time the
- * other loses (up to every 1024th), so that a busy machine pays little for the test.
+ * minute to minute. Each kind of call (per dtype and shape) keeps its recent costs per
+ * step on the team and on one thread (fr_choose / fr_chosen), runs the mode whose
+ * median is lower (the team only when clearly so) and now and then a short burst of
+ * the other: at first every 16th call, twice as rarely each time the other loses (up
+ * to every 1024th), so that a busy machine pays little for the test.
  * Which thread computes what never changes the numbers: results do not depend on the
  * thread count or the choice.
  *
@@ -413,12 +414,18 @@ static inline void fr_wait_count(int *counter, int n)
 #define FR_KINDS 8
 #define FR_EXPLORE_MIN 16
 #define FR_EXPLORE_MAX 1024
+#define FR_RING 5            /* costs kept per mode: the estimate is their median */
+#define FR_BURST 3           /* calls of the other mode per exploration */
+#define FR_MARGIN 0.95       /* the team runs when it costs < 95 % of one thread */
 
 typedef struct {
-    double cost[2];      /* ns per step: [0] one thread, [1] the team; 0 = not measured */
-    long long key;       /* the shape the costs are for */
+    double ring[2][FR_RING];  /* ns per step of recent calls: [0] one thread, [1] the team */
+    int count[2], pos[2];
+    long long key;            /* the shape the costs are for */
     long long calls, next_explore;
     int interval;
+    int burst;                /* calls of the exploring burst still to run (0: none) */
+    int mode;                 /* the mode the slot runs outside a burst (1: the team) */
 } fr_slot_t;
 
 static fr_slot_t fr_slots[2 * FR_KINDS];      /* [kind * 2 + float64] */
@@ -426,9 +433,35 @@ static long long fr_team_calls[FR_KINDS];     /* calls that ran on the team (tes
 static int fr_adaptive = 1;                    /* 0: every eligible call on the team */
 static int fr_max_threads = 1;                 /* the thread setting (fastrnn._config) */
 
+/* The median of a mode's recent costs (0: none yet). */
+static inline double fr_estimate(const fr_slot_t *s, int m)
+{
+    double v[FR_RING], t;
+    int n = s->count[m], i, j;
+    if (n == 0) return 0;
+    for (i = 0; i < n; i++) {              /* insertion sort of at most FR_RING */
+        t = s->ring[m][i];
+        for (j = i; j > 0 && v[j - 1] > t; j--) v[j] = v[j - 1];
+        v[j] = t;
+    }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The mode the measured costs favour (1: the team), with FR_MARGIN against it. */
+static inline int fr_better(const fr_slot_t *s)
+{
+    double one = fr_estimate(s, 0), team = fr_estimate(s, 1);
+    return team > 0 && one > 0 ? team < FR_MARGIN * one : s->mode;
+}
+
 /* The thread count for a call of `kind` (dtype `dbl`, shape `key`) that could run on
- * the team: fr_max_threads or 1 (see the top). *t0 receives the start time for
- * fr_chosen (0 when the call is not eligible: nothing to measure). */
+ * the team: fr_max_threads or 1. The slot runs the mode its recent costs favour (the
+ * median of each mode's last FR_RING calls, the team only when clearly cheaper) and,
+ * at every `interval`-th call, a burst of FR_BURST calls of the other one: at first
+ * every 16th call, twice as rarely each time the other loses (up to every 1024th), so
+ * that a busy machine pays little for the test, and a burst's median ignores one call
+ * that lost its core. *t0 receives the start time for fr_chosen (0 when the call is not
+ * eligible: nothing to measure). */
 static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
 {
     fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
@@ -440,40 +473,41 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
         s->key = key;
         s->interval = FR_EXPLORE_MIN;
         s->next_explore = FR_EXPLORE_MIN;
+        s->mode = 1;                              /* the team first, then one thread */
     }
     s->calls++;
     if (!fr_adaptive) team = 1;
-    else if (s->cost[1] <= 0) team = 1;                /* measure the team first */
-    else if (s->cost[0] <= 0) team = 0;
+    else if (s->count[1] == 0) team = 1;
+    else if (s->count[0] == 0) team = 0;
     else {
-        team = s->cost[1] <= s->cost[0];
-        if (s->calls >= s->next_explore) team = !team;
+        if (!s->burst && s->calls >= s->next_explore) s->burst = FR_BURST;
+        team = s->burst ? !s->mode : s->mode;
     }
     *t0 = fr_now_ns();
     if (team) fr_team_calls[kind]++;
     return team ? fr_max_threads : 1;
 }
 
-/* Record the cost of a call begun by fr_choose (n: the count it returned; work: its
- * steps). The mode the call runs keeps an average of its recent costs; a call of the
- * other mode (an exploring one) replaces that mode's estimate, and when it did not
- * win, the next exploration comes twice as late. */
+/* Record the cost per step of a call begun by fr_choose (n: the count it returned;
+ * work: its steps); at the end of a burst, keep the mode the costs now favour and set
+ * the next exploration (soon if the other mode won, twice as late if it lost). */
 static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work)
 {
     fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
-    int m = n > 1, explored;
-    double c, *e;
+    int m = n > 1, won;
     if (!t0 || work <= 0) return;
-    c = (double)(fr_now_ns() - t0) / work;
-    e = &s->cost[m];
-    explored = s->cost[0] > 0 && s->cost[1] > 0 && s->calls >= s->next_explore;
-    if (explored) {
-        *e = c;
-        if (s->cost[m] < s->cost[!m]) s->interval = FR_EXPLORE_MIN;
+    s->ring[m][s->pos[m]] = (double)(fr_now_ns() - t0) / work;
+    s->pos[m] = (s->pos[m] + 1) % FR_RING;
+    if (s->count[m] < FR_RING) s->count[m]++;
+    if (s->count[0] == 0 || s->count[1] == 0) return;
+    if (s->burst && --s->burst == 0) {
+        won = fr_better(s) != s->mode;           /* the other mode won */
+        s->mode = fr_better(s);
+        if (won) s->interval = FR_EXPLORE_MIN;
         else if (s->interval < FR_EXPLORE_MAX) s->interval *= 2;
         s->next_explore = s->calls + s->interval;
-    } else {
-        *e = *e > 0 ? 0.75 * *e + 0.25 * c : c;
+    } else if (!s->burst) {
+        s->mode = fr_better(s);
     }
 }
 

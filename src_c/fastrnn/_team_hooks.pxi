@@ -6,12 +6,17 @@ from fastrnn._common cimport (fr_adaptive, fr_max_threads, fr_pool, fr_set_blas_
 
 cdef extern from "_team.h" nogil:
     ctypedef struct fr_slot_t:
-        double cost[2]
+        double ring[2][5]
+        int count[2]
+        int pos[2]
         long long key
         long long calls
         long long next_explore
         int interval
+        int burst
+        int mode
     fr_slot_t fr_slots[16]
+    double fr_estimate(const fr_slot_t* s, int m)
 
 
 def _connect_blas_threads(size_t get_address, size_t set_address):
@@ -53,28 +58,31 @@ def _team_test_hook(adaptive=None, stall_ns=None, hold_ns=None, skip=None, reset
         fr_pool.hold_ns = hold_ns
     if reset:
         for k in range(16):
-            fr_slots[k].cost[0] = 0
-            fr_slots[k].cost[1] = 0
             fr_slots[k].key = 0
-            fr_slots[k].calls = 0
+            fr_slots[k].count[0] = 0
+            fr_slots[k].count[1] = 0
     return old
 
 
 def _team_test_costs(int kind, bint dbl, long long key, double single, double team,
                      long long calls=1):
-    """Test hook: set the measured costs (ns per step) of a kind, dtype and shape key,
-    and the calls made so far (the 16th call explores)."""
-    cdef int s = kind * 2 + dbl
-    fr_slots[s].cost[0] = single
-    fr_slots[s].cost[1] = team
-    fr_slots[s].key = key
-    fr_slots[s].calls = calls
-    fr_slots[s].interval = 16
-    fr_slots[s].next_explore = 16
+    """Test hook: make a kind's measured costs (ns per step, one thread and team) one
+    call of each, with ``calls`` calls made so far (the 16th explores)."""
+    cdef fr_slot_t* s = &fr_slots[kind * 2 + dbl]
+    s.ring[0][0] = single
+    s.ring[1][0] = team
+    s.count[0] = s.count[1] = 1
+    s.pos[0] = s.pos[1] = 1
+    s.key = key
+    s.calls = calls
+    s.interval = 16
+    s.next_explore = 16
+    s.burst = 0
+    s.mode = 1 if team < 0.95 * single else 0
 
 
 def _team_costs(int kind, bint dbl):
-    """The measured costs (ns per step, one thread and team; 0: not measured) and the
-    exploring interval of a kind and dtype (for benchmarks and tests)."""
-    cdef int s = kind * 2 + dbl
-    return fr_slots[s].cost[0], fr_slots[s].cost[1], fr_slots[s].interval
+    """The estimated costs (ns per step, one thread and team: medians of the recent
+    calls, 0: not measured) and the exploring interval of a kind and dtype."""
+    cdef fr_slot_t* s = &fr_slots[kind * 2 + dbl]
+    return fr_estimate(s, 0), fr_estimate(s, 1), s.interval

@@ -33,6 +33,8 @@ cdef extern from "_team.h" nogil:
     void fr_count_done(int* counter)
     void fr_wait_count(int* counter, int n)
     void fr_round_mark()
+    void fr_mark_stalled()
+    int fr_call_stalled()
     void fr_member_hold()
     void fr_store(int* p, int v)
     int fr_load(const int* p)

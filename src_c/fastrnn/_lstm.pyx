@@ -43,13 +43,14 @@ from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport (TILE_N, fr_gemv_off, gemm, gemm_tiles, gemv, gemv_rows,
                              gemv_rows_own, gemv_t_rows)
-from fastrnn._common cimport (OUT_ROWS, fr_blas_begin, fr_blas_end, fr_cas, fr_choose,
-                              fr_chosen, fr_load, fr_notify, fr_now_ns, fr_pause_or_block,
-                              fr_run, fr_stall_ns, fr_store, fr_team_rank, fr_team_size,
-                              fr_wait_count, fr_member_hold, gather_ix, gather_scatter,
-                              job_t, output_run, round_first, round_then, rounds_alloc,
-                              sample_pick, softmax_xent_core, team_begin, team_end,
-                              transpose, fr_max_threads)
+from fastrnn._common cimport (OUT_ROWS, fr_blas_begin, fr_blas_end, fr_call_stalled,
+                              fr_cas, fr_choose, fr_chosen, fr_load, fr_mark_stalled,
+                              fr_max_threads, fr_member_hold, fr_notify, fr_now_ns,
+                              fr_pause_or_block, fr_run, fr_stall_ns, fr_store,
+                              fr_team_rank, fr_team_size, fr_wait_count, gather_ix,
+                              gather_scatter, job_t, output_run, round_first, round_then,
+                              rounds_alloc, sample_pick, softmax_xent_core, team_begin,
+                              team_end, transpose)
 from fastrnn._math cimport lstm_gates, lstm_gates_bwd, vclip, vclip_sgd, vexpm, vtanh
 
 
@@ -408,17 +409,21 @@ cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
 cdef inline int* _pair_begin(int kind, bint dbl, int H, long long* t0) noexcept nogil:
     """Zeroed flags when this batch-1 pass of H units (float64 when ``dbl``) runs on a
     pair (else NULL: one thread): H >= ``_PAIR_MIN_H`` and the pair chosen by the
-    measured costs (fr_choose). The caller runs its job on two threads when not NULL
-    and ends with ``_pair_finish``; ``t0``: the start (0: not eligible)."""
+    measured costs (fr_choose), unless a pass of this kernel call already found thread 1
+    stalled. The caller runs its job on two threads when not NULL and ends with
+    ``_pair_finish``; ``t0``: the start (0: not eligible)."""
     t0[0] = 0
-    if H < _PAIR_MIN_H or fr_choose(kind, dbl, H, t0) < 2:
+    if H < _PAIR_MIN_H or fr_call_stalled() or fr_choose(kind, dbl, H, t0) < 2:
         return NULL
     return <int*>calloc(_P_INTS, sizeof(int))
 
 
 cdef inline void _pair_finish(int kind, bint dbl, int* fl, long long t0,
                               double steps) noexcept nogil:
-    """Record the cost of the pass begun by ``_pair_begin`` and free the flags."""
+    """Record the cost of the pass begun by ``_pair_begin`` and free the flags (a pass
+    whose thread 1 stalled leaves the rest of the kernel call to one thread)."""
+    if fl != NULL and fl[_P_SOLO]:
+        fr_mark_stalled()
     fr_chosen(kind, dbl, 2 if fl != NULL else 1, t0, steps)
     free(fl)
 

@@ -147,7 +147,7 @@ static inline void fr_wake(int *p)
 
 #define FR_MAX_THREADS 64
 #define FR_SPIN_NS 40000LL          /* spin this long before blocking */
-#define FR_IDLE_SPIN_NS 100000LL    /* a helper between jobs */
+#define FR_IDLE_SPIN_NS 50000LL     /* a helper between jobs */
 #define FR_OPEN 0x40000000
 
 typedef void (*fr_job_fn)(void *arg);
@@ -174,6 +174,13 @@ static FR_TLS int fr_tl_rank = 0;
 static FR_TLS int fr_tl_size = 1;
 static FR_TLS long long fr_tl_round_ns = 0;   /* when the member entered its last round */
 static FR_TLS int fr_tl_hold = 0;             /* test hook armed for this job */
+static FR_TLS int fr_tl_stalled = 0;          /* a member stalled in this kernel call */
+
+/* A member of a job of this kernel call stalled (rank 0 went solo): the call's later
+ * jobs run on one thread (one stall per call at most, not one per job). Cleared when
+ * the next kernel call begins (fr_blas_begin). */
+static inline void fr_mark_stalled(void) { fr_tl_stalled = 1; }
+static inline int fr_call_stalled(void) { return fr_tl_stalled; }
 
 static inline int fr_team_rank(void) { return fr_tl_rank; }
 static inline int fr_team_size(void) { return fr_tl_size; }
@@ -316,7 +323,7 @@ static int fr_grow(int n)
 static inline void fr_run(fr_job_fn fn, void *arg, int n)
 {
     int s;
-    if (n > 1 && fr_cas(&fr_pool.busy, 0, 1)) {
+    if (n > 1 && !fr_tl_stalled && fr_cas(&fr_pool.busy, 0, 1)) {
         n = fr_grow(n);
         if (n > 1) {
             fr_pool.fn = fn;
@@ -330,6 +337,7 @@ static inline void fr_run(fr_job_fn fn, void *arg, int n)
             fr_tl_size = n;
             fn(arg);
             fr_tl_size = 1;
+            if (fr_peek(&fr_pool.solo)) fr_tl_stalled = 1;
             s = fr_fetch_add(&fr_pool.state, -FR_OPEN) - FR_OPEN;   /* close */
             while (s != 0) {                /* helpers still inside */
                 fr_wait_change(&fr_pool.state, s, FR_SPIN_NS, &fr_pool.closer);
@@ -524,10 +532,12 @@ static inline void fr_set_blas_thread_functions(size_t get_address, size_t set_a
     fr_blas_set_fn = (fr_set_fn)set_address;
 }
 
-/* SciPy's BLAS at one thread for the call; returns the count to restore. */
+/* A kernel call begins: SciPy's BLAS at one thread for the call (returns the count to
+ * restore), and no stall seen in it yet. */
 static inline int fr_blas_begin(void)
 {
     int n = fr_blas_get_fn ? fr_blas_get_fn() : 1;
+    fr_tl_stalled = 0;
     if (n > 1 && fr_blas_set_fn) fr_blas_set_fn(1);
     return n;
 }

@@ -358,3 +358,70 @@ def stack_backward(cache, params, dy, dhn, dcn, grads, kernels=None):
     if cache["batch_first"]:
         dx = np.ascontiguousarray(dx.transpose(1, 0, 2))
     return dx, dh0, dc0
+
+
+# ----------------------------------------------------------------------- streaming
+
+class Stepper:
+    """One time step of every layer of a unidirectional stack (``fastrnn.nn``'s ``step``):
+    :func:`stack_forward` at T = 1. The compiled ``Stepper`` binds the weights and its
+    buffers once; this twin keeps the same constructor, ``current`` and ``step``.
+
+    Parameters
+    ----------
+    cell : int, a code of :data:`CELLS`; batch, input_size, hidden_size, num_layers : int.
+    bias : bool, the layers have biases.
+    arrays : tuple, the parameters in :func:`param_names`' order (unidirectional).
+    """
+
+    def __init__(self, cell, batch, input_size, hidden_size, num_layers, bias, arrays):
+        if not 0 <= cell <= 3:
+            raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+        if batch < 1:
+            raise ValueError(f"x_t must hold at least one row, got batch {batch}")
+        names = param_names(num_layers, False, bias)
+        if len(arrays) != len(names):
+            raise ValueError(f"arrays must hold {len(names)} parameters, got {len(arrays)}")
+        dt = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"the weights must be float32 or float64 arrays, got {dt}")
+        N, H = GATES[cell], hidden_size
+        for name, a in zip(names, arrays):
+            k = int(name.split("_l")[1])
+            shape = ((N * H, input_size if k == 0 else H) if name.startswith("weight_ih") else
+                     (N * H, H) if name.startswith("weight_hh") else (N * H,))
+            if not isinstance(a, np.ndarray) or a.dtype != dt:
+                raise TypeError(f"{name} must be a {np.dtype(dt)} array")
+            if a.shape != shape or not a.flags.c_contiguous:
+                raise ValueError(f"{name} must be C-contiguous of shape {shape}")
+        self.cell, self.batch, self.input_size, self.hidden_size = cell, batch, input_size, H
+        self.num_layers, self.dtype, self.arrays = num_layers, np.dtype(dt), tuple(arrays)
+        self._params = dict(zip(names, arrays))
+
+    def current(self, params):
+        """True when ``params.values()`` are the bound arrays (the same objects)."""
+        return len(params) == len(self.arrays) and all(
+            a is b for a, b in zip(params.values(), self.arrays))
+
+    def _check(self, a, name, shape):
+        if not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.shape != shape \
+                or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a C-contiguous {self.dtype} array of shape "
+                             f"{shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name.split('[')[0]} contains NaN or infinity")
+        return a
+
+    def step(self, x_t, h0, c0):
+        """One step: ``x_t (B, input_size)``; ``h0``, ``c0`` ``(L, B, H)`` or None (zeros;
+        ``c0`` LSTM only). Returns ``(y_t, h_n)``, for the LSTM ``(y_t, (h_n, c_n))``."""
+        lstm = self.cell == LSTM
+        shape = (self.num_layers, self.batch, self.hidden_size)
+        x_t = self._check(x_t, "x_t", (self.batch, self.input_size))
+        h0 = np.zeros(shape, self.dtype) if h0 is None else \
+            self._check(h0, "state[0] (h)" if lstm else "state", shape)
+        c0 = (np.zeros(shape, self.dtype) if c0 is None else
+              self._check(c0, "state[1] (c)", shape)) if lstm else None
+        _, hn, cn, _ = stack_forward(self.cell, x_t[None], self._params, h0, c0, None, None,
+                                     self.num_layers, False)
+        return (hn[-1], (hn, cn)) if lstm else (hn[-1], hn)

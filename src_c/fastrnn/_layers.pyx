@@ -31,7 +31,11 @@ the ``nogil`` core runs; errors name the argument.
 import numpy as np
 
 from cython cimport floating
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
+from libc.math cimport isfinite
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv_rows, gemv_t_rows
@@ -436,6 +440,242 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
     else:
         _bwd[float](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
                     dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+
+
+# ============================================================ streaming: one step
+
+cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const floating* x,
+                     const floating* h0, const floating* c0, floating* hn, floating* cn,
+                     floating* G, floating* S, floating* Cs, floating* junk,
+                     floating* bias, const floating* zb, const int64_t* lens) noexcept nogil:
+    """One time step of ``L`` stacked layers: :func:`_forward_core` at T = 1 per layer,
+    layer k+1 reading layer k's new state. ``w``: per layer ``W_ih, W_hh, b_ih, b_hh``
+    (biases NULL: zeros ``zb``). States ``(L, B, H)``; ``cn`` LSTM only."""
+    cdef int NH = _GATES[cell] * H, k, j, Xk = X
+    cdef Py_ssize_t o
+    cdef const floating* inp = x
+    cdef const floating* bih
+    cdef const floating* bhh
+    for k in range(L):
+        bih = <const floating*>w[4 * k + 2]
+        bhh = <const floating*>w[4 * k + 3]
+        if bih == NULL:
+            bih = zb
+            bhh = zb
+        for j in range(NH):                   # the biases folded as _fwd folds them
+            bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+        o = <Py_ssize_t>k * B * H
+        _forward_core(cell, 1, B, Xk, H, inp, <const floating*>w[4 * k],
+                      <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
+                      h0 + o, c0 + o, lens, False, hn + o, cn + o if cell == _LSTM else Cs,
+                      G, junk, junk, S)
+        inp = hn + o
+        Xk = H
+
+
+cdef int _view(Py_buffer* v, object a, str name, char fmt, Py_ssize_t d0, Py_ssize_t d1,
+               Py_ssize_t d2, bint written) except -1:
+    """Acquire the buffer of ``a`` into ``v``: C-contiguous, of format ``fmt``, shape
+    ``(d0, d1)`` or ``(d0, d1, d2)`` (``d2 > 0``); otherwise raise naming ``name``, holding
+    nothing."""
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if written else 0)
+    cdef int ndim = 3 if d2 > 0 else 2
+    try:
+        PyObject_GetBuffer(a, v, flags)
+    except (BufferError, TypeError, ValueError):
+        raise ValueError(f"{name} must be a C-contiguous{' writeable' if written else ''} "
+                         f"array, got {type(a).__name__}") from None
+    if v.format[0] != fmt or v.format[1] != 0 or v.ndim != ndim or v.shape[0] != d0 \
+            or v.shape[1] != d1 or (ndim == 3 and v.shape[2] != d2):
+        got = tuple(v.shape[i] for i in range(v.ndim))
+        fmt_got = v.format.decode()
+        PyBuffer_Release(v)
+        want = (d0, d1, d2)[:ndim]
+        raise ValueError(f"{name} must have shape {want} and dtype "
+                         f"{'float64' if fmt == b'd' else 'float32'}, got shape {got}, "
+                         f"format {fmt_got!r}")
+    return 0
+
+
+cdef bint _finite(const void* p, Py_ssize_t n, bint f64):
+    cdef Py_ssize_t i
+    if f64:
+        for i in range(n):
+            if not isfinite((<const double*>p)[i]):
+                return False
+    else:
+        for i in range(n):
+            if not isfinite((<const float*>p)[i]):
+                return False
+    return True
+
+
+cdef class Stepper:
+    """One time step of every layer of a unidirectional stack, for ``fastrnn.nn``'s
+    ``step``; the twin is ``fastrnn.reference.Stepper``.
+
+    Built once per layer object and batch size: the weights are checked and bound, the
+    scratch buffers allocated. A call checks ``x_t`` and the state (buffer protocol:
+    shape, dtype, contiguity, finiteness), allocates the new state and runs
+    :func:`_step_core` without the GIL: the per-step work of ``forward``.
+
+    Parameters
+    ----------
+    cell : int, a cell code; batch, input_size, hidden_size, num_layers : int.
+    bias : bool, the layers have biases.
+    arrays : tuple, the parameters in ``fastrnn.nn``'s order (per layer ``weight_ih``,
+        ``weight_hh`` and, with ``bias``, ``bias_ih``, ``bias_hh``), kept and bound.
+    """
+
+    cdef readonly int cell, num_layers, batch, input_size, hidden_size
+    cdef readonly object dtype
+    cdef readonly tuple arrays
+    cdef char fmt
+    cdef bint f64, busy
+    cdef void** w
+    cdef object work, lens_arr
+    cdef void* G
+    cdef void* S
+    cdef void* Cs
+    cdef void* junk
+    cdef void* bsum
+    cdef void* zero
+    cdef int64_t* lens
+
+    def __cinit__(self, int cell, int batch, int input_size, int hidden_size, int num_layers,
+                  bint bias, tuple arrays):
+        self.w = NULL
+        if not 0 <= cell <= 3:
+            raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+        if batch < 1:
+            raise ValueError(f"x_t must hold at least one row, got batch {batch}")
+        if min(input_size, hidden_size, num_layers) < 1:
+            raise ValueError("input_size, hidden_size and num_layers must be >= 1")
+        cdef int per = 4 if bias else 2, N = _GATES[cell], H = hidden_size, k, i
+        if len(arrays) != per * num_layers:
+            raise ValueError(f"arrays must hold {per * num_layers} parameters, got "
+                             f"{len(arrays)}")
+        if max(batch * max(input_size, N * H), N * H * max(input_size, H),
+               num_layers * batch * H) > _INT_MAX:
+            raise ValueError("sizes too large for the BLAS")
+        dt = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
+        if dt != _F64 and dt != _F32:
+            raise TypeError(f"the weights must be float32 or float64 arrays, got {dt}")
+        self.cell, self.batch, self.input_size, self.hidden_size = cell, batch, input_size, H
+        self.num_layers, self.dtype, self.arrays = num_layers, dt, arrays
+        self.f64 = dt == _F64
+        self.fmt = b'd' if self.f64 else b'f'
+        self.w = <void**>malloc(4 * num_layers * sizeof(void*))
+        if self.w == NULL:
+            raise MemoryError()
+        for k in range(num_layers):
+            sfx = f"_l{k}"
+            X = input_size if k == 0 else H
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            shapes = ((N * H, X), (N * H, H), (N * H,), (N * H,))
+            for i in range(4):
+                if i < per:
+                    a = _arr(names[i] + sfx, arrays[per * k + i], dt, shapes[i], False)
+                    self.w[4 * k + i] = <void*><size_t>a.ctypes.data
+                else:
+                    self.w[4 * k + i] = NULL
+        # scratch: G, S (B, N*H); C, junk (B, H); the folded bias and zeros (N*H);
+        # the zero state (L, B, H)
+        cdef Py_ssize_t BNH = <Py_ssize_t>batch * N * H, BH = <Py_ssize_t>batch * H
+        self.work = np.zeros(2 * BNH + 2 * BH + 2 * N * H + num_layers * BH, dt)
+        cdef char* base = <char*><size_t>self.work.ctypes.data
+        cdef Py_ssize_t item = dt.itemsize
+        self.G = base
+        self.S = base + BNH * item
+        self.Cs = base + 2 * BNH * item
+        self.junk = base + (2 * BNH + BH) * item
+        self.bsum = base + (2 * BNH + 2 * BH) * item
+        self.zero = base + (2 * BNH + 2 * BH + N * H) * item
+        self.lens_arr = np.ones(batch, np.int64)
+        self.lens = <int64_t*><size_t>self.lens_arr.ctypes.data
+
+    def __dealloc__(self):
+        free(self.w)
+
+    def current(self, dict params):
+        """True when ``params.values()`` are the bound arrays (the same objects)."""
+        if len(params) != len(self.arrays):
+            return False
+        cdef Py_ssize_t i = 0
+        for v in params.values():
+            if v is not self.arrays[i]:
+                return False
+            i += 1
+        return True
+
+    def step(self, x_t, h0, c0):
+        """One step: ``x_t (B, input_size)``; ``h0``, ``c0`` ``(L, B, H)`` or None (zeros;
+        ``c0`` LSTM only). Returns ``(y_t, h_n)``, for the LSTM ``(y_t, (h_n, c_n))``,
+        ``y_t = h_n[L-1]``; new arrays."""
+        cdef int L = self.num_layers, B = self.batch, H = self.hidden_size
+        cdef bint lstm = self.cell == _LSTM
+        cdef Py_buffer vx, vh, vc, vhn, vcn
+        cdef bint gh = False, gc = False
+        cdef const void* hp = self.zero
+        cdef const void* cp = self.zero
+        cdef Py_ssize_t n = <Py_ssize_t>L * B * H
+        if self.busy:       # another thread is inside: a stepper with its own scratch
+            return Stepper(self.cell, B, self.input_size, H, L,
+                           len(self.arrays) == 4 * L, self.arrays).step(x_t, h0, c0)
+        hn = np.empty((L, B, H), self.dtype)
+        cn = np.empty((L, B, H), self.dtype) if lstm else None
+        _view(&vx, x_t, "x_t", self.fmt, B, self.input_size, 0, False)
+        try:
+            if h0 is not None:
+                _view(&vh, h0, "state" if not lstm else "state[0] (h)", self.fmt, L, B, H,
+                      False)
+                gh = True
+                hp = vh.buf
+            if lstm and c0 is not None:
+                _view(&vc, c0, "state[1] (c)", self.fmt, L, B, H, False)
+                gc = True
+                cp = vc.buf
+            if not _finite(vx.buf, <Py_ssize_t>B * self.input_size, self.f64):
+                raise ValueError("x_t contains NaN or infinity")
+            if (gh and not _finite(hp, n, self.f64)) or (gc and not _finite(cp, n, self.f64)):
+                raise ValueError("state contains NaN or infinity")
+            PyObject_GetBuffer(hn, &vhn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+            if lstm:
+                PyObject_GetBuffer(cn, &vcn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+            blas = fr_blas_begin()
+            self.busy = True
+            if self.f64:
+                with nogil:
+                    _step_core[double](self.cell, L, B, self.input_size, H, self.w,
+                                       <const double*>vx.buf, <const double*>hp,
+                                       <const double*>cp, <double*>vhn.buf,
+                                       <double*>(vcn.buf if lstm else vhn.buf),
+                                       <double*>self.G, <double*>self.S, <double*>self.Cs,
+                                       <double*>self.junk, <double*>self.bsum,
+                                       <const double*>self.zero, self.lens)
+            else:
+                with nogil:
+                    _step_core[float](self.cell, L, B, self.input_size, H, self.w,
+                                      <const float*>vx.buf, <const float*>hp,
+                                      <const float*>cp, <float*>vhn.buf,
+                                      <float*>(vcn.buf if lstm else vhn.buf),
+                                      <float*>self.G, <float*>self.S, <float*>self.Cs,
+                                      <float*>self.junk, <float*>self.bsum,
+                                      <const float*>self.zero, self.lens)
+            self.busy = False
+            fr_blas_end(blas)
+            PyBuffer_Release(&vhn)
+            if lstm:
+                PyBuffer_Release(&vcn)
+        finally:
+            PyBuffer_Release(&vx)
+            if gh:
+                PyBuffer_Release(&vh)
+            if gc:
+                PyBuffer_Release(&vc)
+        if lstm:
+            return hn[L - 1], (hn, cn)
+        return hn[L - 1], hn
 
 
 include "_team_hooks.pxi"

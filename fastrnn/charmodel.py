@@ -422,6 +422,11 @@ class CharModel:
     >>> names = m.sample(3, seed=1)
     >>> len(names)
     3
+    >>> deep = fastrnn.CharModel(cell="gru", num_layers=2, dropout=0.1, hidden_size=16,
+    ...                          seed=0)
+    >>> h = deep.fit("anna\\nbob\\ncarla\\n", iterations=20)
+    >>> sorted(deep.params)[:3], deep.params["weight_hh_l1"].shape   # GRU gates r, z, n
+    (['Wy', 'bias_hh_l0', 'bias_hh_l1'], (48, 16))
     """
 
     def __init__(self, vocab: Vocab | str | None = None, *, cell: str = "rnn",

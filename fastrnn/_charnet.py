@@ -6,10 +6,11 @@ methods :class:`CharModel` uses on :class:`fastrnn.RNN` / :class:`fastrnn.LSTM`
 (``loss``, ``forward``, ``loss_and_grads``, ``sample``, ``params``); the single-layer
 ``rnn`` / ``lstm`` models keep their fused kernels and never come here.
 
-Character inputs (indices, ``-1`` = zero input) reach the first layer as one-hot rows
-``(T, B, V)``: its input projection is then one ``(T*B, V) x (V, N*H)`` GEMM, of the
-order of one step's recurrent product per character for a vocabulary of the size of
-``H``. The state is that of the layers: ``h (L, B, H)``, for the LSTM ``(h, c)``.
+Character inputs (indices, ``-1`` = zero input) go to the first layer as indices: the
+engine takes column ``x`` of ``W_ih`` as the input projection (the product with a
+one-hot row, bit for bit) and adds the gradient into that column (no ``dx``). Sampling
+steps with one-hot rows (``step`` takes dense inputs). The state is that of the layers:
+``h (L, B, H)``, for the LSTM ``(h, c)``.
 
 Parameters: the layer's, under PyTorch's names (``weight_ih_l0``, ...), and the output
 layer's ``Wy (V, H)``, ``by (V,)``; the arrays are the layer's own (an optimizer updating
@@ -80,17 +81,14 @@ class CharNet:
             np.copyto(self.params[k], v)
 
     # ------------------------------------------------------------------- inputs
-    def _onehot(self, X):
-        """Index inputs ``(T,)`` / ``(T, B)`` as one-hot rows ``(T, B, V)``."""
+    def _indices(self, X):
+        """Index inputs ``(T,)`` / ``(T, B)`` as a C-contiguous int64 ``(T, B)`` array."""
         ix = index_array(X, "X", self.input_size)
         if ix.ndim == 1:
             ix = ix[:, None]
         if ix.ndim != 2 or ix.shape[0] < 1 or ix.shape[1] < 1:
             raise ValueError(f"X must be (T,) or (T, B) indices, got shape {ix.shape}")
-        x = np.zeros(ix.shape + (self.input_size,), self.dtype)
-        t, b = np.nonzero(ix >= 0)
-        x[t, b, ix[t, b]] = 1
-        return x
+        return np.ascontiguousarray(ix)
 
     def _targets(self, Y, shape):
         y = index_array(Y, "Y", self.output_size)
@@ -101,10 +99,10 @@ class CharNet:
         return y
 
     def _run(self, X, state, training):
-        x = self._onehot(X)
+        x = self._indices(X)
         self.layer.train(training)
-        y, hn = self.layer.forward(x, state)
-        return x.shape[:2], y, hn
+        y, hn = self.layer._run(x, *self.layer._states(state, x.shape[1]), None)
+        return x.shape, y, hn
 
     # --------------------------------------------------------------------- API
     def forward(self, X, state=None):
@@ -126,14 +124,15 @@ class CharNet:
     def loss_and_grads(self, X, Y, state=None):
         """Summed cross-entropy (dropout on), gradients ``{"d" + name: array}`` (the
         layer's gradient arrays, overwritten by the next call) and the final state."""
-        x = self._onehot(X)
-        targets = self._targets(Y, x.shape[:2])
+        x = self._indices(X)
+        targets = self._targets(Y, x.shape)
+        h0, c0 = self.layer._states(state, x.shape[1])
         self.layer.train(True)
-        y, hn = self.layer.forward(x, state)
+        y, hn = self.layer._run(x, h0, c0, None)
         p = self.params
         dWy, dby = np.zeros_like(p["Wy"]), np.zeros_like(p["by"])
         dA = np.zeros_like(y)
-        P = np.empty(x.shape[:2] + (self.output_size,), self.dtype)
+        P = np.empty(x.shape + (self.output_size,), self.dtype)
         loss = float(_ext.kernels().softmax_xent(y, p["Wy"], p["by"], targets, P, dWy, dby,
                                                  dA))
         check_finite_loss(loss)

@@ -178,7 +178,14 @@ class _RNNBase:
         """
         x, T, B = self._input(x)
         h0, c0 = self._states(hx, B)
-        lens = self._lengths(lengths, T, B)
+        return self._run(x, h0, c0, self._lengths(lengths, T, B))
+
+    __call__ = forward
+
+    def _run(self, x, h0, c0, lens):
+        """:meth:`forward` on checked arguments (``x`` may also be ``(T, B)`` int64 indices
+        in [-1, input_size): one-hot rows, for the character models; ``dx`` is then None)."""
+        T, B = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
             keep = 1 - self.dropout      # inverted dropout: kept entries scaled by 1/keep
@@ -191,8 +198,6 @@ class _RNNBase:
             self.bidirectional, self.batch_first, kernels=k)
         self._cache = (cache, k, y.shape) if self.training else None
         return y, ((hn, cn) if self._cell == _ref.LSTM else hn)
-
-    __call__ = forward
 
     def backward(self, dy, dh_n=None, dc_n=None):
         """Gradients of the last training-mode forward; fills :attr:`grads`.

@@ -53,6 +53,7 @@ cdef object _F64 = np.dtype(np.float64)
 cdef object _F32 = np.dtype(np.float32)
 cdef object _I64 = np.dtype(np.int64)
 cdef Py_ssize_t _INT_MAX = 2147483647
+cdef object _NO_IX = np.zeros((1, 1), np.int64)
 
 
 # ================================================================ argument checks
@@ -81,9 +82,13 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
         raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
     if not isinstance(W_hh, np.ndarray) or W_hh.ndim != 2:
         raise TypeError("W_hh must be a 2-D NumPy array")
-    if not isinstance(x, np.ndarray) or x.ndim != 3:
-        raise TypeError("x must be a 3-D NumPy array (T, B, X)")
-    T, B, X = x.shape
+    if not isinstance(x, np.ndarray) or x.ndim not in (2, 3):
+        raise TypeError("x must be a NumPy array: (T, B, X) floats or (T, B) indices")
+    if not isinstance(W_ih, np.ndarray) or W_ih.ndim != 2:
+        raise TypeError("W_ih must be a 2-D NumPy array")
+    index = x.ndim == 2
+    T, B = x.shape[:2]
+    X = W_ih.shape[1] if index else x.shape[2]
     H = W_hh.shape[1]
     N = _GATES[cell]
     if min(T, B, X, H) < 1:
@@ -93,7 +98,13 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
     dt = W_hh.dtype
     if dt != _F64 and dt != _F32:
         raise TypeError(f"W_hh must have dtype float32 or float64, got {dt}")
-    _arr("x", x, dt, (T, B, X), False)
+    if index:
+        _arr("x", x, _I64, (T, B), False)
+        if x.min() < -1 or x.max() >= X:
+            raise ValueError(f"x (indices) must be in [-1, {X}) (X = W_ih.shape[1]), got "
+                             f"min {x.min()}, max {x.max()}")
+    else:
+        _arr("x", x, dt, (T, B, X), False)
     _arr("W_ih", W_ih, dt, (N * H, X), False)
     _arr("W_hh", W_hh, dt, (N * H, H), False)
     _arr("h0", h0, dt, (B, H), False)
@@ -103,7 +114,15 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
         raise ValueError(f"lengths must be in [1, {T}], got min {lengths.min()}, "
                          f"max {lengths.max()}")
     _arr("Y", Y, dt, (T, B, H), y_written)
-    return T, B, X, H, N, dt
+    return T, B, X, H, N, dt, index
+
+
+cdef tuple _x_views(object x, bint index, object dt):
+    """``(dense x, indices)`` for :func:`_fwd` / :func:`_bwd`: the one not used is a
+    1-element placeholder (its pointer is never read)."""
+    if index:
+        return np.zeros((1, 1, 1), dt), x
+    return x, _NO_IX
 
 
 # ========================================================== cells: one batch row
@@ -212,7 +231,7 @@ cdef inline const floating* _prev(const floating* S, const floating* s0, int t, 
 
 
 cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
-                        const floating* Wih, const floating* Whh, const floating* bias,
+                        const int64_t* ix, const floating* Wih, const floating* Whh, const floating* bias,
                         const floating* bn, const floating* h0, const floating* c0,
                         const int64_t* lens, bint reverse, floating* Y, floating* C,
                         floating* G, floating* hn, floating* cn, floating* S) noexcept nogil:
@@ -220,12 +239,19 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
     cdef floating* g
     cdef const floating* hp
     cdef const floating* cp
-    # gx = x W_ih^T + bias over all T*B rows: one GEMM, then the bias per row
-    gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
-    for s in range(T * B):
-        g = G + <Py_ssize_t>s * NH
-        for j in range(NH):
-            g[j] += bias[j]
+    cdef int64_t i
+    if ix != NULL:    # index inputs (one-hot rows): gx = column ix of W_ih + bias, the
+        for s in range(T * B):                # GEMM's result bit for bit
+            g = G + <Py_ssize_t>s * NH
+            i = ix[s]
+            for j in range(NH):
+                g[j] = (Wih[<Py_ssize_t>j * X + i] if i >= 0 else 0) + bias[j]
+    else:             # gx = x W_ih^T + bias over all T*B rows: one GEMM, then the bias
+        gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
+        for s in range(T * B):
+            g = G + <Py_ssize_t>s * NH
+            for j in range(NH):
+                g[j] += bias[j]
     for s in range(T):
         t = T - 1 - s if reverse else s
         hp = _prev(Y, h0, t, T, B * H, reverse)
@@ -258,7 +284,7 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
-                         const floating* Wih, const floating* Whh, const floating* h0,
+                         const int64_t* ix, const floating* Wih, const floating* Whh, const floating* h0,
                          const floating* c0, const int64_t* lens, bint reverse,
                          const floating* Y, floating* C, floating* G, const floating* dY,
                          const floating* dhn, const floating* dcn, floating* dx,
@@ -305,9 +331,18 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     if cell == _LSTM:
         memcpy(dc0, dc, B * H * sizeof(floating))
     n = T * B
-    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums
-    gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
-    gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums;
+    # index inputs: dG's rows add into the columns ix of dW_ih (no dx)
+    if ix != NULL:
+        for s in range(n):
+            if ix[s] >= 0:
+                g = G + <Py_ssize_t>s * NH
+                tmp = dWih + ix[s]
+                for j in range(NH):
+                    tmp[<Py_ssize_t>j * X] += g[j]
+    else:
+        gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
+        gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
     for s in range(n):
         for j in range(NH):
             dbih[j] += G[<Py_ssize_t>s * NH + j]
@@ -338,26 +373,28 @@ cdef void _whh_grads(int nblk, int H, int T, int B, const floating* dG, int ld,
 
 # ==================================================================== entry points
 
-cdef void _fwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih,
+cdef void _fwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
+               const int64_t[:, ::1] ix, bint index, const floating[:, ::1] Wih,
                const floating[:, ::1] Whh, const floating[::1] bih, const floating[::1] bhh,
                const floating[:, ::1] h0, const floating[:, ::1] c0,
                const int64_t[::1] lens, bint reverse, floating[:, :, ::1] Y,
                floating[:, :, ::1] C, floating[:, :, ::1] G, floating[:, ::1] hn,
                floating[:, ::1] cn, floating[::1] bias, floating[:, ::1] S):
-    cdef int T = x.shape[0], B = x.shape[1], X = x.shape[2], H = Whh.shape[1]
-    cdef int NH = Whh.shape[0], j
+    cdef int H = Whh.shape[1], NH = Whh.shape[0], j
     for j in range(NH):                       # the biases that join the projection
         bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
     cdef int blas = fr_blas_begin()           # SciPy's BLAS at one thread (see _team.h)
     with nogil:
-        _forward_core(cell, T, B, X, H, &x[0, 0, 0], &Wih[0, 0], &Whh[0, 0], &bias[0],
+        _forward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
+                      &Wih[0, 0], &Whh[0, 0], &bias[0],
                       &bhh[0] + (2 * H if cell == _GRU else 0), &h0[0, 0], &c0[0, 0],
                       &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
                       &hn[0, 0], &cn[0, 0], &S[0, 0])
     fr_blas_end(blas)
 
 
-cdef void _bwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih,
+cdef void _bwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
+               const int64_t[:, ::1] ix, bint index, const floating[:, ::1] Wih,
                const floating[:, ::1] Whh, const floating[:, ::1] h0,
                const floating[:, ::1] c0, const int64_t[::1] lens, bint reverse,
                const floating[:, :, ::1] Y, floating[:, :, ::1] C, floating[:, :, ::1] G,
@@ -366,12 +403,14 @@ cdef void _bwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih
                floating[:, ::1] dc0, floating[:, ::1] dWih, floating[:, ::1] dWhh,
                floating[::1] dbih, floating[::1] dbhh, floating[:, ::1] S,
                floating[:, :, ::1] work):
-    cdef int T = x.shape[0], B = x.shape[1], X = x.shape[2], H = Whh.shape[1]
+    cdef int H = Whh.shape[1]
     cdef int blas = fr_blas_begin()
     with nogil:
-        _backward_core(cell, T, B, X, H, &x[0, 0, 0], &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
+        _backward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
+                       &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
                        &c0[0, 0], &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0],
-                       &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0], &dx[0, 0, 0],
+                       &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0],
+                       &dx[0, 0, 0] if not index else NULL,
                        &dh0[0, 0], &dc0[0, 0], &dWih[0, 0], &dWhh[0, 0], &dbih[0],
                        &dbhh[0], &S[0, 0], &work[0, 0, 0], &work[1, 0, 0], &work[2, 0, 0],
                        &work[3, 0, 0])
@@ -385,12 +424,13 @@ def rec_forward(int cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, bint rever
     Parameters
     ----------
     cell : int, 0 RNN_TANH, 1 RNN_RELU, 2 LSTM, 3 GRU.
-    x : IN (T, B, X); W_ih : IN (N*H, X); W_hh : IN (N*H, H); b_ih, b_hh : IN (N*H,).
+    x : IN (T, B, X), or (T, B) int64 indices in [-1, X) (one-hot rows, -1 a zero row);
+    W_ih : IN (N*H, X); W_hh : IN (N*H, H); b_ih, b_hh : IN (N*H,).
     h0, c0 : IN (B, H) (``c0`` read by the LSTM only); lengths : IN (B,) int64 in [1, T].
     reverse : run the steps T-1 .. 0.
     Y, C : OUT (T, B, H); G : OUT (T, B, N*H); hn, cn : OUT (B, H).
     """
-    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, True)
+    T, B, X, H, N, dt, index = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, True)
     _arr("b_ih", b_ih, dt, (N * H,), False)
     _arr("b_hh", b_hh, dt, (N * H,), False)
     _arr("C", C, dt, (T, B, H), True)
@@ -399,12 +439,13 @@ def rec_forward(int cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, bint rever
     _arr("cn", cn, dt, (B, H), True)
     bias = np.empty(N * H, dt)
     S = np.empty((B, N * H), dt)
+    xd, ix = _x_views(x, index, dt)
     if dt == _F64:
-        _fwd[double](cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C, G,
-                     hn, cn, bias, S)
+        _fwd[double](cell, T, B, X, xd, ix, index, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths,
+                     reverse, Y, C, G, hn, cn, bias, S)
     else:
-        _fwd[float](cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C, G,
-                    hn, cn, bias, S)
+        _fwd[float](cell, T, B, X, xd, ix, index, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths,
+                    reverse, Y, C, G, hn, cn, bias, S)
 
 
 def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G, dY,
@@ -416,16 +457,21 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
     G : IN/OUT (T, B, N*H) the forward's gates; the projection's gradient on return.
     C : IN/OUT (T, B, H) the forward's C (GRU: the gradient on ``W_hn h + b_hn`` on return).
     dY : IN (T, B, H); dhn, dcn : IN (B, H).
-    dx : (T, B, X) accumulated; dh0, dc0 : OUT (B, H);
+    dx : (T, B, X) accumulated (None for index inputs); dh0, dc0 : OUT (B, H);
     dW_ih, dW_hh, db_ih, db_hh : accumulated.
     """
-    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, False)
+    T, B, X, H, N, dt, index = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, False)
     _arr("C", C, dt, (T, B, H), True)
     _arr("G", G, dt, (T, B, N * H), True)
     _arr("dY", dY, dt, (T, B, H), False)
     _arr("dhn", dhn, dt, (B, H), False)
     _arr("dcn", dcn, dt, (B, H), False)
-    _arr("dx", dx, dt, (T, B, X), True)
+    if index:
+        if dx is not None:
+            raise ValueError("dx must be None for index inputs (they have no gradient)")
+        dx = np.zeros((1, 1, 1), dt)          # a placeholder, never read or written
+    else:
+        _arr("dx", dx, dt, (T, B, X), True)
     _arr("dh0", dh0, dt, (B, H), True)
     _arr("dc0", dc0, dt, (B, H), True)
     _arr("dW_ih", dW_ih, dt, (N * H, X), True)
@@ -434,12 +480,13 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
     _arr("db_hh", db_hh, dt, (N * H,), True)
     S = np.empty((B, N * H), dt)
     work = np.empty((4, B, H), dt)            # dh, dh_prev, dc, and one row of dh_t
+    xd, ix = _x_views(x, index, dt)
     if dt == _F64:
-        _bwd[double](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
-                     dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+        _bwd[double](cell, T, B, X, xd, ix, index, W_ih, W_hh, h0, c0, lengths, reverse, Y,
+                     C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
     else:
-        _bwd[float](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
-                    dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+        _bwd[float](cell, T, B, X, xd, ix, index, W_ih, W_hh, h0, c0, lengths, reverse, Y,
+                    C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
 
 
 # ============================================================ streaming: one step
@@ -465,7 +512,7 @@ cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const float
         for j in range(NH):                   # the biases folded as _fwd folds them
             bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
         o = <Py_ssize_t>k * B * H
-        _forward_core(cell, 1, B, Xk, H, inp, <const floating*>w[4 * k],
+        _forward_core(cell, 1, B, Xk, H, inp, NULL, <const floating*>w[4 * k],
                       <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
                       h0 + o, c0 + o, lens, False, hn + o, cn + o if cell == _LSTM else Cs,
                       G, junk, junk, S)

@@ -35,9 +35,8 @@ __all__ = ["RNN", "LSTM", "GRU", "from_torch"]
 
 
 def _native(a, dtype):
-    """True for None or a C-contiguous ndarray of ``dtype`` (``step`` passes those on
-    unconverted)."""
-    return a is None or (type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous)
+    """True for a C-contiguous ndarray of ``dtype`` (``step`` passes those on unconverted)."""
+    return type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous
 
 
 class _RNNBase:
@@ -249,16 +248,14 @@ class _RNNBase:
         if not (_native(x_t, self.dtype) and x_t.ndim == 2):
             x_t = float_array(x_t, "x_t", self.dtype, ndim=2)
         B = x_t.shape[0]
-        if state is None:
-            h0 = c0 = None
-        elif self._cell == _ref.LSTM:
-            if not isinstance(state, (tuple, list)) or len(state) != 2:
+        h0 = c0 = None                    # None: zeros, inside the stepper
+        if state is not None:
+            lstm = self._cell == _ref.LSTM
+            if lstm and (not isinstance(state, (tuple, list)) or len(state) != 2):
                 raise TypeError("the state of an LSTM must be a tuple (h, c)")
-            h0, c0 = state
-        else:
-            h0, c0 = state, None
-        if not (_native(h0, self.dtype) and _native(c0, self.dtype)):
-            h0, c0 = self._states(state, B)
+            h0, c0 = state if lstm else (state, None)
+            if not (_native(h0, self.dtype) and (not lstm or _native(c0, self.dtype))):
+                h0, c0 = self._states(state, B)       # converts, or raises naming it
         k = _ext.kernels()
         st = self._stepper
         if st is None or st.batch != B or type(st) is not k.Stepper or \

@@ -12,7 +12,8 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
 (``b_hn``, applied inside the reset product, so its recurrent product goes to a scratch
 ``S`` instead of being added into the gates). Shared by all cells:
 
-* the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM;
+* the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM (index
+  inputs: a gather of columns of ``W_ih``, its result for one-hot rows);
 * per step the recurrent product ``h_{t-1} W_hh^T``: a GEMM for B > 1, for B = 1 the row
   product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS); backward's carry
   ``dh_{t-1} += dg_t W_hh`` likewise (``gemv_t_rows`` at B = 1);
@@ -231,8 +232,9 @@ cdef inline const floating* _prev(const floating* S, const floating* s0, int t, 
 
 
 cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
-                        const int64_t* ix, const floating* Wih, const floating* Whh, const floating* bias,
-                        const floating* bn, const floating* h0, const floating* c0,
+                        const int64_t* ix, const floating* Wih, const floating* Whh,
+                        const floating* bias, const floating* bn, const floating* h0,
+                        const floating* c0,
                         const int64_t* lens, bint reverse, floating* Y, floating* C,
                         floating* G, floating* hn, floating* cn, floating* S) noexcept nogil:
     cdef int NH = _GATES[cell] * H, s, t, b, j
@@ -284,8 +286,9 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
-                         const int64_t* ix, const floating* Wih, const floating* Whh, const floating* h0,
-                         const floating* c0, const int64_t* lens, bint reverse,
+                         const int64_t* ix, const floating* Wih, const floating* Whh,
+                         const floating* h0, const floating* c0, const int64_t* lens,
+                         bint reverse,
                          const floating* Y, floating* C, floating* G, const floating* dY,
                          const floating* dhn, const floating* dcn, floating* dx,
                          floating* dh0, floating* dc0, floating* dWih, floating* dWhh,

@@ -248,8 +248,12 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
             i = ix[s]
             for j in range(NH):
                 g[j] = (Wih[<Py_ssize_t>j * X + i] if i >= 0 else 0) + bias[j]
-    else:             # gx = x W_ih^T + bias over all T*B rows: one GEMM, then the bias
-        gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
+    else:             # gx = x W_ih^T + bias over all T*B rows: one GEMM (one row, e.g. a
+        if T * B == 1:                        # streaming step: the row product), the bias
+            memset(G, 0, NH * sizeof(floating))
+            gemv_rows(NH, X, Wih, x, G)
+        else:
+            gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
         for s in range(T * B):
             g = G + <Py_ssize_t>s * NH
             for j in range(NH):

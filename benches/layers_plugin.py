@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # peers_plugin puts this checkout first on sys.path and has the BLAS thread contexts
-from peers_plugin import _blas_threads, threadpoolctl  # noqa: E402
+from peers_plugin import _threads, threadpoolctl  # noqa: E402
 
 import fastrnn.nn as nn  # noqa: E402
 
@@ -81,7 +81,7 @@ def register(reg):
     for dt in ("float32", "float64"):
         tag = "f32" if dt == "float32" else "f64"
         for name, threads, ctx in ((f"fastrnn-{tag}", None, None),
-                                   (f"fastrnn-{tag} 1 thread", 1, _blas_threads(1))):
+                                   (f"fastrnn-{tag} 1 thread", 1, _threads(1))):
             if threads == 1 and threadpoolctl is None:
                 continue
             reg.layer(name, _make(np.dtype(dt)), tasks=("infer", "train", "stream"),

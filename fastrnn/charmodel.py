@@ -1,7 +1,8 @@
 """The character-level language model: train on any text, generate, checkpoint and resume.
 
 Public (:class:`CharModel`, :func:`load`, :func:`default_corpus`, re-exported by
-``fastrnn``). Built on :class:`fastrnn.RNN` / :class:`fastrnn.LSTM`, the optimizers of
+``fastrnn``). Built on :class:`fastrnn.RNN` / :class:`fastrnn.LSTM` (one layer; ``gru`` and
+stacks on :mod:`fastrnn.nn`'s layers, :mod:`fastrnn._charnet`), the optimizers of
 :mod:`fastrnn.optim` and the files of :mod:`fastrnn.checkpoint`; the CLI
 (``fastrnn train`` / ``fastrnn sample``) is a thin layer over it.
 
@@ -47,12 +48,16 @@ import numpy as np
 from . import _ext
 from ._config import threads
 from .checkpoint import load_npz, new_meta, save_npz_atomic
+from ._charnet import CharNet
 from .models import LSTM, RNN
 from .optim import OPTIMIZERS, Optimizer, SGD, clip_by_norm, clip_by_value
 from ._validation import MACHINE_MEMORY, as_dtype, check_sizes, finite_float, positive_int
 from .vocab import NEWLINE, Vocab
 
-CELLS: dict[str, type[RNN] | type[LSTM]] = {"rnn": RNN, "lstm": LSTM}
+CELLS: dict[str, Any] = {"rnn": RNN, "lstm": LSTM, "gru": CharNet}
+"""The cells of :class:`CharModel`: one layer of ``rnn`` / ``lstm`` runs on its fused
+kernels (:class:`fastrnn.RNN` / :class:`fastrnn.LSTM`); ``gru`` and any stack
+(``num_layers > 1``) on the layers of :mod:`fastrnn.nn` (``CharNet``)."""
 MODES = ("lines", "stream")
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.005, "adagrad": 0.1}
 """Default learning rate of each optimizer (SGD: the course's 0.01; Adagrad: min-char-rnn's 0.1)."""
@@ -368,10 +373,19 @@ class CharModel:
     vocab : Vocab, str or None
         The vocabulary, or a text to build it from; ``None`` builds it from the text
         of the first :meth:`fit`.
-    cell : {"rnn", "lstm"}
+    cell : {"rnn", "lstm", "gru"}
         The recurrent cell.
     hidden_size : int >= 1
         H, the size of the hidden state.
+    num_layers : int >= 1
+        Stacked recurrent layers (layer k+1 reads layer k's outputs). One ``rnn`` or
+        ``lstm`` layer runs on the fused kernels of :class:`fastrnn.RNN` /
+        :class:`fastrnn.LSTM`; ``gru`` and stacks run on :mod:`fastrnn.nn`'s layers
+        (PyTorch's formulas, gate orders, parameter names and initialisation,
+        ``U(-1/sqrt(H), 1/sqrt(H))``; ``init_scale`` then sets the output layer only).
+    dropout : float in [0, 1)
+        Inverted dropout on the outputs of every layer but the last, during training
+        (``torch.nn.LSTM``'s ``dropout``); needs ``num_layers >= 2``.
     dtype : {"float32", "float64"}
         The parameter dtype (float32 is faster; float64 makes runs bit-reproducible
         to compare).
@@ -387,7 +401,7 @@ class CharModel:
     ----------
     vocab : Vocab or None
         The vocabulary (None until the first fit when not given).
-    net : RNN or LSTM or None
+    net : RNN or LSTM or CharNet or None
         The network (None until the vocabulary is known).
     iteration : int
         Training steps done so far (kept by checkpoints).
@@ -409,13 +423,26 @@ class CharModel:
     >>> names = m.sample(3, seed=1)
     >>> len(names)
     3
+    >>> deep = fastrnn.CharModel(cell="gru", num_layers=2, dropout=0.1, hidden_size=16,
+    ...                          seed=0)
+    >>> h = deep.fit("anna\\nbob\\ncarla\\n", iterations=20)
+    >>> sorted(deep.params)[:3], deep.params["weight_hh_l1"].shape   # GRU gates r, z, n
+    (['Wy', 'bias_hh_l0', 'bias_hh_l1'], (48, 16))
     """
 
     def __init__(self, vocab: Vocab | str | None = None, *, cell: str = "rnn",
                  hidden_size: int = 100, dtype: Any = "float32", seed: int | None = None,
-                 init_scale: float = 0.01, forget_bias: float = 1.0):
+                 init_scale: float = 0.01, forget_bias: float = 1.0, num_layers: int = 1,
+                 dropout: float = 0.0):
         self.cell = _choice(cell, "cell", CELLS)
         self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.num_layers = positive_int(num_layers, "num_layers")
+        self.dropout = finite_float(dropout, "dropout", 0.0)
+        if self.dropout >= 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.dropout > 0 and self.num_layers < 2:
+            raise ValueError(f"dropout acts between layers: dropout={self.dropout} needs "
+                             f"num_layers >= 2, got {self.num_layers}")
         self.dtype = as_dtype(dtype)
         if seed is None:
             seed = int(cast(int, np.random.SeedSequence().entropy))
@@ -423,7 +450,7 @@ class CharModel:
         self.init_scale = finite_float(init_scale, "init_scale", 0.0)
         self.forget_bias = finite_float(forget_bias, "forget_bias")
         self.vocab: Vocab | None = None
-        self.net: RNN | LSTM | None = None
+        self.net: RNN | LSTM | CharNet | None = None
         self.iteration = 0
         self.mode = "lines"
         self.train_config: dict[str, Any] = {}
@@ -443,8 +470,20 @@ class CharModel:
                 raise TypeError(f"vocab must be a Vocab, a str or None, got {type(vocab).__name__}")
             self._build(vocab)
 
+    @property
+    def _layered(self) -> bool:
+        """True when the network is a :class:`CharNet` (``gru`` or a stack)."""
+        return self.cell == "gru" or self.num_layers > 1
+
     def _build(self, vocab):
         self.vocab = vocab
+        if self._layered:
+            self.net = CharNet(self.cell, len(vocab), self.hidden_size, self.num_layers,
+                               self.dropout, dtype=self.dtype,
+                               init_rng=np.random.default_rng([self.seed, 0]),
+                               dropout_rng=np.random.default_rng([self.seed, 4]),
+                               init_scale=self.init_scale, forget_bias=self.forget_bias)
+            return
         kw = {"forget_bias": self.forget_bias} if self.cell == "lstm" else {}
         self.net = CELLS[self.cell](len(vocab), self.hidden_size, dtype=self.dtype,
                                     rng=np.random.default_rng([self.seed, 0]),
@@ -452,15 +491,18 @@ class CharModel:
 
     def __repr__(self):
         v = len(self.vocab) if self.vocab is not None else None
-        return (f"CharModel(cell={self.cell!r}, hidden_size={self.hidden_size}, vocab_size={v}, "
-                f"dtype={self.dtype.name!r}, seed={self.seed}, iteration={self.iteration})")
+        layers = (f", num_layers={self.num_layers}" if self.num_layers > 1 else "") + (
+            f", dropout={self.dropout}" if self.dropout else "")
+        return (f"CharModel(cell={self.cell!r}, hidden_size={self.hidden_size}{layers}, "
+                f"vocab_size={v}, dtype={self.dtype.name!r}, seed={self.seed}, "
+                f"iteration={self.iteration})")
 
     @property
     def params(self) -> dict[str, np.ndarray]:
         """The weights (the wrapped model's dict; modified in place by training)."""
         return self._require_net()[1].params
 
-    def _require_net(self) -> tuple[Vocab, RNN | LSTM]:
+    def _require_net(self) -> tuple[Vocab, RNN | LSTM | CharNet]:
         """The vocabulary and the network, or a ValueError while there are none."""
         if self.vocab is None or self.net is None:
             raise ValueError("the model has no vocabulary yet: call fit(text) first "
@@ -685,7 +727,7 @@ class CharModel:
                              "lr_decay": lr_decay, "lr_patience": lr_patience}
         vocab, net = self._require_net()
         k = _ext.kernels()
-        fused = (type(opt) is SGD and clip_norm is None
+        fused = (type(opt) is SGD and clip_norm is None and not self._layered
                  and hasattr(k, f"{self.cell}_train_step_ix"))
         untrained = math.log(len(vocab))
         if self.smooth_loss is None:
@@ -706,7 +748,8 @@ class CharModel:
                 state = cur["state"]
             b = X.shape[1]
             if fused:
-                loss, final = net.train_step(X, Y, state, lr=opt.lr / b, clip=clip * b)
+                loss, final = cast("RNN | LSTM", net).train_step(X, Y, state, lr=opt.lr / b,
+                                                                 clip=clip * b)
             else:
                 loss, grads, final = net.loss_and_grads(X, Y, state)
                 grads.pop("da0", None)
@@ -1106,11 +1149,14 @@ class CharModel:
         meta = new_meta(
             model={"cell": self.cell, "hidden_size": self.hidden_size,
                    "vocab_size": len(vocab), "dtype": self.dtype.name, "seed": self.seed,
-                   "init_scale": self.init_scale, "forget_bias": self.forget_bias},
+                   "init_scale": self.init_scale, "forget_bias": self.forget_bias,
+                   "num_layers": self.num_layers, "dropout": self.dropout},
             iteration=self.iteration, mode=self.mode, smooth_loss=self.smooth_loss,
             train=self.train_config, optimizer=opt_meta, cursor=cursor,
             rng=self._rng.bit_generator.state, best=self.best, run=self._run,
-            train_time=self.train_time)
+            train_time=self.train_time,
+            dropout_rng=(cast(CharNet, self.net).layer.rng.bit_generator.state
+                         if self._layered else None))
         save_npz_atomic(path, arrays, meta)
 
     @classmethod
@@ -1134,13 +1180,20 @@ class CharModel:
         bad = f"{str(path)!r} is not a valid fastrnn checkpoint"
         try:
             cfg = meta["model"]
+            # num_layers and dropout: absent from older checkpoints (one layer)
             m = cls(cell=cfg["cell"], hidden_size=cfg["hidden_size"], dtype=cfg["dtype"],
                     seed=cfg["seed"], init_scale=cfg["init_scale"],
-                    forget_bias=cfg["forget_bias"])
+                    forget_bias=cfg["forget_bias"], num_layers=cfg.get("num_layers", 1),
+                    dropout=cfg.get("dropout", 0.0))
             v = Vocab.from_array(arrays["vocab"])
             params = {k[6:]: a for k, a in arrays.items() if k.startswith("param/")}
-            netcls = CELLS[m.cell]
-            net = netcls.from_params(params, dtype=m.dtype)
+            if m._layered:
+                m._build(v)
+                net = cast(CharNet, m.net)
+                net.load_params(params)
+                net.layer.rng.bit_generator.state = meta["dropout_rng"]
+            else:
+                net = CELLS[m.cell].from_params(params, dtype=m.dtype)
             if (net.hidden_size, net.input_size, net.output_size) != \
                     (m.hidden_size, len(v), len(v)):
                 raise ValueError(f"weights of shape H={net.hidden_size}, X={net.input_size}, "
@@ -1166,7 +1219,7 @@ class CharModel:
                 if c["n_state"]:
                     st = tuple(np.ascontiguousarray(arrays[f"cursor/state/{i}"], m.dtype)
                                for i in range(c["n_state"]))
-                    if m.cell == "rnn":
+                    if m.cell != "lstm":
                         st = st[0]
                 m._cursor = {"fingerprint": c["fingerprint"], "epoch": int(c["epoch"]),
                              "pos": int(c["pos"]),
@@ -1257,9 +1310,15 @@ def _check_loaded(m):
         if c["state"] is not None:
             st = c["state"]
             first = st if isinstance(st, np.ndarray) else st[0]
-            if first.ndim != 2:
-                raise ValueError(f"cursor state must be (B, H), got shape {first.shape}")
-            m.net._state(st, first.shape[0])
+            if m._layered:           # fastrnn.nn state: (num_layers, B, H)
+                if first.ndim != 3:
+                    raise ValueError(f"cursor state must be (layers, B, H), got shape "
+                                     f"{first.shape}")
+                m.net._state(st, first.shape[1])
+            else:
+                if first.ndim != 2:
+                    raise ValueError(f"cursor state must be (B, H), got shape {first.shape}")
+                m.net._state(st, first.shape[0])
 
 
 def load(path, vocab: Vocab | None = None) -> CharModel:

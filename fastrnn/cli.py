@@ -81,7 +81,7 @@ def _lr_help():
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fastrnn`` command."""
     D = DEFAULTS
-    p = _Parser(prog=PROG, description="Character-level RNN/LSTM language models: train on "
+    p = _Parser(prog=PROG, description="Character-level RNN/LSTM/GRU language models: train on "
                 "any text, generate, checkpoint and resume.")
     p.add_argument("--version", action="version", version=f"fastrnn {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{train,sample,info,plot,bench}")
@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"recurrent cell (default {D['cell']})")
     t.add_argument("--hidden", type=POS_INT, default=None, metavar="N",
                    help=f"hidden size (default {D['hidden_size']})")
+    t.add_argument("--layers", type=POS_INT, default=None, metavar="N",
+                   help="stacked recurrent layers (default 1)")
+    t.add_argument("--dropout", type=FRACTION, default=None, metavar="P",
+                   help="dropout between layers during training, in [0, 1) (default 0; "
+                   "needs --layers 2 or more)")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--iterations", type=POS_INT, metavar="N",
                    help="training steps (default: --epochs)")
@@ -365,7 +370,8 @@ def cmd_train(args, out, err) -> int:
     if args.resume:
         model = CharModel.load(args.resume)
         for opt, have in (("cell", model.cell), ("hidden", model.hidden_size),
-                          ("dtype", model.dtype.name)):
+                          ("dtype", model.dtype.name), ("layers", model.num_layers),
+                          ("dropout", model.dropout)):
             want = getattr(args, opt)
             if want is not None and want != have:
                 raise CLIError(f"--{opt} {want} does not match the checkpoint {args.resume} "
@@ -376,7 +382,8 @@ def cmd_train(args, out, err) -> int:
     else:
         model = CharModel(cell=args.cell or DEFAULTS["cell"],
                           hidden_size=args.hidden or DEFAULTS["hidden_size"],
-                          dtype=args.dtype or DEFAULTS["dtype"], seed=args.seed)
+                          dtype=args.dtype or DEFAULTS["dtype"], seed=args.seed,
+                          num_layers=args.layers or 1, dropout=args.dropout or 0.0)
     out_path = args.out or args.resume or "model.npz"
     for path in (out_path, _log_path(args, out_path)):
         if path is None:
@@ -423,7 +430,8 @@ def cmd_train(args, out, err) -> int:
                         if run_from != start_iteration else ""))
         val = (f"validation {c['val_fraction']:g}" + (", keep-best" if c["keep_best"] else "")
                if c["val_fraction"] else "no validation")
-        return (f"training {model.cell} (hidden {model.hidden_size}, {model.dtype.name}) on "
+        return (f"training {model.cell} (hidden {model.hidden_size}{_layers(model)}, "
+                f"{model.dtype.name}) on "
                 f"{source}: {c['mode']} mode, {c['optimizer']} lr {c['lr']:g}, batch "
                 f"{c['batch_size']}, {val}, {info.steps} steps, threads "
                 f"{get_num_threads()}{where}\n")
@@ -492,6 +500,12 @@ def _fmt_loss(v):
     return "-" if v is None or not math.isfinite(v) else f"{v:.3f}"
 
 
+def _layers(m):
+    """``", 2 layers, dropout 0.1"`` for a stack, ``""`` for one layer."""
+    return (f", {m.num_layers} layers" if m.num_layers > 1 else "") + (
+        f", dropout {m.dropout:g}" if m.dropout else "")
+
+
 def cmd_info(args, out, err) -> int:
     m = CharModel.load(args.model)
     c = m.train_config
@@ -499,7 +513,8 @@ def cmd_info(args, out, err) -> int:
     n_params = sum(p.size for p in m.params.values())
     lines = [
         f"{args.model}: fastrnn {m.cell} character model",
-        f"  hidden {m.hidden_size}, {m.dtype.name}, {n_params:,} parameters, seed {m.seed}",
+        f"  hidden {m.hidden_size}{_layers(m)}, {m.dtype.name}, {n_params:,} parameters, "
+        f"seed {m.seed}",
         f"  vocabulary: {m.vocab!r}",
         f"  iterations {m.iteration}, {_fmt_time(m.train_time)} of training",
     ]

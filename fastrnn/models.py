@@ -109,6 +109,23 @@ def _rng(seed=None, rng=None):
     return np.random.default_rng(seed)
 
 
+def watch_loss(model, loss, y):
+    """Warn once (per model) when the training loss per target explodes: more than
+    ``EXPLODE_FACTOR`` times the first one (or than log V, or 1). ``model`` keeps the
+    state in ``_loss_start`` and ``_warned``. Called by the models' ``train_step`` and by
+    ``CharModel.fit``'s optimizer path."""
+    per = float(loss) / max(1, int(np.count_nonzero(y >= 0)))
+    if model._loss_start is None:
+        model._loss_start = per
+    elif not model._warned and per > EXPLODE_FACTOR * max(
+            model._loss_start, math.log(model.output_size), 1.0):
+        model._warned = True
+        warnings.warn(
+            f"{type(model).__name__}: the training loss exploded to {per:.3g} per target "
+            f"(it started at {model._loss_start:.3g}): training is diverging; lower the "
+            "learning rate or clip the gradients", RuntimeWarning, stacklevel=4)
+
+
 class _Model:
     cell = ""
     param_names: tuple[str, ...] = ()
@@ -463,16 +480,7 @@ class _Model:
 
     def _watch_loss(self, loss, y):
         """Warn once when the loss per target explodes (see :meth:`train_step`)."""
-        per = float(loss) / max(1, int(np.count_nonzero(y >= 0)))
-        if self._loss_start is None:
-            self._loss_start = per
-        elif not self._warned and per > EXPLODE_FACTOR * max(
-                self._loss_start, math.log(self.output_size), 1.0):
-            self._warned = True
-            warnings.warn(
-                f"{type(self).__name__}: the training loss exploded to {per:.3g} per target "
-                f"(it started at {self._loss_start:.3g}): training is diverging; lower the "
-                "learning rate or clip the gradients", RuntimeWarning, stacklevel=3)
+        watch_loss(self, loss, y)
 
     @property
     def last_grads(self):

@@ -34,6 +34,11 @@ from .reference import _layers as _ref
 __all__ = ["RNN", "LSTM", "GRU", "from_torch"]
 
 
+def _native(a, dtype):
+    """True for a C-contiguous ndarray of ``dtype`` (``step`` passes those on unconverted)."""
+    return type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous
+
+
 class _RNNBase:
     """Shared body of :class:`RNN`, :class:`LSTM` and :class:`GRU` (see :class:`LSTM`)."""
 
@@ -59,6 +64,7 @@ class _RNNBase:
         self.rng = _rng(seed, rng)
         self.training = True
         self._cache = None
+        self._stepper = None          # step()'s Stepper, bound to the parameter arrays
         D, H, N = self.num_directions, self.hidden_size, _ref.GATES[self._cell]
         # PyTorch's initialisation: every parameter from U(-1/sqrt(H), 1/sqrt(H)), in
         # the order of its parameter list
@@ -171,7 +177,14 @@ class _RNNBase:
         """
         x, T, B = self._input(x)
         h0, c0 = self._states(hx, B)
-        lens = self._lengths(lengths, T, B)
+        return self._run(x, h0, c0, self._lengths(lengths, T, B))
+
+    __call__ = forward
+
+    def _run(self, x, h0, c0, lens):
+        """:meth:`forward` on checked arguments (``x`` may also be ``(T, B)`` int64 indices
+        in [-1, input_size): one-hot rows, for the character models; ``dx`` is then None)."""
+        T, B = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
             keep = 1 - self.dropout      # inverted dropout: kept entries scaled by 1/keep
@@ -184,8 +197,6 @@ class _RNNBase:
             self.bidirectional, self.batch_first, kernels=k)
         self._cache = (cache, k, y.shape) if self.training else None
         return y, ((hn, cn) if self._cell == _ref.LSTM else hn)
-
-    __call__ = forward
 
     def backward(self, dy, dh_n=None, dc_n=None):
         """Gradients of the last training-mode forward; fills :attr:`grads`.
@@ -232,13 +243,27 @@ class _RNNBase:
         if self.bidirectional:
             raise ValueError("step() runs unidirectional layers only (a reverse direction "
                              "needs the whole sequence)")
-        x_t = float_array(x_t, "x_t", self.dtype, ndim=2)
-        if x_t.shape[1] != self.input_size:
-            raise ValueError(f"x_t must have shape (B, {self.input_size}), got {x_t.shape}")
-        h0, c0 = self._states(state, x_t.shape[0])
-        y, hn, cn, _ = _ref.stack_forward(self._cell, x_t[None], self.params, h0, c0, None,
-                                          None, self.num_layers, False, kernels=_ext.kernels())
-        return y[0], ((hn, cn) if self._cell == _ref.LSTM else hn)
+        # C-contiguous ndarrays of the layer's dtype go to the stepper as they are (it
+        # checks their shapes and values); anything else is converted (or refused) first
+        if not (_native(x_t, self.dtype) and x_t.ndim == 2):
+            x_t = float_array(x_t, "x_t", self.dtype, ndim=2)
+        B = x_t.shape[0]
+        h0 = c0 = None                    # None: zeros, inside the stepper
+        if state is not None:
+            lstm = self._cell == _ref.LSTM
+            if lstm and (not isinstance(state, (tuple, list)) or len(state) != 2):
+                raise TypeError("the state of an LSTM must be a tuple (h, c)")
+            h0, c0 = state if lstm else (state, None)
+            if not (_native(h0, self.dtype) and (not lstm or _native(c0, self.dtype))):
+                h0, c0 = self._states(state, B)       # converts, or raises naming it
+        k = _ext.kernels()
+        st = self._stepper
+        if st is None or st.batch != B or type(st) is not k.Stepper or \
+                not st.current(self.params):
+            st = self._stepper = k.Stepper(self._cell, B, self.input_size, self.hidden_size,
+                                           self.num_layers, self.bias,
+                                           tuple(self.params.values()))
+        return st.step(x_t, h0, c0)
 
     # ------------------------------------------------------------------ weights
 

@@ -80,7 +80,7 @@ def test_same_seed_same_weights_and_training():
 
 
 @pytest.mark.parametrize("kw, exc, word", [
-    ({"cell": "gru"}, ValueError, "cell"),
+    ({"cell": "transformer"}, ValueError, "cell"),
     ({"hidden_size": 0}, ValueError, "hidden_size"),
     ({"hidden_size": -3}, ValueError, "hidden_size"),
     ({"hidden_size": 2.5}, TypeError, "hidden_size"),

@@ -302,7 +302,7 @@ BAD = [
     # usage
     ([], "required"),
     (["fly"], "invalid choice"),
-    (["train", "--cell", "gru"], "invalid choice"),
+    (["train", "--cell", "transformer"], "invalid choice"),
     (["train", "--optimizer", "rmsprop"], "invalid choice"),
     (["train", "--mode", "words"], "invalid choice"),
     (["train", "--dtype", "float16"], "invalid choice"),

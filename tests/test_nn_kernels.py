@@ -27,14 +27,14 @@ def _case(cell, dtype, B, lengths, rng):
 def _run(k, cell, c, reverse, dY, dhn, dcn):
     T_, B = c["x"].shape[:2]
     N = ref.GATES[cell]
-    dt = c["x"].dtype
+    dt = c["W_ih"].dtype
     Y, C = np.empty((T_, B, H), dt), np.empty((T_, B, H), dt)
     G = np.empty((T_, B, N * H), dt)
     hn, cn = np.empty((B, H), dt), np.empty((B, H), dt)
     k.rec_forward(cell, c["x"], c["W_ih"], c["W_hh"], c["b_ih"], c["b_hh"], c["h0"], c["c0"],
                   c["lengths"], reverse, Y, C, G, hn, cn)
     out = dict(Y=Y.copy(), hn=hn, cn=cn if cell == ref.LSTM else None)
-    dx = np.full(c["x"].shape, 0.5, dt)               # accumulated into
+    dx = None if c["x"].ndim == 2 else np.full(c["x"].shape, 0.5, dt)   # accumulated into
     dW_ih, dW_hh = np.ones_like(c["W_ih"]), np.ones_like(c["W_hh"])
     db_ih, db_hh = np.ones_like(c["b_ih"]), np.ones_like(c["b_hh"])
     dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
@@ -61,6 +61,63 @@ def test_kernels_match_twin(mode, B, reverse, lengths, dtype, rng):
     for key, v in want.items():
         if v is not None:
             assert_close(got[key], v, dtype, key)
+
+
+@pytest.mark.parametrize("lengths", [None, "var"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("B", [1, 4], ids=["B1", "B4"])
+@pytest.mark.parametrize("mode", list(ref.CELLS))
+def test_index_inputs_are_one_hot_rows(mode, B, reverse, lengths, dtype, rng):
+    """x as (T, B) indices (-1 a zero row) = x as their one-hot rows: the forward bit for
+    bit (a column of W_ih is the product with a one-hot row), the gradients to rounding
+    (dW_ih summed per column instead of by a GEMM), no dx; compiled = twin."""
+    cell = ref.CELLS[mode]
+    lens = None if lengths is None else ([3] if B == 1 else [5, 1, 3, 4])
+    c = _case(cell, dtype, B, lens, rng)
+    ix = rng.integers(-1, X, (T, B))
+    ix[0, 0], ix[1, -1] = -1, X - 1
+    c["x"] = np.ascontiguousarray(ix)
+    dense = dict(c, x=np.where((ix >= 0)[..., None], np.eye(X, dtype=dtype)[ix], 0)
+                 .astype(dtype))
+    dY = rng.standard_normal((T, B, H)).astype(dtype)
+    dhn = rng.standard_normal((B, H)).astype(dtype)
+    dcn = rng.standard_normal((B, H)).astype(dtype)
+    for k in (ref, lay):
+        want = _run(k, cell, dense, reverse, dY, dhn, dcn)
+        got = _run(k, cell, c, reverse, dY, dhn, dcn)
+        assert got.pop("dx") is None
+        for key in ("Y", "hn", "cn"):
+            if want[key] is not None:
+                assert np.array_equal(got[key], want[key]), key
+        for key, v in got.items():
+            if v is not None:
+                assert_close(v, want[key], dtype, key)
+    twin = _run(ref, cell, c, reverse, dY, dhn, dcn)
+    for key, v in _run(lay, cell, c, reverse, dY, dhn, dcn).items():
+        if v is not None:
+            assert_close(v, twin[key], dtype, key)
+
+
+def test_index_input_checks():
+    c = _case(ref.GRU, np.float64, 2, None, np.random.default_rng(0))
+    N = 3
+    Y, C, G = np.empty((T, 2, H)), np.empty((T, 2, H)), np.empty((T, 2, N * H))
+    hn, cn = np.empty((2, H)), np.empty((2, H))
+    for bad in (np.full((T, 2), X), np.full((T, 2), -2)):
+        with pytest.raises(ValueError, match="indices"):
+            lay.rec_forward(ref.GRU, bad, c["W_ih"], c["W_hh"], c["b_ih"], c["b_hh"], c["h0"],
+                            c["c0"], c["lengths"], False, Y, C, G, hn, cn)
+    with pytest.raises(TypeError, match="x"):
+        lay.rec_forward(ref.GRU, np.zeros((T, 2), np.int32), c["W_ih"], c["W_hh"], c["b_ih"],
+                        c["b_hh"], c["h0"], c["c0"], c["lengths"], False, Y, C, G, hn, cn)
+    ix = np.zeros((T, 2), np.int64)
+    lay.rec_forward(ref.GRU, ix, c["W_ih"], c["W_hh"], c["b_ih"], c["b_hh"], c["h0"], c["c0"],
+                    c["lengths"], False, Y, C, G, hn, cn)
+    g = [np.zeros_like(c[k]) for k in ("W_ih", "W_hh", "b_ih", "b_hh")]
+    with pytest.raises(ValueError, match="dx must be None"):
+        lay.rec_backward(ref.GRU, ix, c["W_ih"], c["W_hh"], c["h0"], c["c0"], c["lengths"],
+                         False, Y, C, G, np.zeros((T, 2, H)), hn, cn, np.zeros((T, 2, X)),
+                         np.empty((2, H)), np.empty((2, H)), *g)
 
 
 @pytest.mark.parametrize("mode", list(ref.CELLS))

@@ -176,3 +176,28 @@ def test_optimizers_and_clipping_work_on_the_layer(backend):
     assert losses[-1] < 0.7 * losses[0]
     assert max(np.abs(g).max() for g in m.grads.values()) <= 1.0
 
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_index_inputs_through_the_stack(kind, batch_first, backend):
+    """The layers' private index path (CharModel's first layer): the same outputs as the
+    one-hot rows, bit for bit, and the same gradients to rounding; no dx."""
+    m = getattr(nn, kind)(5, 4, num_layers=2, batch_first=batch_first, dtype=np.float64,
+                          seed=0)
+    rng = np.random.default_rng(1)
+    ix = rng.integers(-1, 5, (3, 6) if batch_first else (6, 3))
+    x = np.where((ix >= 0)[..., None], np.eye(5)[ix], 0.0)
+    h0, c0 = m._states(None, 3)
+    dy = rng.standard_normal((3, 6, 4) if batch_first else (6, 3, 4))
+    y1, s1 = m(x)
+    dx, _ = m.backward(dy)
+    g1 = {k: v.copy() for k, v in m.grads.items()}
+    y2, s2 = m._run(np.ascontiguousarray(ix), h0, c0, None)
+    dx2, _ = m.backward(dy)
+    assert dx2 is None and dx.shape == x.shape
+    assert np.array_equal(y1, y2)
+    for a, b in zip(s1 if kind == "LSTM" else (s1,), s2 if kind == "LSTM" else (s2,)):
+        assert np.array_equal(a, b)
+    for k, v in m.grads.items():
+        np.testing.assert_allclose(v, g1[k], rtol=1e-12, atol=1e-14, err_msg=k)

@@ -53,6 +53,7 @@ from ._layers import (  # noqa: F401
     rec_backward,
     stack_forward,
     stack_backward,
+    Stepper,
 )
 
 BACKEND = "numpy"

@@ -73,7 +73,8 @@ def rec_forward(cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C,
     Parameters
     ----------
     cell : int, a code of :data:`CELLS`.
-    x : IN (T, B, X) inputs.
+    x : IN (T, B, X) inputs, or (T, B) int64 indices in [-1, X): one-hot rows (-1 a zero
+        row), whose projection is a column of ``W_ih`` (the character models' first layer).
     W_ih : IN (N*H, X); W_hh : IN (N*H, H); b_ih, b_hh : IN (N*H,), N = GATES[cell].
     h0, c0 : IN (B, H) initial states (``c0`` is read by the LSTM only).
     lengths : IN (B,) int64, 1 <= lengths[b] <= T.
@@ -85,11 +86,15 @@ def rec_forward(cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C,
         RNN: ``h_t``).
     hn, cn : OUT (B, H) the final states (``cn``: LSTM only).
     """
-    T, B, X = x.shape
+    T, B = x.shape[:2]
     H = W_hh.shape[1]
     G2 = G.reshape(T * B, -1)
     # gx_t = W_ih x_t + b_ih (+ b_hh, except the GRU's b_hn): one product for all steps
-    np.dot(x.reshape(T * B, X), W_ih.T, out=G2)
+    if x.ndim == 2:                                      # one-hot rows: columns of W_ih
+        ix = x.reshape(T * B)
+        G2[...] = np.where((ix >= 0)[:, None], W_ih.T[np.maximum(ix, 0)], 0)
+    else:
+        np.dot(x.reshape(T * B, -1), W_ih.T, out=G2)
     G2 += b_ih
     if cell == GRU:
         G2[:, :2 * H] += b_hh[:2 * H]
@@ -147,11 +152,12 @@ def rec_backward(cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn
         pre-activation ``W_hn h_{t-1} + b_hn``.
     dY : IN (T, B, H) the gradient on the outputs (ignored at invalid steps).
     dhn, dcn : IN (B, H) the gradients on the final states (``dcn``: LSTM only).
-    dx : IN/OUT (T, B, X), accumulated (``+=``): the two directions of a layer add into it.
+    dx : IN/OUT (T, B, X), accumulated (``+=``): the two directions of a layer add into it;
+        None for index inputs.
     dh0, dc0 : OUT (B, H) the gradients on the initial states (``dc0``: LSTM only).
     dW_ih, dW_hh, db_ih, db_hh : accumulated (``+=``).
     """
-    T, B, X = x.shape
+    T, B = x.shape[:2]
     H = W_hh.shape[1]
     N = G.shape[2] // H
     dh = np.array(dhn, copy=True)
@@ -204,9 +210,13 @@ def rec_backward(cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn
     # the products that do not depend on the order of steps, over all steps at once
     dG = G.reshape(T * B, N * H)
     # gx_t = W_ih x_t + b_ih  ->  dW_ih += dgx^T x, db_ih += sum dgx, dx += dgx W_ih
-    dW_ih += dG.T @ x.reshape(T * B, X)
+    if x.ndim == 2:                      # index inputs: dG's rows into columns ix
+        ix = x.reshape(T * B)
+        np.add.at(dW_ih.T, ix[ix >= 0], dG[ix >= 0])
+    else:
+        dW_ih += dG.T @ x.reshape(T * B, -1)
+        dx += (dG @ W_ih).reshape(dx.shape)
     db_ih += dG.sum(axis=0)
-    dx += (dG @ W_ih).reshape(T, B, X)
     # gh_t = W_hh h_{t-1} + b_hh  ->  dW_hh += dgh^T h_prev, db_hh += sum dgh
     Hp = np.empty_like(Y)
     for t in range(T):
@@ -252,7 +262,8 @@ def stack_forward(cell, x, params, hx, cx, lengths, masks, num_layers, bidirecti
     Parameters
     ----------
     cell : int, a code of :data:`CELLS`.
-    x : (T, B, X), or (B, T, X) with ``batch_first``; C-contiguous, the parameters' dtype.
+    x : (T, B, X), or (B, T, X) with ``batch_first``; C-contiguous, the parameters' dtype;
+        or (T, B) / (B, T) int64 indices for the first layer (see :func:`rec_forward`).
     params : dict of PyTorch's parameter names (:func:`param_names`) -> arrays.
     hx, cx : (L*D, B, H) initial states (``cx``: LSTM only, else None); L layers,
         D = 2 if bidirectional else 1, row ``k*D + d`` for layer k, direction d.
@@ -269,12 +280,12 @@ def stack_forward(cell, x, params, hx, cx, lengths, masks, num_layers, bidirecti
     """
     kern = kernels if kernels is not None else sys.modules[__name__]
     if batch_first:
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))
-    T, B, _ = x.shape
+        x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+    T, B = x.shape[:2]
     D = 2 if bidirectional else 1
     H = hx.shape[2]
     N = GATES[cell]
-    dt = x.dtype
+    dt = hx.dtype
     lens = np.full(B, T, np.int64) if lengths is None else lengths
     hn = np.empty_like(hx)
     cn = np.empty_like(hx) if cell == LSTM else None
@@ -318,7 +329,8 @@ def stack_backward(cache, params, dy, dhn, dcn, grads, kernels=None):
 
     Returns
     -------
-    dx : like ``x``; dh0, dc0 : (L*D, B, H) (``dc0`` None except for the LSTM).
+    dx : like ``x`` (None for index inputs); dh0, dc0 : (L*D, B, H) (``dc0`` None except
+        for the LSTM).
     """
     kern = kernels if kernels is not None else sys.modules[__name__]
     cell, D, layers = cache["cell"], cache["D"], cache["layers"]
@@ -337,7 +349,7 @@ def stack_backward(cache, params, dy, dhn, dcn, grads, kernels=None):
         inp, dirs = layers[k]
         if k + 1 < cache["num_layers"] and masks is not None:
             dout = dout * masks[k]
-        dinp = np.zeros_like(inp)
+        dinp = np.zeros_like(inp) if inp.ndim == 3 else None
         for d in range(D):
             sfx = "_reverse" if d else ""
             W_ih, W_hh, _, _ = _weights(params, k, sfx, N, H, dt)
@@ -355,6 +367,73 @@ def stack_backward(cache, params, dy, dhn, dcn, grads, kernels=None):
                 grads[f"weight_ih_l{k}{sfx}"], grads[f"weight_hh_l{k}{sfx}"], db_ih, db_hh)
         dout = dinp
     dx = dout
-    if cache["batch_first"]:
+    if cache["batch_first"] and dx is not None:
         dx = np.ascontiguousarray(dx.transpose(1, 0, 2))
     return dx, dh0, dc0
+
+
+# ----------------------------------------------------------------------- streaming
+
+class Stepper:
+    """One time step of every layer of a unidirectional stack (``fastrnn.nn``'s ``step``):
+    :func:`stack_forward` at T = 1. The compiled ``Stepper`` binds the weights and its
+    buffers once; this twin keeps the same constructor, ``current`` and ``step``.
+
+    Parameters
+    ----------
+    cell : int, a code of :data:`CELLS`; batch, input_size, hidden_size, num_layers : int.
+    bias : bool, the layers have biases.
+    arrays : tuple, the parameters in :func:`param_names`' order (unidirectional).
+    """
+
+    def __init__(self, cell, batch, input_size, hidden_size, num_layers, bias, arrays):
+        if not 0 <= cell <= 3:
+            raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+        if batch < 1:
+            raise ValueError(f"x_t must hold at least one row, got batch {batch}")
+        names = param_names(num_layers, False, bias)
+        if len(arrays) != len(names):
+            raise ValueError(f"arrays must hold {len(names)} parameters, got {len(arrays)}")
+        dt = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"the weights must be float32 or float64 arrays, got {dt}")
+        N, H = GATES[cell], hidden_size
+        for name, a in zip(names, arrays):
+            k = int(name.split("_l")[1])
+            shape = ((N * H, input_size if k == 0 else H) if name.startswith("weight_ih") else
+                     (N * H, H) if name.startswith("weight_hh") else (N * H,))
+            if not isinstance(a, np.ndarray) or a.dtype != dt:
+                raise TypeError(f"{name} must be a {np.dtype(dt)} array")
+            if a.shape != shape or not a.flags.c_contiguous:
+                raise ValueError(f"{name} must be C-contiguous of shape {shape}")
+        self.cell, self.batch, self.input_size, self.hidden_size = cell, batch, input_size, H
+        self.num_layers, self.dtype, self.arrays = num_layers, np.dtype(dt), tuple(arrays)
+        self._params = dict(zip(names, arrays))
+
+    def current(self, params):
+        """True when ``params.values()`` are the bound arrays (the same objects)."""
+        return len(params) == len(self.arrays) and all(
+            a is b for a, b in zip(params.values(), self.arrays))
+
+    def _check(self, a, name, shape):
+        if not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.shape != shape \
+                or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a C-contiguous {self.dtype} array of shape "
+                             f"{shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name.split('[')[0]} contains NaN or infinity")
+        return a
+
+    def step(self, x_t, h0, c0):
+        """One step: ``x_t (B, input_size)``; ``h0``, ``c0`` ``(L, B, H)`` or None (zeros;
+        ``c0`` LSTM only). Returns ``(y_t, h_n)``, for the LSTM ``(y_t, (h_n, c_n))``."""
+        lstm = self.cell == LSTM
+        shape = (self.num_layers, self.batch, self.hidden_size)
+        x_t = self._check(x_t, "x_t", (self.batch, self.input_size))
+        h0 = np.zeros(shape, self.dtype) if h0 is None else \
+            self._check(h0, "state[0] (h)" if lstm else "state", shape)
+        c0 = (np.zeros(shape, self.dtype) if c0 is None else
+              self._check(c0, "state[1] (c)", shape)) if lstm else None
+        _, hn, cn, _ = stack_forward(self.cell, x_t[None], self._params, h0, c0, None, None,
+                                     self.num_layers, False)
+        return (hn[-1], (hn, cn)) if lstm else (hn[-1], hn)

@@ -12,7 +12,8 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
 (``b_hn``, applied inside the reset product, so its recurrent product goes to a scratch
 ``S`` instead of being added into the gates). Shared by all cells:
 
-* the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM;
+* the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM (index
+  inputs: a gather of columns of ``W_ih``, its result for one-hot rows);
 * per step the recurrent product ``h_{t-1} W_hh^T``: a GEMM for B > 1, for B = 1 the row
   product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS); backward's carry
   ``dh_{t-1} += dg_t W_hh`` likewise (``gemv_t_rows`` at B = 1);
@@ -31,7 +32,11 @@ the ``nogil`` core runs; errors name the argument.
 import numpy as np
 
 from cython cimport floating
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
+from libc.math cimport isfinite
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv_rows, gemv_t_rows
@@ -49,6 +54,7 @@ cdef object _F64 = np.dtype(np.float64)
 cdef object _F32 = np.dtype(np.float32)
 cdef object _I64 = np.dtype(np.int64)
 cdef Py_ssize_t _INT_MAX = 2147483647
+cdef object _NO_IX = np.zeros((1, 1), np.int64)
 
 
 # ================================================================ argument checks
@@ -77,9 +83,13 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
         raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
     if not isinstance(W_hh, np.ndarray) or W_hh.ndim != 2:
         raise TypeError("W_hh must be a 2-D NumPy array")
-    if not isinstance(x, np.ndarray) or x.ndim != 3:
-        raise TypeError("x must be a 3-D NumPy array (T, B, X)")
-    T, B, X = x.shape
+    if not isinstance(x, np.ndarray) or x.ndim not in (2, 3):
+        raise TypeError("x must be a NumPy array: (T, B, X) floats or (T, B) indices")
+    if not isinstance(W_ih, np.ndarray) or W_ih.ndim != 2:
+        raise TypeError("W_ih must be a 2-D NumPy array")
+    index = x.ndim == 2
+    T, B = x.shape[:2]
+    X = W_ih.shape[1] if index else x.shape[2]
     H = W_hh.shape[1]
     N = _GATES[cell]
     if min(T, B, X, H) < 1:
@@ -89,7 +99,13 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
     dt = W_hh.dtype
     if dt != _F64 and dt != _F32:
         raise TypeError(f"W_hh must have dtype float32 or float64, got {dt}")
-    _arr("x", x, dt, (T, B, X), False)
+    if index:
+        _arr("x", x, _I64, (T, B), False)
+        if x.min() < -1 or x.max() >= X:
+            raise ValueError(f"x (indices) must be in [-1, {X}) (X = W_ih.shape[1]), got "
+                             f"min {x.min()}, max {x.max()}")
+    else:
+        _arr("x", x, dt, (T, B, X), False)
     _arr("W_ih", W_ih, dt, (N * H, X), False)
     _arr("W_hh", W_hh, dt, (N * H, H), False)
     _arr("h0", h0, dt, (B, H), False)
@@ -99,7 +115,15 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
         raise ValueError(f"lengths must be in [1, {T}], got min {lengths.min()}, "
                          f"max {lengths.max()}")
     _arr("Y", Y, dt, (T, B, H), y_written)
-    return T, B, X, H, N, dt
+    return T, B, X, H, N, dt, index
+
+
+cdef tuple _x_views(object x, bint index, object dt):
+    """``(dense x, indices)`` for :func:`_fwd` / :func:`_bwd`: the one not used is a
+    1-element placeholder (its pointer is never read)."""
+    if index:
+        return np.zeros((1, 1, 1), dt), x
+    return x, _NO_IX
 
 
 # ========================================================== cells: one batch row
@@ -208,20 +232,32 @@ cdef inline const floating* _prev(const floating* S, const floating* s0, int t, 
 
 
 cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
-                        const floating* Wih, const floating* Whh, const floating* bias,
-                        const floating* bn, const floating* h0, const floating* c0,
+                        const int64_t* ix, const floating* Wih, const floating* Whh,
+                        const floating* bias, const floating* bn, const floating* h0,
+                        const floating* c0,
                         const int64_t* lens, bint reverse, floating* Y, floating* C,
                         floating* G, floating* hn, floating* cn, floating* S) noexcept nogil:
     cdef int NH = _GATES[cell] * H, s, t, b, j
     cdef floating* g
     cdef const floating* hp
     cdef const floating* cp
-    # gx = x W_ih^T + bias over all T*B rows: one GEMM, then the bias per row
-    gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
-    for s in range(T * B):
-        g = G + <Py_ssize_t>s * NH
-        for j in range(NH):
-            g[j] += bias[j]
+    cdef int64_t i
+    if ix != NULL:    # index inputs (one-hot rows): gx = column ix of W_ih + bias, the
+        for s in range(T * B):                # GEMM's result bit for bit
+            g = G + <Py_ssize_t>s * NH
+            i = ix[s]
+            for j in range(NH):
+                g[j] = (Wih[<Py_ssize_t>j * X + i] if i >= 0 else 0) + bias[j]
+    else:             # gx = x W_ih^T + bias over all T*B rows: one GEMM (one row, e.g. a
+        if T * B == 1:                        # streaming step: the row product), the bias
+            memset(G, 0, NH * sizeof(floating))
+            gemv_rows(NH, X, Wih, x, G)
+        else:
+            gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
+        for s in range(T * B):
+            g = G + <Py_ssize_t>s * NH
+            for j in range(NH):
+                g[j] += bias[j]
     for s in range(T):
         t = T - 1 - s if reverse else s
         hp = _prev(Y, h0, t, T, B * H, reverse)
@@ -254,8 +290,9 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
-                         const floating* Wih, const floating* Whh, const floating* h0,
-                         const floating* c0, const int64_t* lens, bint reverse,
+                         const int64_t* ix, const floating* Wih, const floating* Whh,
+                         const floating* h0, const floating* c0, const int64_t* lens,
+                         bint reverse,
                          const floating* Y, floating* C, floating* G, const floating* dY,
                          const floating* dhn, const floating* dcn, floating* dx,
                          floating* dh0, floating* dc0, floating* dWih, floating* dWhh,
@@ -301,9 +338,18 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     if cell == _LSTM:
         memcpy(dc0, dc, B * H * sizeof(floating))
     n = T * B
-    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums
-    gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
-    gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums;
+    # index inputs: dG's rows add into the columns ix of dW_ih (no dx)
+    if ix != NULL:
+        for s in range(n):
+            if ix[s] >= 0:
+                g = G + <Py_ssize_t>s * NH
+                tmp = dWih + ix[s]
+                for j in range(NH):
+                    tmp[<Py_ssize_t>j * X] += g[j]
+    else:
+        gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
+        gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
     for s in range(n):
         for j in range(NH):
             dbih[j] += G[<Py_ssize_t>s * NH + j]
@@ -334,26 +380,28 @@ cdef void _whh_grads(int nblk, int H, int T, int B, const floating* dG, int ld,
 
 # ==================================================================== entry points
 
-cdef void _fwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih,
+cdef void _fwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
+               const int64_t[:, ::1] ix, bint index, const floating[:, ::1] Wih,
                const floating[:, ::1] Whh, const floating[::1] bih, const floating[::1] bhh,
                const floating[:, ::1] h0, const floating[:, ::1] c0,
                const int64_t[::1] lens, bint reverse, floating[:, :, ::1] Y,
                floating[:, :, ::1] C, floating[:, :, ::1] G, floating[:, ::1] hn,
                floating[:, ::1] cn, floating[::1] bias, floating[:, ::1] S):
-    cdef int T = x.shape[0], B = x.shape[1], X = x.shape[2], H = Whh.shape[1]
-    cdef int NH = Whh.shape[0], j
+    cdef int H = Whh.shape[1], NH = Whh.shape[0], j
     for j in range(NH):                       # the biases that join the projection
         bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
     cdef int blas = fr_blas_begin()           # SciPy's BLAS at one thread (see _team.h)
     with nogil:
-        _forward_core(cell, T, B, X, H, &x[0, 0, 0], &Wih[0, 0], &Whh[0, 0], &bias[0],
+        _forward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
+                      &Wih[0, 0], &Whh[0, 0], &bias[0],
                       &bhh[0] + (2 * H if cell == _GRU else 0), &h0[0, 0], &c0[0, 0],
                       &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
                       &hn[0, 0], &cn[0, 0], &S[0, 0])
     fr_blas_end(blas)
 
 
-cdef void _bwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih,
+cdef void _bwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
+               const int64_t[:, ::1] ix, bint index, const floating[:, ::1] Wih,
                const floating[:, ::1] Whh, const floating[:, ::1] h0,
                const floating[:, ::1] c0, const int64_t[::1] lens, bint reverse,
                const floating[:, :, ::1] Y, floating[:, :, ::1] C, floating[:, :, ::1] G,
@@ -362,12 +410,14 @@ cdef void _bwd(int cell, const floating[:, :, ::1] x, const floating[:, ::1] Wih
                floating[:, ::1] dc0, floating[:, ::1] dWih, floating[:, ::1] dWhh,
                floating[::1] dbih, floating[::1] dbhh, floating[:, ::1] S,
                floating[:, :, ::1] work):
-    cdef int T = x.shape[0], B = x.shape[1], X = x.shape[2], H = Whh.shape[1]
+    cdef int H = Whh.shape[1]
     cdef int blas = fr_blas_begin()
     with nogil:
-        _backward_core(cell, T, B, X, H, &x[0, 0, 0], &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
+        _backward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
+                       &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
                        &c0[0, 0], &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0],
-                       &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0], &dx[0, 0, 0],
+                       &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0],
+                       &dx[0, 0, 0] if not index else NULL,
                        &dh0[0, 0], &dc0[0, 0], &dWih[0, 0], &dWhh[0, 0], &dbih[0],
                        &dbhh[0], &S[0, 0], &work[0, 0, 0], &work[1, 0, 0], &work[2, 0, 0],
                        &work[3, 0, 0])
@@ -381,12 +431,13 @@ def rec_forward(int cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, bint rever
     Parameters
     ----------
     cell : int, 0 RNN_TANH, 1 RNN_RELU, 2 LSTM, 3 GRU.
-    x : IN (T, B, X); W_ih : IN (N*H, X); W_hh : IN (N*H, H); b_ih, b_hh : IN (N*H,).
+    x : IN (T, B, X), or (T, B) int64 indices in [-1, X) (one-hot rows, -1 a zero row);
+    W_ih : IN (N*H, X); W_hh : IN (N*H, H); b_ih, b_hh : IN (N*H,).
     h0, c0 : IN (B, H) (``c0`` read by the LSTM only); lengths : IN (B,) int64 in [1, T].
     reverse : run the steps T-1 .. 0.
     Y, C : OUT (T, B, H); G : OUT (T, B, N*H); hn, cn : OUT (B, H).
     """
-    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, True)
+    T, B, X, H, N, dt, index = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, True)
     _arr("b_ih", b_ih, dt, (N * H,), False)
     _arr("b_hh", b_hh, dt, (N * H,), False)
     _arr("C", C, dt, (T, B, H), True)
@@ -395,12 +446,13 @@ def rec_forward(int cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, bint rever
     _arr("cn", cn, dt, (B, H), True)
     bias = np.empty(N * H, dt)
     S = np.empty((B, N * H), dt)
+    xd, ix = _x_views(x, index, dt)
     if dt == _F64:
-        _fwd[double](cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C, G,
-                     hn, cn, bias, S)
+        _fwd[double](cell, T, B, X, xd, ix, index, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths,
+                     reverse, Y, C, G, hn, cn, bias, S)
     else:
-        _fwd[float](cell, x, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths, reverse, Y, C, G,
-                    hn, cn, bias, S)
+        _fwd[float](cell, T, B, X, xd, ix, index, W_ih, W_hh, b_ih, b_hh, h0, c0, lengths,
+                    reverse, Y, C, G, hn, cn, bias, S)
 
 
 def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G, dY,
@@ -412,16 +464,21 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
     G : IN/OUT (T, B, N*H) the forward's gates; the projection's gradient on return.
     C : IN/OUT (T, B, H) the forward's C (GRU: the gradient on ``W_hn h + b_hn`` on return).
     dY : IN (T, B, H); dhn, dcn : IN (B, H).
-    dx : (T, B, X) accumulated; dh0, dc0 : OUT (B, H);
+    dx : (T, B, X) accumulated (None for index inputs); dh0, dc0 : OUT (B, H);
     dW_ih, dW_hh, db_ih, db_hh : accumulated.
     """
-    T, B, X, H, N, dt = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, False)
+    T, B, X, H, N, dt, index = _inputs(cell, x, W_ih, W_hh, h0, c0, lengths, Y, False)
     _arr("C", C, dt, (T, B, H), True)
     _arr("G", G, dt, (T, B, N * H), True)
     _arr("dY", dY, dt, (T, B, H), False)
     _arr("dhn", dhn, dt, (B, H), False)
     _arr("dcn", dcn, dt, (B, H), False)
-    _arr("dx", dx, dt, (T, B, X), True)
+    if index:
+        if dx is not None:
+            raise ValueError("dx must be None for index inputs (they have no gradient)")
+        dx = np.zeros((1, 1, 1), dt)          # a placeholder, never read or written
+    else:
+        _arr("dx", dx, dt, (T, B, X), True)
     _arr("dh0", dh0, dt, (B, H), True)
     _arr("dc0", dc0, dt, (B, H), True)
     _arr("dW_ih", dW_ih, dt, (N * H, X), True)
@@ -430,12 +487,249 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
     _arr("db_hh", db_hh, dt, (N * H,), True)
     S = np.empty((B, N * H), dt)
     work = np.empty((4, B, H), dt)            # dh, dh_prev, dc, and one row of dh_t
+    xd, ix = _x_views(x, index, dt)
     if dt == _F64:
-        _bwd[double](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
-                     dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+        _bwd[double](cell, T, B, X, xd, ix, index, W_ih, W_hh, h0, c0, lengths, reverse, Y,
+                     C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
     else:
-        _bwd[float](cell, x, W_ih, W_hh, h0, c0, lengths, reverse, Y, C, G, dY, dhn, dcn,
-                    dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+        _bwd[float](cell, T, B, X, xd, ix, index, W_ih, W_hh, h0, c0, lengths, reverse, Y,
+                    C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
+
+
+# ============================================================ streaming: one step
+
+cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const floating* x,
+                     const floating* h0, const floating* c0, floating* hn, floating* cn,
+                     floating* G, floating* S, floating* Cs, floating* junk,
+                     floating* bias, const floating* zb, const int64_t* lens) noexcept nogil:
+    """One time step of ``L`` stacked layers: :func:`_forward_core` at T = 1 per layer,
+    layer k+1 reading layer k's new state. ``w``: per layer ``W_ih, W_hh, b_ih, b_hh``
+    (biases NULL: zeros ``zb``). States ``(L, B, H)``; ``cn`` LSTM only."""
+    cdef int NH = _GATES[cell] * H, k, j, Xk = X
+    cdef Py_ssize_t o
+    cdef const floating* inp = x
+    cdef const floating* bih
+    cdef const floating* bhh
+    for k in range(L):
+        bih = <const floating*>w[4 * k + 2]
+        bhh = <const floating*>w[4 * k + 3]
+        if bih == NULL:
+            bih = zb
+            bhh = zb
+        for j in range(NH):                   # the biases folded as _fwd folds them
+            bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+        o = <Py_ssize_t>k * B * H
+        _forward_core(cell, 1, B, Xk, H, inp, NULL, <const floating*>w[4 * k],
+                      <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
+                      h0 + o, c0 + o, lens, False, hn + o, cn + o if cell == _LSTM else Cs,
+                      G, junk, junk, S)
+        inp = hn + o
+        Xk = H
+
+
+cdef int _view(Py_buffer* v, object a, str name, char fmt, Py_ssize_t d0, Py_ssize_t d1,
+               Py_ssize_t d2, bint written) except -1:
+    """Acquire the buffer of ``a`` into ``v``: C-contiguous, of format ``fmt``, shape
+    ``(d0, d1)`` or ``(d0, d1, d2)`` (``d2 > 0``); otherwise raise naming ``name``, holding
+    nothing."""
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if written else 0)
+    cdef int ndim = 3 if d2 > 0 else 2
+    try:
+        PyObject_GetBuffer(a, v, flags)
+    except (BufferError, TypeError, ValueError):
+        raise ValueError(f"{name} must be a C-contiguous{' writeable' if written else ''} "
+                         f"array, got {type(a).__name__}") from None
+    if v.format[0] != fmt or v.format[1] != 0 or v.ndim != ndim or v.shape[0] != d0 \
+            or v.shape[1] != d1 or (ndim == 3 and v.shape[2] != d2):
+        got = tuple(v.shape[i] for i in range(v.ndim))
+        fmt_got = v.format.decode()
+        PyBuffer_Release(v)
+        want = (d0, d1, d2)[:ndim]
+        raise ValueError(f"{name} must have shape {want} and dtype "
+                         f"{'float64' if fmt == b'd' else 'float32'}, got shape {got}, "
+                         f"format {fmt_got!r}")
+    return 0
+
+
+cdef bint _finite(const void* p, Py_ssize_t n, bint f64):
+    cdef Py_ssize_t i
+    if f64:
+        for i in range(n):
+            if not isfinite((<const double*>p)[i]):
+                return False
+    else:
+        for i in range(n):
+            if not isfinite((<const float*>p)[i]):
+                return False
+    return True
+
+
+cdef class Stepper:
+    """One time step of every layer of a unidirectional stack, for ``fastrnn.nn``'s
+    ``step``; the twin is ``fastrnn.reference.Stepper``.
+
+    Built once per layer object and batch size: the weights are checked and bound, the
+    scratch buffers allocated. A call checks ``x_t`` and the state (buffer protocol:
+    shape, dtype, contiguity, finiteness), allocates the new state and runs
+    :func:`_step_core` without the GIL: the per-step work of ``forward``.
+
+    Parameters
+    ----------
+    cell : int, a cell code; batch, input_size, hidden_size, num_layers : int.
+    bias : bool, the layers have biases.
+    arrays : tuple, the parameters in ``fastrnn.nn``'s order (per layer ``weight_ih``,
+        ``weight_hh`` and, with ``bias``, ``bias_ih``, ``bias_hh``), kept and bound.
+    """
+
+    cdef readonly int cell, num_layers, batch, input_size, hidden_size
+    cdef readonly object dtype
+    cdef readonly tuple arrays
+    cdef char fmt
+    cdef bint f64, busy
+    cdef void** w
+    cdef object work, lens_arr
+    cdef void* G
+    cdef void* S
+    cdef void* Cs
+    cdef void* junk
+    cdef void* bsum
+    cdef void* zero
+    cdef int64_t* lens
+
+    def __cinit__(self, int cell, int batch, int input_size, int hidden_size, int num_layers,
+                  bint bias, tuple arrays):
+        self.w = NULL
+        if not 0 <= cell <= 3:
+            raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+        if batch < 1:
+            raise ValueError(f"x_t must hold at least one row, got batch {batch}")
+        if min(input_size, hidden_size, num_layers) < 1:
+            raise ValueError("input_size, hidden_size and num_layers must be >= 1")
+        cdef int per = 4 if bias else 2, N = _GATES[cell], H = hidden_size, k, i
+        if len(arrays) != per * num_layers:
+            raise ValueError(f"arrays must hold {per * num_layers} parameters, got "
+                             f"{len(arrays)}")
+        if max(batch * max(input_size, N * H), N * H * max(input_size, H),
+               num_layers * batch * H) > _INT_MAX:
+            raise ValueError("sizes too large for the BLAS")
+        dt = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
+        if dt != _F64 and dt != _F32:
+            raise TypeError(f"the weights must be float32 or float64 arrays, got {dt}")
+        self.cell, self.batch, self.input_size, self.hidden_size = cell, batch, input_size, H
+        self.num_layers, self.dtype, self.arrays = num_layers, dt, arrays
+        self.f64 = dt == _F64
+        self.fmt = b'd' if self.f64 else b'f'
+        self.w = <void**>malloc(4 * num_layers * sizeof(void*))
+        if self.w == NULL:
+            raise MemoryError()
+        for k in range(num_layers):
+            sfx = f"_l{k}"
+            X = input_size if k == 0 else H
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            shapes = ((N * H, X), (N * H, H), (N * H,), (N * H,))
+            for i in range(4):
+                if i < per:
+                    a = _arr(names[i] + sfx, arrays[per * k + i], dt, shapes[i], False)
+                    self.w[4 * k + i] = <void*><size_t>a.ctypes.data
+                else:
+                    self.w[4 * k + i] = NULL
+        # scratch: G, S (B, N*H); C, junk (B, H); the folded bias and zeros (N*H);
+        # the zero state (L, B, H)
+        cdef Py_ssize_t BNH = <Py_ssize_t>batch * N * H, BH = <Py_ssize_t>batch * H
+        self.work = np.zeros(2 * BNH + 2 * BH + 2 * N * H + num_layers * BH, dt)
+        cdef char* base = <char*><size_t>self.work.ctypes.data
+        cdef Py_ssize_t item = dt.itemsize
+        self.G = base
+        self.S = base + BNH * item
+        self.Cs = base + 2 * BNH * item
+        self.junk = base + (2 * BNH + BH) * item
+        self.bsum = base + (2 * BNH + 2 * BH) * item
+        self.zero = base + (2 * BNH + 2 * BH + N * H) * item
+        self.lens_arr = np.ones(batch, np.int64)
+        self.lens = <int64_t*><size_t>self.lens_arr.ctypes.data
+
+    def __dealloc__(self):
+        free(self.w)
+
+    def current(self, dict params):
+        """True when ``params.values()`` are the bound arrays (the same objects)."""
+        if len(params) != len(self.arrays):
+            return False
+        cdef Py_ssize_t i = 0
+        for v in params.values():
+            if v is not self.arrays[i]:
+                return False
+            i += 1
+        return True
+
+    def step(self, x_t, h0, c0):
+        """One step: ``x_t (B, input_size)``; ``h0``, ``c0`` ``(L, B, H)`` or None (zeros;
+        ``c0`` LSTM only). Returns ``(y_t, h_n)``, for the LSTM ``(y_t, (h_n, c_n))``,
+        ``y_t = h_n[L-1]``; new arrays."""
+        cdef int L = self.num_layers, B = self.batch, H = self.hidden_size
+        cdef bint lstm = self.cell == _LSTM
+        cdef Py_buffer vx, vh, vc, vhn, vcn
+        cdef bint gh = False, gc = False
+        cdef const void* hp = self.zero
+        cdef const void* cp = self.zero
+        cdef Py_ssize_t n = <Py_ssize_t>L * B * H
+        if self.busy:       # another thread is inside: a stepper with its own scratch
+            return Stepper(self.cell, B, self.input_size, H, L,
+                           len(self.arrays) == 4 * L, self.arrays).step(x_t, h0, c0)
+        hn = np.empty((L, B, H), self.dtype)
+        cn = np.empty((L, B, H), self.dtype) if lstm else None
+        _view(&vx, x_t, "x_t", self.fmt, B, self.input_size, 0, False)
+        try:
+            if h0 is not None:
+                _view(&vh, h0, "state" if not lstm else "state[0] (h)", self.fmt, L, B, H,
+                      False)
+                gh = True
+                hp = vh.buf
+            if lstm and c0 is not None:
+                _view(&vc, c0, "state[1] (c)", self.fmt, L, B, H, False)
+                gc = True
+                cp = vc.buf
+            if not _finite(vx.buf, <Py_ssize_t>B * self.input_size, self.f64):
+                raise ValueError("x_t contains NaN or infinity")
+            if (gh and not _finite(hp, n, self.f64)) or (gc and not _finite(cp, n, self.f64)):
+                raise ValueError("state contains NaN or infinity")
+            PyObject_GetBuffer(hn, &vhn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+            if lstm:
+                PyObject_GetBuffer(cn, &vcn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+            blas = fr_blas_begin()
+            self.busy = True
+            if self.f64:
+                with nogil:
+                    _step_core[double](self.cell, L, B, self.input_size, H, self.w,
+                                       <const double*>vx.buf, <const double*>hp,
+                                       <const double*>cp, <double*>vhn.buf,
+                                       <double*>(vcn.buf if lstm else vhn.buf),
+                                       <double*>self.G, <double*>self.S, <double*>self.Cs,
+                                       <double*>self.junk, <double*>self.bsum,
+                                       <const double*>self.zero, self.lens)
+            else:
+                with nogil:
+                    _step_core[float](self.cell, L, B, self.input_size, H, self.w,
+                                      <const float*>vx.buf, <const float*>hp,
+                                      <const float*>cp, <float*>vhn.buf,
+                                      <float*>(vcn.buf if lstm else vhn.buf),
+                                      <float*>self.G, <float*>self.S, <float*>self.Cs,
+                                      <float*>self.junk, <float*>self.bsum,
+                                      <const float*>self.zero, self.lens)
+            self.busy = False
+            fr_blas_end(blas)
+            PyBuffer_Release(&vhn)
+            if lstm:
+                PyBuffer_Release(&vcn)
+        finally:
+            PyBuffer_Release(&vx)
+            if gh:
+                PyBuffer_Release(&vh)
+            if gc:
+                PyBuffer_Release(&vc)
+        if lstm:
+            return hn[L - 1], (hn, cn)
+        return hn[L - 1], hn
 
 
 include "_team_hooks.pxi"

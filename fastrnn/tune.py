@@ -270,9 +270,7 @@ def _run_trial(text, storage, study_name, trial_id, params, seed, pruner):
     ctor = set(inspect.signature(charmodel.CharModel).parameters)
     kw = {k: v for k, v in params.items() if k in ctor}
     fit_kw = {k: v for k, v in params.items() if k not in ctor}
-    if not fit_kw.get("val_fraction"):
-        if "val_fraction" in fit_kw:
-            return {"state": "fail", "error": "tune needs a validation split: val_fraction > 0"}
+    if fit_kw.get("val_fraction") is None:
         mode = fit_kw.get("mode", charmodel.DEFAULTS["mode"])
         fit_kw["val_fraction"] = charmodel.auto_val_fraction(text, mode) or 0.1
     evals = [0]
@@ -382,8 +380,11 @@ def _dask_client(distributed, client, scheduler_address, n_workers):
     n = positive_int(n_workers, "n_workers") if n_workers is not None else \
         max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1)
+    # the scheduler's HTTP server on a free port (not 8787, maybe taken), no dashboard
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, env=dict(_WORKER_ENV)) as cl, \
+                                  scheduler_kwargs={"dashboard": False,
+                                                    "dashboard_address": ":0"},
+                                  env=dict(_WORKER_ENV)) as cl, \
             distributed.Client(cl) as c:
         yield c
 
@@ -486,6 +487,10 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     dims = load_space(space, text)
+    vf = dims.get("val_fraction")
+    if vf is not None and vf[0] != "fixed" or vf is not None and not vf[1] > 0:
+        raise ValueError("tune needs a validation split: give val_fraction > 0 as a "
+                         "fixed value (every trial must use the same split)")
     pruner = _pruner(optuna, pruner)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -582,13 +587,17 @@ def _summarise(optuna, study, out_dir, errors):
         raise ValueError(f"no trial of study {study.study_name!r} has completed"
                          + (f"; first failure: {reason}" if reason else ""))
     best = study.best_trial
+    saved = study.user_attrs.get(_ATTR + "checkpoint") or {}
+    if saved.get("trial") is not None and saved["trial"] != best.number:
+        tied = study.get_trials(deepcopy=False)[saved["trial"]]  # trials are numbered 0..
+        if tied.value == best.value:   # equal values: report the one with the checkpoint
+            best = tied
     rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
              "seconds": t.user_attrs.get("seconds"), "params": t.user_attrs.get("params", t.params),
              "error": t.user_attrs.get("error")} for t in trials]
     files = {"trials": os.path.join(out_dir, "trials.csv")}
     _write_trials_csv(files["trials"], rows)
     files.update(_pictures(optuna, study, out_dir))
-    saved = study.user_attrs.get(_ATTR + "checkpoint") or {}
     checkpoint = saved.get("path") if saved.get("trial") == best.number and \
         os.path.exists(saved.get("path", "")) else None
     return TuneResult(study, dict(best.user_attrs.get("params", best.params)), best.value,
@@ -609,18 +618,23 @@ def _write_trials_csv(path, rows):
 
 
 def _pictures(optuna, study, out_dir):
-    """``history.png`` and ``importances.png`` (the latter from 2 complete trials with a
-    varied parameter); {} without matplotlib."""
+    """``history.png`` and ``importances.png`` (the latter when a parameter was searched
+    and optuna can rank them); {} without matplotlib."""
     try:
         import matplotlib.pyplot as plt
     except ImportError:
         return {}
     from optuna.visualization import matplotlib as ovm
     files = {}
+    searched = any(t.params for t in study.get_trials(deepcopy=False))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # "importances will be equal": few trials, all in the same quantile
+        warnings.filterwarnings("ignore", "Target and region quantiles")
         for key, draw in (("history", ovm.plot_optimization_history),
                           ("importances", ovm.plot_param_importances)):
+            if key == "importances" and not searched:
+                continue
             try:
                 ax = draw(study)
             except (ValueError, RuntimeError, ZeroDivisionError):  # too few trials

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import charmodel
-from ._config import threads
+from ._config import set_num_threads
 from .checkpoint import _umask
 from ._validation import finite_float, positive_int
 
@@ -285,8 +285,12 @@ def _run_trial(text, storage, study_name, trial_id, params, seed, pruner):
                 return False
         return None
 
+    # one thread for good: a worker process serves trials only, and a with-block would
+    # restore the setting under a trial still running in another thread of the process
+    set_num_threads(1)
+    threadpool_limits(1)
     try:
-        with threads(1), threadpool_limits(1), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             warnings.filterwarnings("ignore", "The reported value is ignored")
             model = charmodel.CharModel(seed=seed, **kw)

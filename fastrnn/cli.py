@@ -210,7 +210,7 @@ def _add_tune_parser(sub):
                         'trials. Needs the [tune] extra: pip install "fastrnn[tune]".')
     tu.add_argument("file", metavar="FILE", help="UTF-8 text to train on")
     tu.add_argument("--trials", type=POS_INT, required=True, metavar="N",
-                    help="trials to run in this call")
+                    help="trials to run in this call (required, no default)")
     tu.add_argument("--space", metavar="TOML", default=None,
                     help="search space: name = value (fixed), [a, b] (choice), "
                     "{low = , high = , log = true} (range) (default: the built-in space)")

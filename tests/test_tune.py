@@ -247,6 +247,29 @@ def test_failed_trials_are_recorded(client, tmp_path):
 
 
 @needs_extra
+def test_timeout_starts_no_new_trial(client, tmp_path):
+    r = fastrnn.tune(TEXT, SMALL, n_trials=10, client=client, timeout=1e-3,
+                     storage=_sqlite(tmp_path / "t.db"), out_dir=tmp_path)
+    assert len(r.trials) == 2          # the 2 slots filled at the start, none after
+
+
+@needs_extra
+def test_interrupt_fails_the_running_trials(client, tmp_path):
+    import optuna
+
+    def stop(trial):
+        raise KeyboardInterrupt
+
+    storage = _sqlite(tmp_path / "i.db")
+    with pytest.raises(KeyboardInterrupt):
+        fastrnn.tune(TEXT, SMALL, n_trials=4, client=client, storage=storage,
+                     study_name="i", out_dir=tmp_path, callback=stop)
+    trials = optuna.load_study(study_name="i", storage=storage).get_trials()
+    assert sorted(t.state.name for t in trials) == ["COMPLETE", "FAIL"]
+    assert [t.user_attrs["error"] for t in trials if t.state.name == "FAIL"] == ["interrupted"]
+
+
+@needs_extra
 def test_pruning(client, tmp_path):
     """Three good trials, then two whose learning rate is too small to learn anything:
     with 2 slots, each bad trial starts after 2 trials completed, and the median pruner

@@ -111,8 +111,8 @@ def default_space(text: str | None = None, model: type = charmodel.CharModel) ->
     --------
     >>> from fastrnn.tune import default_space
     >>> space = default_space()
-    >>> space["hidden_size"], space["cell"]
-    ({'low': 32, 'high': 512, 'log': True}, ['rnn', 'lstm'])
+    >>> space["hidden_size"], "lstm" in space["cell"]
+    ({'low': 32, 'high': 512, 'log': True}, True)
     """
     keys = space_keys(model)
     space: dict[str, Any] = {"cell": list(charmodel.CELLS),
@@ -416,8 +416,9 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
     """Search hyperparameters of a :class:`CharModel` on ``text``: Optuna trials on Dask workers.
 
     Each trial trains a model on the training split and minimises the lowest
-    validation loss of its run (nats per character; a validation split of
-    :func:`auto_val_fraction`, at least 10 %, the same for every trial); the
+    validation loss of its run (nats per character; the validation split of
+    :func:`auto_val_fraction`, or 10 % of a text too small for one, the same in every
+    trial); the
     validation loss of every evaluation is reported to Optuna, so the pruner stops
     bad trials early. Trials run as Dask tasks, one thread each (kernels and BLAS),
     as many at once as the cluster has worker threads. The study lives in
@@ -444,7 +445,9 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
     client : distributed.Client or None
         An existing Dask client; else ``scheduler_address`` (``tcp://host:8786``), else a
         LocalCluster of ``n_workers`` processes (default: the usable cores) with one
-        thread each, closed at the end.
+        thread each, closed at the end. A task sets its worker process to one thread
+        for good (:func:`fastrnn.set_num_threads`), so give workers of their own
+        (``dask worker --nthreads 1``), not this process (``processes=False``).
     scheduler_address : str or None
     n_workers : int or None
     seed : int or None
@@ -499,7 +502,12 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     if storage is None:
-        storage = "sqlite:///" + os.path.join(out_dir, "study.db")
+        storage = "sqlite:///" + os.path.abspath(os.path.join(out_dir, "study.db"))
+    if isinstance(storage, str) and storage.startswith("sqlite") and \
+            scheduler_address is not None:
+        warnings.warn(f"the storage {storage} is a file on this machine: workers on other "
+                      "machines cannot reach it (give a database URL, e.g. postgresql://...)",
+                      UserWarning, stacklevel=2)
     study_name = study_name or "fastrnn"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(storage=_storage(optuna, storage), study_name=study_name,

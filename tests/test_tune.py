@@ -130,6 +130,18 @@ def test_conditional_settings():
     assert two["dropout"] == 0.25 and two["seq_length"] == 32 and two["mode"] == "stream"
 
 
+def test_pruner_names():
+    optuna = pytest.importorskip("optuna")
+    from fastrnn.tune import _pruner
+    assert isinstance(_pruner(optuna, "median"), optuna.pruners.MedianPruner)
+    assert isinstance(_pruner(optuna, "Hyperband"), optuna.pruners.HyperbandPruner)
+    assert isinstance(_pruner(optuna, "none"), optuna.pruners.NopPruner)
+    mine = optuna.pruners.PercentilePruner(25.0)
+    assert _pruner(optuna, mine) is mine
+    with pytest.raises(ValueError, match="pruner must be one of"):
+        _pruner(optuna, "mean")
+
+
 # -------------------------------------------------------------------- without the extra
 def test_import_fastrnn_without_the_extra():
     code = ("import sys\nfor m in ('optuna', 'distributed', 'dask'): sys.modules[m] = None\n"

@@ -526,7 +526,7 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
         study.set_user_attr(_ATTR + "text_crc32", crc)
         study.set_user_attr(_ATTR + "seed", seed)
     study.sampler = sampler if sampler is not None else \
-        optuna.samplers.TPESampler(seed=seed + len(study.trials))
+        optuna.samplers.TPESampler(seed=seed + len(study.get_trials(deepcopy=False)))
     ckpt = os.path.join(out_dir, "best.npz")
     started, errors = [], {}
 
@@ -583,6 +583,7 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
             for trial, _, fut in running.values():
                 with contextlib.suppress(Exception):
                     fut.cancel()
+                with contextlib.suppress(Exception):
                     trial.set_user_attr("error", "interrupted")
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise

@@ -672,10 +672,13 @@ def cmd_tune(args, out, err) -> int:
         err.flush()
 
     try:
-        r = tune(text, args.space, n_trials=args.trials, storage=args.storage,
-                 study_name=args.study, pruner=args.pruner, timeout=args.timeout,
-                 scheduler_address=args.scheduler, n_workers=args.workers, seed=args.seed,
-                 out_dir=args.out, callback=show)
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *a, **k: err.write(
+                f"{PROG}: warning: {message}\n")
+            r = tune(text, args.space, n_trials=args.trials, storage=args.storage,
+                     study_name=args.study, pruner=args.pruner, timeout=args.timeout,
+                     scheduler_address=args.scheduler, n_workers=args.workers,
+                     seed=args.seed, out_dir=args.out, callback=show)
     except ImportError as exc:
         raise CLIError(str(exc)) from None
     names = sorted({k for row in r.trials for k in (row["params"] or {})})

@@ -510,8 +510,13 @@ def tune(text: str, space: str | os.PathLike | Mapping | None = None, *, n_trial
                       UserWarning, stacklevel=2)
     study_name = study_name or "fastrnn"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=_storage(optuna, storage), study_name=study_name,
-                                direction="minimize", load_if_exists=True, pruner=pruner)
+    try:
+        study = optuna.create_study(storage=_storage(optuna, storage), study_name=study_name,
+                                    direction="minimize", load_if_exists=True, pruner=pruner)
+    except ImportError:
+        raise
+    except Exception as exc:  # SQLAlchemy's: a URL it cannot parse, a database it cannot reach
+        raise ValueError(f"storage {storage!r}: {type(exc).__name__}: {exc}") from None
     attrs = study.user_attrs
     crc = zlib.crc32(text.encode("utf-8", "surrogatepass"))
     if _ATTR + "text_crc32" in attrs:

@@ -1,4 +1,4 @@
-"""The ``fastrnn`` command line: ``train``, ``sample``, ``info``, ``plot`` and ``bench``.
+"""The ``fastrnn`` command line: ``train``, ``sample``, ``info``, ``plot``, ``bench``, ``tune``.
 
 Public entry point :func:`main` (the ``fastrnn`` console script and ``python -m
 fastrnn``). A thin layer over :class:`fastrnn.CharModel`.
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Character-level RNN/LSTM/GRU language models: train on "
                 "any text, generate, checkpoint and resume.")
     p.add_argument("--version", action="version", version=f"fastrnn {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,sample,info,plot,bench}")
+    sub = p.add_subparsers(dest="command", metavar="{train,sample,info,plot,bench,tune}")
     sub.required = True
 
     t = sub.add_parser("train", help="train a model (default: on the embedded names corpus)",
@@ -203,7 +203,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hidden size (default 100)")
     b.add_argument("--budget", type=POS_FLOAT, default=0.4, metavar="SECONDS",
                    help="time spent per measurement (default 0.4)")
+    _add_tune_parser(sub)
     return p
+
+
+def _add_tune_parser(sub):
+    tu = sub.add_parser("tune", help="search hyperparameters: Optuna trials on Dask workers",
+                        description="Train many models on FILE with settings drawn by Optuna "
+                        "(the default space, or --space merged over it) as Dask tasks of one "
+                        "thread each; write the best checkpoint, a trials table and pictures "
+                        "to --out. Running it again with the same storage and study adds "
+                        'trials. Needs the [tune] extra: pip install "fastrnn[tune]".')
+    tu.add_argument("file", metavar="FILE", help="UTF-8 text to train on")
+    tu.add_argument("--trials", type=POS_INT, required=True, metavar="N",
+                    help="trials to run in this call (required, no default)")
+    tu.add_argument("--space", metavar="TOML", default=None,
+                    help="search space: name = value (fixed), [a, b] (choice), "
+                    "{low = , high = , log = true} (range) (default: the built-in space)")
+    tu.add_argument("--storage", metavar="URL", default=None,
+                    help="Optuna storage, e.g. sqlite:///study.db or postgresql://... "
+                    "(default: sqlite:///OUT/study.db)")
+    tu.add_argument("--study", metavar="NAME", default=None,
+                    help="study name (default fastrnn)")
+    g = tu.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")
+    g.add_argument("--workers", type=POS_INT, metavar="N", default=None,
+                   help="local cluster: worker processes (default: the usable cores)")
+    tu.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median",
+                    help="stop bad trials early (default median)")
+    tu.add_argument("--timeout", type=POS_FLOAT, metavar="SECONDS", default=None,
+                    help="start no trial after this long (default: no limit)")
+    tu.add_argument("--seed", type=NONNEG_INT, metavar="N", default=None,
+                    help="models' and sampler's seed (default: random; a resumed study "
+                    "keeps its own)")
+    tu.add_argument("--out", metavar="DIR", default="tune",
+                    help="directory of best.npz, trials.csv, history.png, importances.png "
+                    "(default tune)")
 
 
 # ------------------------------------------------------------------------ helpers
@@ -639,9 +675,49 @@ def _fmt_dur(s):
     return f"{s * 1e6:.1f} us"
 
 
+# ---------------------------------------------------------------------------- tune
+def cmd_tune(args, out, err) -> int:
+    from .tune import tune
+
+    text = read_text(args.file)
+
+    def show(t):
+        value = "" if t.value is None else f" {t.value:.4f}"
+        why = f" ({t.user_attrs['error']})" if t.user_attrs.get("error") else ""
+        err.write(f"trial {t.number}: {t.state.name.lower()}{value}{why}\n")
+        err.flush()
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *a, **k: err.write(
+                f"{PROG}: warning: {message}\n")
+            r = tune(text, args.space, n_trials=args.trials, storage=args.storage,
+                     study_name=args.study, pruner=args.pruner, timeout=args.timeout,
+                     scheduler_address=args.scheduler, n_workers=args.workers,
+                     seed=args.seed, out_dir=args.out, callback=show)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    names = sorted({k for row in r.trials for k in (row["params"] or {})})
+    out.write(" ".join(["trial", "state", "value", *names]) + "\n")
+    for row in r.trials:
+        p = row["params"] or {}
+        value = "-" if row["value"] is None else f"{row['value']:.4f}"
+        out.write(" ".join([str(row["number"]), row["state"], value,
+                            *(f"{p[k]:.4g}" if isinstance(p.get(k), float) else
+                              str(p.get(k, "-")) for k in names)]) + "\n")
+    out.write(f"best: trial {r.best_trial}, validation loss {r.best_value:.4f}\n")
+    for k, v in r.best_params.items():
+        out.write(f"  {k} = {v!r}\n")
+    out.write(f"checkpoint: {r.checkpoint or '(not in ' + args.out + ')'}\n")
+    for k, v in r.files.items():
+        out.write(f"{k}: {v}\n")
+    out.flush()
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "plot": cmd_plot,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "tune": cmd_tune}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import fastrnn
 
 # fastrnn/_config.py is being rewritten (the thread team); its docstrings get examples then
 MODULES = ["fastrnn.charmodel", "fastrnn.plot", "fastrnn.optim", "fastrnn.vocab",
-           "fastrnn.models", "fastrnn._ext", "fastrnn._config"]
+           "fastrnn.models", "fastrnn._ext", "fastrnn._config", "fastrnn.tune"]
 
 
 def public_objects():

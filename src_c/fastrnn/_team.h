@@ -429,6 +429,7 @@ static inline void fr_wait_count(int *counter, int n)
 typedef struct {
     double ring[2][FR_RING];  /* ns per step of recent calls: [0] one thread, [1] the team */
     int count[2], pos[2];
+    int warm[2];              /* the mode's first call ran (not counted: a cold start) */
     long long key;            /* the shape the costs are for */
     long long calls, next_explore;
     int interval;
@@ -497,13 +498,18 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
 }
 
 /* Record the cost per step of a call begun by fr_choose (n: the count it returned;
- * work: its steps); at the end of a burst, keep the mode the costs now favour and set
- * the next exploration (soon if the other mode won, twice as late if it lost). */
+ * work: its steps; a mode's first call in a slot is not counted: a cold start); at the
+ * end of a burst, keep the mode the costs now favour and set the next exploration
+ * (soon if the other mode won, twice as late if it lost). */
 static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work)
 {
     fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
     int m = n > 1, won;
     if (!t0 || work <= 0) return;
+    if (!s->warm[m]) {                           /* cold caches, a new thread: skip */
+        s->warm[m] = 1;
+        return;
+    }
     s->ring[m][s->pos[m]] = (double)(fr_now_ns() - t0) / work;
     s->pos[m] = (s->pos[m] + 1) % FR_RING;
     if (s->count[m] < FR_RING) s->count[m]++;

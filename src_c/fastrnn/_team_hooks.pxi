@@ -9,6 +9,7 @@ cdef extern from "_team.h" nogil:
         double ring[2][5]
         int count[2]
         int pos[2]
+        int warm[2]
         long long key
         long long calls
         long long next_explore
@@ -73,6 +74,7 @@ def _team_test_costs(int kind, bint dbl, long long key, double single, double te
     s.ring[1][0] = team
     s.count[0] = s.count[1] = 1
     s.pos[0] = s.pos[1] = 1
+    s.warm[0] = s.warm[1] = 1
     s.key = key
     s.calls = calls
     s.interval = 16

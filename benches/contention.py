@@ -84,8 +84,8 @@ def _workloads(root):
 
         def run(one):
             e = dict(env, FASTRNN_NUM_THREADS="1") if one else env
-            subprocess.run(cmd, env=e, check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            subprocess.run(cmd, env=e, cwd=tmp, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)     # cwd: not this checkout
         return run
 
     return {

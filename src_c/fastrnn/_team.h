@@ -25,8 +25,7 @@
  * minute to minute. Each kind of call (per dtype and shape) keeps its recent costs per
  * step on the team and on one thread (fr_choose / fr_chosen), runs the mode whose
  * median is lower (the team only when clearly so) and now and then a short burst of
- * the other: at first every 16th call, twice as rarely each time the other loses (up
- * to every 1024th), so that a busy machine pays little for the test.
+ * the other, as often as about 3 % of the time allows by the estimates.
  * Which thread computes what never changes the numbers: results do not depend on the
  * thread count or the choice.
  *
@@ -420,8 +419,10 @@ static inline void fr_wait_count(int *counter, int n)
 /* ------------------------------------------------------------------ the choice */
 
 #define FR_KINDS 8
-#define FR_EXPLORE_MIN 16
+#define FR_EXPLORE_FIRST 16   /* the first exploration: at the 16th call */
+#define FR_EXPLORE_MIN 8
 #define FR_EXPLORE_MAX 1024
+#define FR_BUDGET 0.03        /* explorations may cost ~3 % of the time, by the estimates */
 #define FR_RING 5            /* costs kept per mode: the estimate is their median */
 #define FR_BURST 3           /* calls of the other mode per exploration */
 #define FR_MARGIN 0.95       /* the team runs when it costs < 95 % of one thread */
@@ -433,6 +434,7 @@ typedef struct {
     long long key;            /* the shape the costs are for */
     long long calls, next_explore;
     int interval;
+    int losses;               /* explorations lost in a row */
     int burst;                /* calls of the exploring burst still to run (0: none) */
     int mode;                 /* the mode the slot runs outside a burst (1: the team) */
 } fr_slot_t;
@@ -465,12 +467,10 @@ static inline int fr_better(const fr_slot_t *s)
 
 /* The thread count for a call of `kind` (dtype `dbl`, shape `key`) that could run on
  * the team: fr_max_threads or 1. The slot runs the mode its recent costs favour (the
- * median of each mode's last FR_RING calls, the team only when clearly cheaper) and,
- * at every `interval`-th call, a burst of FR_BURST calls of the other one: at first
- * every 16th call, twice as rarely each time the other loses (up to every 1024th), so
- * that a busy machine pays little for the test, and a burst's median ignores one call
- * that lost its core. *t0 receives the start time for fr_chosen (0 when the call is not
- * eligible: nothing to measure). */
+ * median of each mode's last FR_RING calls, the team only when clearly cheaper) and
+ * now and then a burst of FR_BURST calls of the other one (fr_chosen sets when); a
+ * burst's median ignores one call that lost its core. *t0 receives the start time for
+ * fr_chosen (0 when the call is not eligible: nothing to measure). */
 static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
 {
     fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
@@ -480,8 +480,8 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
     if (s->key != key) {
         memset(s, 0, sizeof *s);
         s->key = key;
-        s->interval = FR_EXPLORE_MIN;
-        s->next_explore = FR_EXPLORE_MIN;
+        s->interval = FR_EXPLORE_FIRST;
+        s->next_explore = FR_EXPLORE_FIRST;
         s->mode = 1;                              /* the team first, then one thread */
     }
     s->calls++;
@@ -498,13 +498,17 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
 }
 
 /* Record the cost per step of a call begun by fr_choose (n: the count it returned;
- * work: its steps; a mode's first call in a slot is not counted: a cold start); at the
- * end of a burst, keep the mode the costs now favour and set the next exploration
- * (soon if the other mode won, twice as late if it lost). */
+ * work: its steps; a mode's first call in a slot is not counted: a cold start). At the
+ * end of a burst, keep the mode the costs now favour and set the next burst so that
+ * bursts cost about FR_BUDGET of the time by the estimates (a burst of the other mode
+ * costs FR_BURST calls times its extra cost: the closer the two, the sooner; a mode
+ * that looked worse only because of a passing load is tried again soon), twice as late
+ * for each burst lost in a row (estimates can mislead), within [8, 1024] calls. */
 static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work)
 {
     fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
-    int m = n > 1, won;
+    int m = n > 1, won, k;
+    double gap, calls;
     if (!t0 || work <= 0) return;
     if (!s->warm[m]) {                           /* cold caches, a new thread: skip */
         s->warm[m] = 1;
@@ -517,8 +521,12 @@ static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work
     if (s->burst && --s->burst == 0) {
         won = fr_better(s) != s->mode;           /* the other mode won */
         s->mode = fr_better(s);
-        if (won) s->interval = FR_EXPLORE_MIN;
-        else if (s->interval < FR_EXPLORE_MAX) s->interval *= 2;
+        s->losses = won ? 0 : (s->losses < 7 ? s->losses + 1 : 7);
+        gap = fr_estimate(s, !s->mode) / fr_estimate(s, s->mode) - 1;
+        calls = FR_BURST * (gap > 0 ? gap : 0) / FR_BUDGET;
+        for (k = 0; k < s->losses && calls < FR_EXPLORE_MAX; k++) calls *= 2;
+        s->interval = calls < FR_EXPLORE_MIN ? FR_EXPLORE_MIN :
+                      calls > FR_EXPLORE_MAX ? FR_EXPLORE_MAX : (int)calls;
         s->next_explore = s->calls + s->interval;
     } else if (!s->burst) {
         s->mode = fr_better(s);

@@ -14,6 +14,7 @@ cdef extern from "_team.h" nogil:
         long long calls
         long long next_explore
         int interval
+        int losses
         int burst
         int mode
     fr_slot_t fr_slots[16]
@@ -79,6 +80,7 @@ def _team_test_costs(int kind, bint dbl, long long key, double single, double te
     s.calls = calls
     s.interval = 16
     s.next_explore = 16
+    s.losses = 0
     s.burst = 0
     s.mode = 1 if team < 0.95 * single else 0
 

@@ -389,22 +389,27 @@ static inline void fr_member_hold(void)
     }
 }
 
-/* Wait until *counter >= n: spin, then block. Rank 0 of a team that waits much longer
- * than its own part of the round took marks the job solo (fr_team_solo). */
+/* Wait until *counter >= n: spin (for as long as the caller's own part of the round
+ * took, at least FR_SPIN_NS, at most 1 ms: the others' parts are as long), then block.
+ * Rank 0 of a team that waits much longer than its own part of the round took marks
+ * the job solo (fr_team_solo). */
 static inline void fr_wait_count(int *counter, int n)
 {
-    long long t0 = 0, t;
+    long long t0 = 0, t, own = 0, spin = FR_SPIN_NS;
     unsigned k = 0;
     int v;
     while ((v = fr_load(counter)) < n) {
         if ((++k & 63u) == 0) {
             t = fr_now_ns();
-            if (!t0) t0 = t;
-            else {
+            if (!t0) {
+                t0 = t;
+                own = t0 - fr_tl_round_ns;
+                spin = own < FR_SPIN_NS ? FR_SPIN_NS : own > 1000000 ? 1000000 : own;
+            } else {
                 if (fr_tl_rank == 0 && fr_tl_size > 1 && !fr_peek(&fr_pool.solo)
-                        && t - t0 > 2 * (t0 - fr_tl_round_ns) + fr_stall_ns)
+                        && t - t0 > 2 * own + fr_stall_ns)
                     fr_store(&fr_pool.solo, 1);
-                if (t - t0 > FR_SPIN_NS) {
+                if (t - t0 > spin) {
                     fr_fetch_add(&fr_pool.waiters, 1);
                     if (fr_load(counter) == v) fr_block(counter, v);
                     fr_fetch_add(&fr_pool.waiters, -1);

@@ -51,7 +51,8 @@ from .checkpoint import load_npz, new_meta, save_npz_atomic
 from ._charnet import CharNet
 from .models import LSTM, RNN
 from .optim import OPTIMIZERS, Optimizer, SGD, clip_by_norm, clip_by_value
-from ._validation import MACHINE_MEMORY, as_dtype, check_sizes, finite_float, positive_int
+from ._validation import (MACHINE_MEMORY, as_dtype, check_sizes, finite_float, positive_int,
+                          representable)
 from .vocab import NEWLINE, Vocab
 
 CELLS: dict[str, Any] = {"rnn": RNN, "lstm": LSTM, "gru": CharNet}
@@ -676,7 +677,7 @@ class CharModel:
         if clip_norm is not None:
             clip_norm = finite_float(clip_norm, "clip_norm", 0.0, strict=True)
         clip = float((0.0 if clip_norm is not None else DEFAULTS["clip"]) if clip is None
-                     else finite_float(clip, "clip", 0.0))
+                     else representable(finite_float(clip, "clip", 0.0), "clip", self.dtype))
         if optimizer is None:
             optimizer = self._optimizer if self._optimizer is not None else DEFAULTS["optimizer"]
         opt, new_lr = self._make_optimizer(optimizer, lr)

@@ -543,7 +543,11 @@ def _agree(a, b, tol):
         if a.shape != b.shape or a.dtype != b.dtype:
             return False
         if a.dtype.kind == "f":
-            return bool(np.allclose(a, b, rtol=tol[0], atol=tol[1], equal_nan=False))
+            # rounding errors scale with the terms summed, not with each result: an
+            # entry that cancels to 5e12 in an array of 8e18 carries the error of 8e18
+            # (float32: ~1e12), so the absolute tolerance scales with the array's largest
+            scale = max(1.0, float(np.abs(b).max())) if b.size and np.isfinite(b).all() else 1.0
+            return bool(np.allclose(a, b, rtol=tol[0], atol=tol[1] * scale, equal_nan=False))
         return bool(np.array_equal(a, b))
     if isinstance(a, float):
         return math.isclose(a, b, rel_tol=tol[0], abs_tol=tol[1])

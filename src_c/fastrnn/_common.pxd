@@ -40,15 +40,12 @@ cdef extern from "_team.h" nogil:
     int fr_load(const int* p)
     int fr_cas(int* p, int expected, int desired)
     void fr_notify(int* p)
-    void fr_wait_change(int* p, int v, long long spin_ns, int* blocked)
     void fr_pause_or_block(int* p, int v, long long* t0, unsigned* k)
     long long fr_now_ns()
     int fr_max_threads
     int fr_adaptive
     long long fr_stall_ns
     long long fr_team_calls[8]
-    int FR_KINDS
-    long long FR_SPIN_NS
     ctypedef struct fr_pool_t:
         int waiters
         long long hold_ns

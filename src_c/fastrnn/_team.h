@@ -43,22 +43,29 @@
 
 #include "_platform.h"      /* fr_cpu_pause, fr_thread_yield, windows.h on Windows */
 
+/* thread-local storage: MSVC's spelling, GCC's and clang's (mingw included), C11's */
+#if defined(_MSC_VER) && !defined(__clang__)
+#  define FR_TLS __declspec(thread)
+#elif defined(__GNUC__) || defined(__clang__)
+#  define FR_TLS __thread
+#else
+#  define FR_TLS _Thread_local
+#endif
+
 #if defined(_WIN32)
 #  if defined(_MSC_VER)
 #    pragma comment(lib, "synchronization.lib")
 #  endif
-#  define FR_TLS __declspec(thread)
 #else
 #  include <pthread.h>
 #  include <sched.h>
 #  include <time.h>
-#  if defined(__linux__)
+#  if defined(__linux__) && !defined(FR_NO_FUTEX)   /* FR_NO_FUTEX: test the fallback */
 #    include <linux/futex.h>
 #    include <sys/syscall.h>
 #    include <unistd.h>
 #    define FR_FUTEX 1
 #  endif
-#  define FR_TLS __thread
 #endif
 
 /* ------------------------------------------------------------------ primitives */
@@ -244,7 +251,9 @@ static DWORD WINAPI fr_helper_main(LPVOID p)
 static void *fr_helper_main(void *p)
 #endif
 {
-    int rank = (int)(size_t)p, seen = fr_load(&fr_pool.gen), s;
+    /* seen = -1: a helper created for a job looks at it at once (it may have been
+     * published before the thread ran) */
+    int rank = (int)(size_t)p, seen = -1, s;
     for (;;) {
         fr_wait_change(&fr_pool.gen, seen, FR_IDLE_SPIN_NS, &fr_pool.idle);
         seen = fr_load(&fr_pool.gen);

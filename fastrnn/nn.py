@@ -339,9 +339,11 @@ class LSTM(_RNNBase):
     dtype : float32 (default) or float64.
     seed, rng : the Generator for initialisation and dropout (``rng`` is used as is).
 
-    Gates ``[i, f, g, o]`` in blocks of ``H`` rows of ``weight_ih_l{k}`` (4H, in) /
-    ``weight_hh_l{k}`` (4H, H); ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``.
-    Parameters live in :attr:`params` and gradients in :attr:`grads` (same keys).
+    Notes
+    -----
+    Gates ``[i, f, g, o]`` in blocks of ``H`` rows of ``weight_ih_l{k}`` (4H, input_size)
+    and ``weight_hh_l{k}`` (4H, H); ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``.
+    Parameters live in ``params`` and gradients in ``grads`` (the same keys).
     """
 
     _torch_name = "LSTM"

@@ -2,9 +2,10 @@
 
 Private. Reached through ``fastrnn._ext.kernels()``; the NumPy twin with the same
 functions, signatures and in-place semantics is ``fastrnn.reference._layers`` (read it
-for the math, the gate orders and the variable-length rules; the stacking of layers and
-directions, dropout and ``batch_first`` are the twin's ``stack_forward`` /
-``stack_backward``, which call these two kernels once per layer and direction).
+for the math, the gate orders and the variable-length rules). ``rec_forward`` /
+``rec_backward`` run one layer in one direction; ``stack_forward`` / ``stack_backward``
+a whole stack (layers, directions, dropout, ``batch_first``, lengths) in one call, the
+twin's functions of the same names with the same results.
 
 One time loop (:func:`_forward_core`, :func:`_backward_core`) serves every cell; a cell
 contributes its gate count (``_GATES``), its element-wise step forward (``_cell_fwd``)
@@ -235,9 +236,13 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                         const int64_t* ix, const floating* Wih, const floating* Whh,
                         const floating* bias, const floating* bn, const floating* h0,
                         const floating* c0,
-                        const int64_t* lens, bint reverse, floating* Y, floating* C,
-                        floating* G, floating* hn, floating* cn, floating* S) noexcept nogil:
-    cdef int NH = _GATES[cell] * H, s, t, b, j
+                        const int64_t* lens, bint reverse, int ld, floating* Y,
+                        floating* C, floating* G, floating* hn, floating* cn,
+                        floating* S) noexcept nogil:
+    """One layer in one direction. ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H
+    for a direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn``
+    (B, H) contiguous."""
+    cdef int NH = _GATES[cell] * H, s, t, b, j, hs
     cdef floating* g
     cdef const floating* hp
     cdef const floating* cp
@@ -260,8 +265,9 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                 g[j] += bias[j]
     for s in range(T):
         t = T - 1 - s if reverse else s
-        hp = _prev(Y, h0, t, T, B * H, reverse)
-        cp = _prev(C, c0, t, T, B * H, reverse)
+        hp = _prev(Y, h0, t, T, B * ld, reverse)
+        cp = _prev(C, c0, t, T, B * ld, reverse)
+        hs = H if hp == h0 else ld            # the row stride of the previous state
         g = G + <Py_ssize_t>t * B * NH
         # the recurrent product h_{t-1} W_hh^T: into the gates, or (GRU) into S
         if cell == _GRU:
@@ -269,36 +275,38 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                 memset(S, 0, NH * sizeof(floating))
                 gemv_rows(NH, H, Whh, hp, S)
             else:
-                gemm(False, True, B, NH, H, 1, hp, H, Whh, H, 0, S, NH)
+                gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 0, S, NH)
         elif B == 1:
             gemv_rows(NH, H, Whh, hp, g)
         else:
-            gemm(False, True, B, NH, H, 1, hp, H, Whh, H, 1, g, NH)
+            gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 1, g, NH)
         for b in range(B):
-            j = (t * B + b) * H
+            j = (t * B + b) * ld
             if t < lens[b]:
-                _cell_fwd(cell, H, g + b * NH, S + b * NH, bn, hp + b * H, cp + b * H,
+                _cell_fwd(cell, H, g + b * NH, S + b * NH, bn, hp + b * hs, cp + b * hs,
                           Y + j, C + j, C + j)
             else:                             # past the row's end: the state stays
-                memcpy(Y + j, hp + b * H, H * sizeof(floating))
+                memcpy(Y + j, hp + b * hs, H * sizeof(floating))
                 if cell == _LSTM:
-                    memcpy(C + j, cp + b * H, H * sizeof(floating))
+                    memcpy(C + j, cp + b * hs, H * sizeof(floating))
     t = 0 if reverse else T - 1
-    memcpy(hn, Y + <Py_ssize_t>t * B * H, B * H * sizeof(floating))
-    if cell == _LSTM:
-        memcpy(cn, C + <Py_ssize_t>t * B * H, B * H * sizeof(floating))
+    for b in range(B):
+        j = (t * B + b) * ld
+        memcpy(hn + b * H, Y + j, H * sizeof(floating))
+        if cell == _LSTM:
+            memcpy(cn + b * H, C + j, H * sizeof(floating))
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
                          const int64_t* ix, const floating* Wih, const floating* Whh,
                          const floating* h0, const floating* c0, const int64_t* lens,
-                         bint reverse,
+                         bint reverse, int ld,
                          const floating* Y, floating* C, floating* G, const floating* dY,
                          const floating* dhn, const floating* dcn, floating* dx,
                          floating* dh0, floating* dc0, floating* dWih, floating* dWhh,
                          floating* dbih, floating* dbhh, floating* S, floating* dh,
                          floating* dhp, floating* dc, floating* dht) noexcept nogil:
-    cdef int N = _GATES[cell], NH = _GATES[cell] * H, s, t, b, j, n
+    cdef int N = _GATES[cell], NH = _GATES[cell] * H, s, t, b, j, n, hs
     cdef floating* g
     cdef floating* tmp
     cdef floating* dg
@@ -309,16 +317,17 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     memcpy(dc, dcn, B * H * sizeof(floating))
     for s in range(T):
         t = s if reverse else T - 1 - s
-        hp = _prev(Y, h0, t, T, B * H, reverse)
-        cp = _prev(C, c0, t, T, B * H, reverse)
+        hp = _prev(Y, h0, t, T, B * ld, reverse)
+        cp = _prev(C, c0, t, T, B * ld, reverse)
+        hs = H if hp == h0 else ld
         g = G + <Py_ssize_t>t * B * NH
         for b in range(B):
-            o = (<Py_ssize_t>t * B + b) * H
+            o = (<Py_ssize_t>t * B + b) * ld
             if t < lens[b]:
                 for j in range(H):
                     dht[j] = dh[b * H + j] + dY[o + j]
-                _cell_bwd(cell, H, g + b * NH, S + b * NH, Y + o, hp + b * H, C + o,
-                          cp + b * H, C + o, dht, dc + b * H, dhp + b * H)
+                _cell_bwd(cell, H, g + b * NH, S + b * NH, Y + o, hp + b * hs, C + o,
+                          cp + b * hs, C + o, dht, dc + b * H, dhp + b * H)
             else:                             # past the row's end: gradients pass through
                 memset(g + b * NH, 0, NH * sizeof(floating))
                 memcpy(dhp + b * H, dh + b * H, H * sizeof(floating))
@@ -355,23 +364,24 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
             dbih[j] += G[<Py_ssize_t>s * NH + j]
     # gh = W_hh h_{t-1} + b_hh  ->  dW_hh += dgh^T h_prev, db_hh += column sums of dgh;
     # h_prev of step t is row t -+ 1 of Y, or h0 at the first step of the direction
-    _whh_grads(N - 1 if cell == _GRU else N, H, T, B, G, NH, Y, h0, reverse, dWhh, dbhh)
+    _whh_grads(N - 1 if cell == _GRU else N, H, T, B, G, NH, Y, ld, h0, reverse, dWhh,
+               dbhh)
     if cell == _GRU:                          # the n block: its gradient is in C
-        _whh_grads(1, H, T, B, C, H, Y, h0, reverse, dWhh + 2 * H * H, dbhh + 2 * H)
+        _whh_grads(1, H, T, B, C, ld, Y, ld, h0, reverse, dWhh + 2 * H * H, dbhh + 2 * H)
 
 
 cdef void _whh_grads(int nblk, int H, int T, int B, const floating* dG, int ld,
-                     const floating* Y, const floating* h0, bint reverse, floating* dWhh,
-                     floating* dbhh) noexcept nogil:
+                     const floating* Y, int ldy, const floating* h0, bint reverse,
+                     floating* dWhh, floating* dbhh) noexcept nogil:
     """``dW_hh[:nblk*H] += sum_t dG_t^T h_{t-1}`` and ``db_hh[:nblk*H] += sum dG``, the
-    first ``nblk*H`` columns of ``dG`` (rows ``ld`` apart)."""
+    first ``nblk*H`` columns of ``dG`` (rows ``ld`` apart; ``Y``'s rows ``ldy`` apart)."""
     cdef int M = nblk * H, n = T * B, s, j
     cdef Py_ssize_t first = 0 if not reverse else <Py_ssize_t>(T - 1) * B * ld
     if T > 1:       # the steps whose h_{t-1} is a row of Y: T - 1 steps at once
         if reverse:
-            gemm(True, False, M, H, (T - 1) * B, 1, dG, ld, Y + B * H, H, 1, dWhh, H)
+            gemm(True, False, M, H, (T - 1) * B, 1, dG, ld, Y + B * ldy, ldy, 1, dWhh, H)
         else:
-            gemm(True, False, M, H, (T - 1) * B, 1, dG + B * ld, ld, Y, H, 1, dWhh, H)
+            gemm(True, False, M, H, (T - 1) * B, 1, dG + B * ld, ld, Y, ldy, 1, dWhh, H)
     gemm(True, False, M, H, B, 1, dG + first, ld, h0, H, 1, dWhh, H)
     for s in range(n):
         for j in range(M):
@@ -395,7 +405,7 @@ cdef void _fwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
         _forward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
                       &Wih[0, 0], &Whh[0, 0], &bias[0],
                       &bhh[0] + (2 * H if cell == _GRU else 0), &h0[0, 0], &c0[0, 0],
-                      &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
+                      &lens[0], reverse, H, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
                       &hn[0, 0], &cn[0, 0], &S[0, 0])
     fr_blas_end(blas)
 
@@ -415,7 +425,7 @@ cdef void _bwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
     with nogil:
         _backward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
                        &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
-                       &c0[0, 0], &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0],
+                       &c0[0, 0], &lens[0], reverse, H, &Y[0, 0, 0], &C[0, 0, 0],
                        &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0],
                        &dx[0, 0, 0] if not index else NULL,
                        &dh0[0, 0], &dc0[0, 0], &dWih[0, 0], &dWhh[0, 0], &dbih[0],
@@ -496,6 +506,327 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
                     C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
 
 
+# ============================================================ stacks: one kernel call
+
+cdef enum:        # columns of a stack's pointer table, one row per layer and direction
+    _P_WIH = 0
+    _P_WHH = 1
+    _P_BIAS = 2   # forward: the folded bias; backward: unused
+    _P_BN = 3     # GRU: b_hn
+    _P_H0 = 4
+    _P_C0 = 5
+    _P_HN = 6     # backward: dh0
+    _P_CN = 7     # backward: dc0
+    _P_G = 8
+    _P_S = 9
+    _P_DHN = 10
+    _P_DCN = 11
+    _P_DWIH = 12
+    _P_DWHH = 13
+    _P_DBIH = 14
+    _P_DBHH = 15
+    _P_WORK = 16  # backward: (4, B, H): dh, dh_prev, dc, one row of dh_t
+    _P_N = 17
+
+cdef enum:        # columns of a stack's layer table, one row per layer
+    _L_IN = 0     # the layer's input: x, the indices, or the masked outputs below
+    _L_Y = 1      # (T, B, D*H) the states of both directions (strided rows)
+    _L_C = 2      # likewise the LSTM's cell states / the GRU's W_hn h + b_hn
+    _L_MASK = 3   # forward: the dropout mask on Y before the next layer (0: none);
+                  # backward: the mask of the layer below (on this layer's dx)
+    _L_DY = 4     # backward: the gradient on Y (T, B, D*H)
+    _L_DX = 5     # backward: the gradient on the input (0 for indices)
+    _L_N = 6
+
+
+cdef inline void* _p(const int64_t* tab, int row, int col, int ncol) noexcept nogil:
+    return <void*><size_t>tab[row * ncol + col]
+
+
+cdef void _stack_fwd_core(int cell, int L, int D, int T, int B, int X, int H, bint index,
+                          const int64_t* lens, const int64_t* P, const int64_t* Lt,
+                          floating* tag) noexcept nogil:
+    """Every layer and direction of a stack: layer k reads layer k-1's ``Y`` (rows of
+    width D*H, masked into a buffer first when dropout is on)."""
+    cdef int k, d, r, Xk = X
+    cdef Py_ssize_t i, n = <Py_ssize_t>T * B * D * H
+    cdef floating* Y
+    cdef floating* m
+    cdef floating* out
+    for k in range(L):
+        Y = <floating*>_p(Lt, k, _L_Y, _L_N)
+        for d in range(D):
+            r = k * D + d
+            _forward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
+                          <const int64_t*><size_t>Lt[k * _L_N + _L_IN] if index and k == 0
+                          else NULL,
+                          <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
+                          <floating*>_p(P, r, _P_BIAS, _P_N), <floating*>_p(P, r, _P_BN, _P_N),
+                          <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
+                          lens, d == 1, D * H, Y + d * H, <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                          <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_HN, _P_N),
+                          <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_S, _P_N))
+        m = <floating*>_p(Lt, k, _L_MASK, _L_N)
+        if m != NULL:                        # inverted dropout: the next layer's input
+            out = <floating*>_p(Lt, k + 1, _L_IN, _L_N)
+            for i in range(n):
+                out[i] = Y[i] * m[i]
+        Xk = D * H
+
+
+cdef void _stack_bwd_core(int cell, int L, int D, int T, int B, int X, int H, bint index,
+                          const int64_t* lens, const int64_t* P, const int64_t* Lt,
+                          floating* tag) noexcept nogil:
+    """Backward of :func:`_stack_fwd_core`, top layer first: each direction adds into
+    the layer's ``dx``, which (masked) is the ``dY`` of the layer below."""
+    cdef int k, d, r, Xk
+    cdef Py_ssize_t i, n = <Py_ssize_t>T * B * D * H
+    cdef floating* w
+    cdef floating* m
+    cdef floating* dx
+    cdef Py_ssize_t BH = <Py_ssize_t>B * H
+    for k in range(L - 1, -1, -1):
+        Xk = X if k == 0 else D * H
+        dx = <floating*>_p(Lt, k, _L_DX, _L_N)
+        for d in range(D):
+            r = k * D + d
+            w = <floating*>_p(P, r, _P_WORK, _P_N)
+            _backward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
+                           <const int64_t*><size_t>Lt[k * _L_N + _L_IN] if index and k == 0
+                           else NULL,
+                           <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
+                           <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
+                           lens, d == 1, D * H, <floating*>_p(Lt, k, _L_Y, _L_N) + d * H,
+                           <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                           <floating*>_p(P, r, _P_G, _P_N),
+                           <floating*>_p(Lt, k, _L_DY, _L_N) + d * H,
+                           <floating*>_p(P, r, _P_DHN, _P_N), <floating*>_p(P, r, _P_DCN, _P_N),
+                           dx, <floating*>_p(P, r, _P_HN, _P_N),
+                           <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_DWIH, _P_N),
+                           <floating*>_p(P, r, _P_DWHH, _P_N),
+                           <floating*>_p(P, r, _P_DBIH, _P_N),
+                           <floating*>_p(P, r, _P_DBHH, _P_N),
+                           <floating*>_p(P, r, _P_S, _P_N), w, w + BH, w + 2 * BH, w + 3 * BH)
+        m = <floating*>_p(Lt, k, _L_MASK, _L_N)
+        if m != NULL:                        # the dropout mask of the layer below
+            for i in range(n):
+                dx[i] = dx[i] * m[i]
+
+
+cdef object _addr(object a):
+    return <int64_t><size_t>a.ctypes.data
+
+
+cdef tuple _stack_shapes(int cell, object x, dict params, object hx, object cx,
+                         object lengths, int L, int D):
+    """Check a stack's arguments (after ``batch_first``); return
+    ``(T, B, X, H, N, dt, index, lens)``."""
+    if not 0 <= cell <= 3:
+        raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+    if L < 1:
+        raise ValueError(f"num_layers must be >= 1, got {L}")
+    if not isinstance(hx, np.ndarray) or hx.ndim != 3:
+        raise TypeError("hx must be a 3-D NumPy array (L*D, B, H)")
+    dt = hx.dtype
+    if dt != _F64 and dt != _F32:
+        raise TypeError(f"hx must have dtype float32 or float64, got {dt}")
+    if not isinstance(x, np.ndarray) or x.ndim not in (2, 3):
+        raise TypeError("x must be a NumPy array: (T, B, X) floats or (T, B) indices")
+    index = x.ndim == 2
+    N = _GATES[cell]
+    T, B = x.shape[:2]
+    H = hx.shape[2]
+    W0 = params.get("weight_ih_l0")
+    if not isinstance(W0, np.ndarray) or W0.ndim != 2:
+        raise ValueError("params must hold weight_ih_l0, a 2-D array")
+    X = W0.shape[1] if index else x.shape[2]
+    if min(T, B, X, H) < 1:
+        raise ValueError(f"empty input: x {x.shape}, hx {hx.shape}")
+    if max(T * B * max(X, N * H, D * H), N * H * max(X, D * H, H)) > _INT_MAX:
+        raise ValueError(f"sizes too large for the BLAS: x {x.shape}, hx {hx.shape}")
+    if index:
+        _arr("x", x, _I64, (T, B), False)
+        if x.min() < -1 or x.max() >= X:
+            raise ValueError(f"x (indices) must be in [-1, {X}), got min {x.min()}, "
+                             f"max {x.max()}")
+    else:
+        _arr("x", x, dt, (T, B, X), False)
+    _arr("hx", hx, dt, (L * D, B, H), False)
+    if cell == _LSTM:
+        _arr("cx", cx, dt, (L * D, B, H), False)
+    if lengths is None:
+        lens = np.full(B, T, np.int64)
+    else:
+        lens = _arr("lengths", lengths, _I64, (B,), False)
+        if lens.min() < 1 or lens.max() > T:
+            raise ValueError(f"lengths must be in [1, {T}], got min {lens.min()}, "
+                             f"max {lens.max()}")
+    for k in range(L):
+        for d in range(D):
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            Xk = X if k == 0 else D * H
+            _arr("weight_ih" + sfx, params.get("weight_ih" + sfx), dt, (N * H, Xk), False)
+            _arr("weight_hh" + sfx, params.get("weight_hh" + sfx), dt, (N * H, H), False)
+            if "bias_ih" + sfx in params or "bias_hh" + sfx in params:
+                _arr("bias_ih" + sfx, params.get("bias_ih" + sfx), dt, (N * H,), False)
+                _arr("bias_hh" + sfx, params.get("bias_hh" + sfx), dt, (N * H,), False)
+    return T, B, X, H, N, dt, index, lens
+
+
+def stack_forward(int cell, x, dict params, hx, cx, lengths, masks, int num_layers,
+                  bint bidirectional, bint batch_first=False):
+    """A stack of layers in one kernel call; see ``fastrnn.reference.stack_forward``
+    (same arguments but ``kernels``, same results). Every layer writes both directions
+    into one ``(T, B, D*H)`` buffer (strided rows), which the next layer reads as it is
+    (or masked into a buffer of its own with dropout); no Python between layers."""
+    if batch_first:
+        x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+    cdef int L = num_layers, D = 2 if bidirectional else 1, k, d, r
+    T, B, X, H, N, dt, index, lens = _stack_shapes(cell, x, params, hx, cx, lengths, L, D)
+    if masks is not None:
+        if len(masks) != L - 1:
+            raise ValueError(f"masks must hold {L - 1} arrays, got {len(masks)}")
+        for k in range(L - 1):
+            _arr(f"masks[{k}]", masks[k], dt, (T, B, D * H), False)
+    hn = np.empty_like(hx)
+    cn = np.empty_like(hx) if cell == _LSTM else None
+    c0s = cx if cell == _LSTM else hx
+    P = np.zeros((L * D, _P_N), np.int64)
+    Lt = np.zeros((L, _L_N), np.int64)
+    keep = []                                # everything the pointers point into
+    layers = []
+    inp = x
+    for k in range(L):
+        Yk = np.empty((T, B, D * H), dt)
+        Ck = np.empty((T, B, D * H), dt)
+        Gk = np.empty((D, T, B, N * H), dt)
+        Sk = np.empty((D, B, N * H), dt)
+        Lt[k, _L_IN] = _addr(inp)
+        Lt[k, _L_Y] = _addr(Yk)
+        Lt[k, _L_C] = _addr(Ck)
+        for d in range(D):
+            r = k * D + d
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            b_ih = params.get("bias_ih" + sfx)
+            b_hh = params.get("bias_hh" + sfx)
+            if b_ih is None:
+                b_ih = b_hh = np.zeros(N * H, dt)
+            bias = b_ih + (b_hh if cell != _GRU else
+                           np.concatenate([b_hh[:2 * H], np.zeros(H, dt)]))
+            bn = b_hh[2 * H:] if cell == _GRU else b_hh
+            keep += [bias, bn]
+            for col, a in ((_P_WIH, params["weight_ih" + sfx]),
+                           (_P_WHH, params["weight_hh" + sfx]), (_P_BIAS, bias), (_P_BN, bn),
+                           (_P_H0, hx[r]), (_P_C0, c0s[r]), (_P_HN, hn[r]),
+                           (_P_CN, (cn if cn is not None else hn)[r]), (_P_G, Gk[d]),
+                           (_P_S, Sk[d])):
+                P[r, col] = _addr(a)
+        out = Yk
+        if k + 1 < L and masks is not None:
+            out = np.empty((T, B, D * H), dt)
+            Lt[k, _L_MASK] = _addr(masks[k])
+        layers.append((inp, Yk, Ck, Gk))
+        keep.append(Sk)
+        inp = out
+    cdef const int64_t* pl = <const int64_t*><size_t>_addr(lens)
+    cdef const int64_t* pP = <const int64_t*><size_t>_addr(P)
+    cdef const int64_t* pL = <const int64_t*><size_t>_addr(Lt)
+    cdef int cT = T, cB = B, cX = X, cH = H
+    cdef bint f64 = dt == _F64, ixin = index
+    cdef int blas = fr_blas_begin()
+    with nogil:
+        if f64:
+            _stack_fwd_core[double](cell, L, D, cT, cB, cX, cH, ixin, pl, pP, pL, NULL)
+        else:
+            _stack_fwd_core[float](cell, L, D, cT, cB, cX, cH, ixin, pl, pP, pL, NULL)
+    fr_blas_end(blas)
+    y = layers[L - 1][1]
+    if lengths is not None:                  # outputs past a sequence's end are zero
+        y = y * (np.arange(T)[:, None] < lens[None, :])[:, :, None]
+    if batch_first:
+        y = np.ascontiguousarray(y.transpose(1, 0, 2))
+    cache = dict(cell=cell, layers=layers, hx=hx, cx=cx, lens=lens, masks=masks,
+                 num_layers=L, D=D, batch_first=batch_first, X=X, index=index)
+    return y, hn, cn, cache
+
+
+def stack_backward(dict cache, dict params, dy, dhn, dcn, dict grads):
+    """Backward of :func:`stack_forward` in one kernel call (consumes ``cache``); see
+    ``fastrnn.reference.stack_backward``. ``dx`` of layer k (masked) is the ``dY`` of
+    layer k-1, each direction reading its columns of it in place."""
+    cdef int cell = cache["cell"], D = cache["D"], L = cache["num_layers"], k, d, r
+    layers, hx, cx, lens, masks = (cache["layers"], cache["hx"], cache["cx"], cache["lens"],
+                                   cache["masks"])
+    cdef bint index = cache["index"]
+    T, B, H = layers[0][1].shape[0], layers[0][1].shape[1], hx.shape[2]
+    X, N, dt = cache["X"], _GATES[cell], hx.dtype
+    if cache["batch_first"]:
+        dy = np.swapaxes(dy, 0, 1)
+    dy = _arr("dy", np.ascontiguousarray(dy), dt, (T, B, D * H), False)
+    zeros = np.zeros((L * D, B, H), dt)
+    dhn = zeros if dhn is None else _arr("dhn", dhn, dt, (L * D, B, H), False)
+    dcn = zeros if (dcn is None or cell != _LSTM) else _arr("dcn", dcn, dt, (L * D, B, H),
+                                                             False)
+    dh0 = np.empty_like(hx)
+    dc0 = np.empty_like(hx) if cell == _LSTM else np.empty_like(hx)
+    c0s = cx if cell == _LSTM else hx
+    P = np.zeros((L * D, _P_N), np.int64)
+    Lt = np.zeros((L, _L_N), np.int64)
+    keep = []
+    dout = dy
+    dxs = [None] * L
+    for k in range(L - 1, -1, -1):
+        inp, Yk, Ck, Gk = layers[k]
+        dinp = np.zeros((T, B, X if k == 0 else D * H), dt) if not (index and k == 0) \
+            else None
+        dxs[k] = dinp
+        Lt[k, _L_IN] = _addr(inp)
+        Lt[k, _L_Y] = _addr(Yk)
+        Lt[k, _L_C] = _addr(Ck)
+        Lt[k, _L_DY] = _addr(dout)
+        if dinp is not None:
+            Lt[k, _L_DX] = _addr(dinp)
+        if k > 0 and masks is not None:
+            Lt[k, _L_MASK] = _addr(masks[k - 1])
+        Sk = np.empty((D, B, N * H), dt)
+        Wk = np.empty((D, 4, B, H), dt)
+        keep += [Sk, Wk]
+        for d in range(D):
+            r = k * D + d
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            if "bias_ih" + sfx in grads:
+                db_ih, db_hh = grads["bias_ih" + sfx], grads["bias_hh" + sfx]
+            else:
+                db_ih, db_hh = np.zeros(N * H, dt), np.zeros(N * H, dt)
+                keep += [db_ih, db_hh]
+            for col, a in ((_P_WIH, params["weight_ih" + sfx]),
+                           (_P_WHH, params["weight_hh" + sfx]), (_P_H0, hx[r]),
+                           (_P_C0, c0s[r]), (_P_G, Gk[d]), (_P_S, Sk[d]), (_P_DHN, dhn[r]),
+                           (_P_DCN, dcn[r]), (_P_HN, dh0[r]), (_P_CN, dc0[r]),
+                           (_P_DBIH, db_ih), (_P_DBHH, db_hh), (_P_WORK, Wk[d])):
+                P[r, col] = _addr(a)
+            for col, name in ((_P_DWIH, "weight_ih"), (_P_DWHH, "weight_hh")):
+                P[r, col] = _addr(_arr("grads[" + name + sfx + "]", grads[name + sfx], dt,
+                                       params[name + sfx].shape, True))
+        dout = dinp
+    cdef const int64_t* pl = <const int64_t*><size_t>_addr(lens)
+    cdef const int64_t* pP = <const int64_t*><size_t>_addr(P)
+    cdef const int64_t* pL = <const int64_t*><size_t>_addr(Lt)
+    cdef int cT = T, cB = B, cX = X, cH = H
+    cdef bint f64 = dt == _F64
+    cdef int blas = fr_blas_begin()
+    with nogil:
+        if f64:
+            _stack_bwd_core[double](cell, L, D, cT, cB, cX, cH, index, pl, pP, pL, NULL)
+        else:
+            _stack_bwd_core[float](cell, L, D, cT, cB, cX, cH, index, pl, pP, pL, NULL)
+    fr_blas_end(blas)
+    dx = dxs[0]
+    if cache["batch_first"] and dx is not None:
+        dx = np.ascontiguousarray(dx.transpose(1, 0, 2))
+    return dx, dh0, (dc0 if cell == _LSTM else None)
+
+
 # ============================================================ streaming: one step
 
 cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const floating* x,
@@ -521,7 +852,7 @@ cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const float
         o = <Py_ssize_t>k * B * H
         _forward_core(cell, 1, B, Xk, H, inp, NULL, <const floating*>w[4 * k],
                       <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
-                      h0 + o, c0 + o, lens, False, hn + o, cn + o if cell == _LSTM else Cs,
+                      h0 + o, c0 + o, lens, False, H, hn + o, cn + o if cell == _LSTM else Cs,
                       G, junk, junk, S)
         inp = hn + o
         Xk = H

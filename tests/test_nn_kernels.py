@@ -8,7 +8,7 @@ through stack_forward / stack_backward (one compiled call vs the twin's driver),
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from conftest import assert_close, team_mode
 from fastrnn.reference import _layers as ref
 
 lay = pytest.importorskip("fastrnn._layers")
@@ -173,6 +173,31 @@ def test_stack_matches_twin(mode, cfg, dtype):
         if v is not None:
             assert engine[key].shape == v.shape, key
             assert_close(engine[key], v, dtype, key)
+
+
+TEAM_HOOKS = [dict(), dict(skip=True), dict(hold_ns=2_000_000),
+              dict(hold_ns=2_000_000, stall_ns=-2 ** 62)]
+
+
+@pytest.mark.parametrize("hooks", TEAM_HOOKS,
+                         ids=["team", "never-joins", "held-2ms", "held-stall"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_stack_team_gives_the_bits_of_one_thread(mode, dtype, hooks):
+    """A bidirectional stack's directions on two threads (forward, backward, the rows
+    of dx): the bits of one thread, also with a helper that never joins, or stops for
+    2 ms after its first item (and rank 0 then finishes the call alone)."""
+    cell = ref.CELLS[mode]
+    case = _stack_case(cell, dtype, STACKS["L2-bi-bf-lens-drop"], np.random.default_rng(3))
+    with team_mode(1):
+        one = _stack_run(lay, cell, case, dtype)
+    before = lay._team_test_hook()[4]
+    with team_mode(2, **hooks):
+        two = _stack_run(lay, cell, case, dtype)
+    after = lay._team_test_hook()[4]
+    assert after[0] > before[0] and after[1] > before[1]      # both calls on the team
+    for key, v in one.items():
+        if v is not None:
+            np.testing.assert_array_equal(two[key], v, err_msg=key)
 
 
 def test_stack_checks_name_the_argument():

@@ -41,7 +41,9 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemv_rows, gemv_t_rows
-from fastrnn._common cimport fr_blas_begin, fr_blas_end
+from fastrnn._common cimport (fr_blas_begin, fr_blas_end, fr_run, fr_team_rank,
+                             fr_team_size, job_t, round_first, round_then, rounds_alloc,
+                             team_begin, team_end)
 from fastrnn._math cimport vsigmoid, vtanh
 
 cdef enum:
@@ -51,6 +53,13 @@ cdef enum:
     _GRU = 3
 
 cdef int[4] _GATES = [1, 1, 4, 3]
+
+# kinds of calls for the team's choice (fr_choose in _team.h; this module's own slots)
+cdef enum:
+    _K_STACK_FWD = 0
+    _K_STACK_BWD = 1
+    _DX_ROWS = 256     # rows of a block of the backward's dx product (fixed: the same
+                       # blocks, so the same bits, whatever the thread count)
 cdef object _F64 = np.dtype(np.float64)
 cdef object _F32 = np.dtype(np.float32)
 cdef object _I64 = np.dtype(np.int64)
@@ -358,7 +367,8 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
                     tmp[<Py_ssize_t>j * X] += g[j]
     else:
         gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
-        gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+        if dx != NULL:    # NULL: the caller adds dG W_ih into dx itself (a stack's team)
+            gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
     for s in range(n):
         for j in range(NH):
             dbih[j] += G[<Py_ssize_t>s * NH + j]
@@ -543,56 +553,75 @@ cdef inline void* _p(const int64_t* tab, int row, int col, int ncol) noexcept no
     return <void*><size_t>tab[row * ncol + col]
 
 
-cdef void _stack_fwd_core(int cell, int L, int D, int T, int B, int X, int H, bint index,
+cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
-                          floating* tag) noexcept nogil:
-    """Every layer and direction of a stack: layer k reads layer k-1's ``Y`` (rows of
-    width D*H, masked into a buffer first when dropout is on)."""
-    cdef int k, d, r, Xk = X
-    cdef Py_ssize_t i, n = <Py_ssize_t>T * B * D * H
+                          int* rounds, int stride, floating* tag) noexcept nogil:
+    """One team thread's part of a stack's forward (``rounds``: one round per layer, or
+    NULL for one thread): round k's items are layer k's directions, two independent
+    recurrences; each writes its columns of the layer's ``Y`` and, with dropout, masks
+    them into the next layer's input. Round k starts when layer k-1 is done."""
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int k, d, r, Xk, t
+    cdef int own[2]
+    cdef int* rd
+    cdef Py_ssize_t row, i, n = <Py_ssize_t>T * B
     cdef floating* Y
     cdef floating* m
     cdef floating* out
     for k in range(L):
+        Xk = X if k == 0 else D * H
         Y = <floating*>_p(Lt, k, _L_Y, _L_N)
-        for d in range(D):
+        m = <floating*>_p(Lt, k, _L_MASK, _L_N)
+        d = round_first(rounds, k, stride, D, D, rank, size, own, &rd)
+        while d >= 0:
             r = k * D + d
             _forward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
-                          <const int64_t*><size_t>Lt[k * _L_N + _L_IN] if index and k == 0
+                          <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0
                           else NULL,
                           <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
                           <floating*>_p(P, r, _P_BIAS, _P_N), <floating*>_p(P, r, _P_BN, _P_N),
                           <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
-                          lens, d == 1, D * H, Y + d * H, <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                          lens, d == 1, D * H, Y + d * H,
+                          <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
                           <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_HN, _P_N),
                           <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_S, _P_N))
-        m = <floating*>_p(Lt, k, _L_MASK, _L_N)
-        if m != NULL:                        # inverted dropout: the next layer's input
-            out = <floating*>_p(Lt, k + 1, _L_IN, _L_N)
-            for i in range(n):
-                out[i] = Y[i] * m[i]
-        Xk = D * H
+            if m != NULL:                    # inverted dropout: the next layer's input
+                out = <floating*>_p(Lt, k + 1, _L_IN, _L_N)
+                for row in range(n):
+                    i = row * D * H + d * H
+                    for t in range(H):
+                        out[i + t] = Y[i + t] * m[i + t]
+            d = round_then(rd, stride, D, rank, size, own)
 
 
-cdef void _stack_bwd_core(int cell, int L, int D, int T, int B, int X, int H, bint index,
+cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
-                          floating* tag) noexcept nogil:
-    """Backward of :func:`_stack_fwd_core`, top layer first: each direction adds into
-    the layer's ``dx``, which (masked) is the ``dY`` of the layer below."""
-    cdef int k, d, r, Xk
-    cdef Py_ssize_t i, n = <Py_ssize_t>T * B * D * H
+                          int* rounds, int stride, floating* tag) noexcept nogil:
+    """One team thread's part of a stack's backward, top layer first (``rounds``: two
+    per layer, or NULL). Round 2j (layer k = L-1-j): the directions, each adding into
+    its own weight gradients; round 2j+1: ``dx += dG_d W_ih_d`` for d = 0, 1 in blocks
+    of _DX_ROWS rows, then the dropout mask of the layer below on those rows (``dx``
+    masked is the ``dY`` of layer k-1)."""
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0
+    cdef int own[2]
+    cdef int* rd
+    cdef Py_ssize_t i, i0, i1, n = <Py_ssize_t>T * B
     cdef floating* w
     cdef floating* m
     cdef floating* dx
     cdef Py_ssize_t BH = <Py_ssize_t>B * H
-    for k in range(L - 1, -1, -1):
+    nblk = <int>((n + _DX_ROWS - 1) // _DX_ROWS)
+    for j in range(L):
+        k = L - 1 - j
         Xk = X if k == 0 else D * H
         dx = <floating*>_p(Lt, k, _L_DX, _L_N)
-        for d in range(D):
+        d = round_first(rounds, 2 * j, stride, prevn, D, rank, size, own, &rd)
+        while d >= 0:
             r = k * D + d
             w = <floating*>_p(P, r, _P_WORK, _P_N)
             _backward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
-                           <const int64_t*><size_t>Lt[k * _L_N + _L_IN] if index and k == 0
+                           <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0
                            else NULL,
                            <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
                            <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
@@ -601,16 +630,82 @@ cdef void _stack_bwd_core(int cell, int L, int D, int T, int B, int X, int H, bi
                            <floating*>_p(P, r, _P_G, _P_N),
                            <floating*>_p(Lt, k, _L_DY, _L_N) + d * H,
                            <floating*>_p(P, r, _P_DHN, _P_N), <floating*>_p(P, r, _P_DCN, _P_N),
-                           dx, <floating*>_p(P, r, _P_HN, _P_N),
+                           NULL, <floating*>_p(P, r, _P_HN, _P_N),
                            <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_DWIH, _P_N),
                            <floating*>_p(P, r, _P_DWHH, _P_N),
                            <floating*>_p(P, r, _P_DBIH, _P_N),
                            <floating*>_p(P, r, _P_DBHH, _P_N),
                            <floating*>_p(P, r, _P_S, _P_N), w, w + BH, w + 2 * BH, w + 3 * BH)
-        m = <floating*>_p(Lt, k, _L_MASK, _L_N)
-        if m != NULL:                        # the dropout mask of the layer below
-            for i in range(n):
-                dx[i] = dx[i] * m[i]
+            d = round_then(rd, stride, D, rank, size, own)
+        nr = nblk if dx != NULL else 0       # index inputs: no dx
+        c = round_first(rounds, 2 * j + 1, stride, D, nr, rank, size, own, &rd)
+        while c >= 0:
+            i0 = <Py_ssize_t>c * _DX_ROWS
+            i1 = i0 + _DX_ROWS if i0 + _DX_ROWS < n else n
+            for d in range(D):
+                r = k * D + d
+                gemm(False, False, <int>(i1 - i0), Xk, NH, 1,
+                     <floating*>_p(P, r, _P_G, _P_N) + i0 * NH, NH,
+                     <floating*>_p(P, r, _P_WIH, _P_N), Xk, 1, dx + i0 * Xk, Xk)
+            m = <floating*>_p(Lt, k, _L_MASK, _L_N)
+            if m != NULL:                    # the dropout mask of the layer below
+                for i in range(i0 * Xk, i1 * Xk):
+                    dx[i] = dx[i] * m[i]
+            c = round_then(rd, stride, nr, rank, size, own)
+        prevn = nr
+
+
+cdef void _stack_job(void* a) noexcept nogil:
+    """The job of :func:`_stack_run`: i = cell, L, D, T, B, X, H; p = lens, P, Lt,
+    rounds; q = stride, index, backward."""
+    cdef job_t* j = <job_t*>a
+    cdef int* rounds = <int*>j.p[3]
+    cdef int stride = <int>j.q[0]
+    cdef bint index = j.q[1] != 0
+    cdef const int64_t* lens = <const int64_t*>j.p[0]
+    cdef const int64_t* P = <const int64_t*>j.p[1]
+    cdef const int64_t* Lt = <const int64_t*>j.p[2]
+    if j.q[2]:
+        if j.f64:
+            _stack_bwd_team[double](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
+                                    index, lens, P, Lt, rounds, stride, NULL)
+        else:
+            _stack_bwd_team[float](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
+                                   index, lens, P, Lt, rounds, stride, NULL)
+    elif j.f64:
+        _stack_fwd_team[double](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
+                                index, lens, P, Lt, rounds, stride, NULL)
+    else:
+        _stack_fwd_team[float](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
+                               index, lens, P, Lt, rounds, stride, NULL)
+
+
+cdef inline long long _key(long long B, long long H) noexcept nogil:
+    """The shape a choice of the team is measured for."""
+    return (B << 32) | H
+
+
+cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int B, int X,
+                     int H, bint index, const int64_t* lens, const int64_t* P,
+                     const int64_t* Lt) noexcept nogil:
+    """A stack's forward or backward on the team (a bidirectional stack: the directions
+    of a layer on two threads) or on one thread, chosen per call by the measured costs
+    (``team_begin``); SciPy's BLAS at one thread throughout. The bits do not depend on
+    the choice."""
+    cdef int kind = _K_STACK_BWD if backward else _K_STACK_FWD, stride, blas
+    cdef long long t0
+    cdef int nth = team_begin(kind, f64, _key(B, H), D == 2, &t0, &blas)
+    cdef int* rounds = rounds_alloc(2 * L if backward else L, nth, &stride)
+    cdef job_t j
+    j.f64 = f64
+    j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6] = cell, L, D, T, B, X, H
+    j.p[0], j.p[1], j.p[2], j.p[3] = lens, P, Lt, rounds
+    j.q[0] = stride
+    j.q[1] = index
+    j.q[2] = backward
+    fr_run(_stack_job, &j, nth if rounds != NULL else 1)
+    free(rounds)
+    team_end(kind, f64, nth, t0, T, blas)
 
 
 cdef object _addr(object a):
@@ -733,13 +828,8 @@ def stack_forward(int cell, x, dict params, hx, cx, lengths, masks, int num_laye
     cdef const int64_t* pL = <const int64_t*><size_t>_addr(Lt)
     cdef int cT = T, cB = B, cX = X, cH = H
     cdef bint f64 = dt == _F64, ixin = index
-    cdef int blas = fr_blas_begin()
     with nogil:
-        if f64:
-            _stack_fwd_core[double](cell, L, D, cT, cB, cX, cH, ixin, pl, pP, pL, NULL)
-        else:
-            _stack_fwd_core[float](cell, L, D, cT, cB, cX, cH, ixin, pl, pP, pL, NULL)
-    fr_blas_end(blas)
+        _stack_run(False, f64, cell, L, D, cT, cB, cX, cH, ixin, pl, pP, pL)
     y = layers[L - 1][1]
     if lengths is not None:                  # outputs past a sequence's end are zero
         y = y * (np.arange(T)[:, None] < lens[None, :])[:, :, None]
@@ -814,13 +904,8 @@ def stack_backward(dict cache, dict params, dy, dhn, dcn, dict grads):
     cdef const int64_t* pL = <const int64_t*><size_t>_addr(Lt)
     cdef int cT = T, cB = B, cX = X, cH = H
     cdef bint f64 = dt == _F64
-    cdef int blas = fr_blas_begin()
     with nogil:
-        if f64:
-            _stack_bwd_core[double](cell, L, D, cT, cB, cX, cH, index, pl, pP, pL, NULL)
-        else:
-            _stack_bwd_core[float](cell, L, D, cT, cB, cX, cH, index, pl, pP, pL, NULL)
-    fr_blas_end(blas)
+        _stack_run(True, f64, cell, L, D, cT, cB, cX, cH, index, pl, pP, pL)
     dx = dxs[0]
     if cache["batch_first"] and dx is not None:
         dx = np.ascontiguousarray(dx.transpose(1, 0, 2))

@@ -120,23 +120,27 @@ def test_index_input_checks():
                          np.empty((2, H)), np.empty((2, H)), *g)
 
 
-STACKS = {    # num_layers, bidirectional, batch_first, batch, lengths, dropout, index, bias
-    "L2-bi-bf-lens-drop": (2, True, True, 3, [2, 5, 4], True, False, True),
-    "L3-uni-B1": (3, False, False, 1, None, False, False, True),
-    "L2-bi-index-B1": (2, True, False, 1, None, False, True, True),
-    "L1-bi-nobias-lens": (1, True, False, 2, [5, 3], False, False, False),
+STACKS = {  # layers, bidirectional, batch_first, batch, lengths, dropout, index, bias, H
+    "L2-bi-bf-lens-drop": (2, True, True, 3, [2, 5, 4], True, False, True, H),
+    "L3-uni-B1": (3, False, False, 1, None, False, False, True, H),
+    "L2-bi-index-B1": (2, True, False, 1, None, False, True, True, H),
+    "L1-bi-nobias-lens": (1, True, False, 2, [5, 3], False, False, False, H),
+    # unidirectional, batched, H > 64: the forward by blocks of 64 hidden units a step
+    "L2-uni-blocks-lens-drop": (2, False, False, 3, [2, 5, 4], True, False, True, 70),
+    "L2-uni-blocks-index": (2, False, True, 2, None, False, True, True, 130),
 }
 
 
 def _stack_case(cell, dtype, cfg, rng):
-    L, bi, bf, B, lens, drop, index, bias = cfg
+    L, bi, bf, B, lens, drop, index, bias, H = cfg
     N, D = ref.GATES[cell], 2 if bi else 1
     params = {}
     for name in ref.param_names(L, bi, bias):
         k = int(name.split("_l")[1].split("_")[0])
         shape = ((N * H, X if k == 0 else D * H) if name.startswith("weight_ih") else
                  (N * H, H) if name.startswith("weight_hh") else (N * H,))
-        params[name] = rng.uniform(-0.5, 0.5, shape).astype(dtype)
+        w = min(0.5, H ** -0.5)            # PyTorch's init range: well-conditioned sums
+        params[name] = rng.uniform(-w, w, shape).astype(dtype)
     if index:
         x = rng.integers(-1, X, (B, T) if bf else (T, B)).astype(np.int64)
     else:
@@ -181,20 +185,23 @@ TEAM_HOOKS = [dict(), dict(skip=True), dict(hold_ns=2_000_000),
 
 @pytest.mark.parametrize("hooks", TEAM_HOOKS,
                          ids=["team", "never-joins", "held-2ms", "held-stall"])
+@pytest.mark.parametrize("cfg", ["L2-bi-bf-lens-drop", "L2-uni-blocks-lens-drop"])
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
-def test_stack_team_gives_the_bits_of_one_thread(mode, dtype, hooks):
-    """A bidirectional stack's directions on two threads (forward, backward, the rows
-    of dx): the bits of one thread, also with a helper that never joins, or stops for
-    2 ms after its first item (and rank 0 then finishes the call alone)."""
+def test_stack_team_gives_the_bits_of_one_thread(mode, cfg, dtype, hooks):
+    """A stack on two threads (a bidirectional layer's directions, the blocks of hidden
+    units of a batched unidirectional step, the rows of the input projection and of dx):
+    the bits of one thread, also with a helper that never joins, or stops for 2 ms after
+    its first item (and rank 0 then finishes the call alone)."""
     cell = ref.CELLS[mode]
-    case = _stack_case(cell, dtype, STACKS["L2-bi-bf-lens-drop"], np.random.default_rng(3))
+    case = _stack_case(cell, dtype, STACKS[cfg], np.random.default_rng(3))
     with team_mode(1):
         one = _stack_run(lay, cell, case, dtype)
     before = lay._team_test_hook()[4]
     with team_mode(2, **hooks):
         two = _stack_run(lay, cell, case, dtype)
     after = lay._team_test_hook()[4]
-    assert after[0] > before[0] and after[1] > before[1]      # both calls on the team
+    assert after[0] > before[0]                     # the forward ran on the team, and
+    assert (after[1] > before[1]) == STACKS[cfg][1]  # the backward when bidirectional
     for key, v in one.items():
         if v is not None:
             np.testing.assert_array_equal(two[key], v, err_msg=key)

@@ -40,7 +40,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from fastrnn._blas cimport gemm, gemv_rows, gemv_t_rows
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv_rows, gemv_t_rows
 from fastrnn._common cimport (fr_blas_begin, fr_blas_end, fr_run, fr_team_rank,
                              fr_team_size, job_t, round_first, round_then, rounds_alloc,
                              team_begin, team_end)
@@ -58,8 +58,9 @@ cdef int[4] _GATES = [1, 1, 4, 3]
 cdef enum:
     _K_STACK_FWD = 0
     _K_STACK_BWD = 1
-    _DX_ROWS = 256     # rows of a block of the backward's dx product (fixed: the same
-                       # blocks, so the same bits, whatever the thread count)
+    _ROWS = 256        # rows of a block of the input projection / the backward's dx
+                       # product (fixed: the same blocks, so the same bits, whatever
+                       # the thread count)
 cdef object _F64 = np.dtype(np.float64)
 cdef object _F32 = np.dtype(np.float32)
 cdef object _I64 = np.dtype(np.int64)
@@ -138,42 +139,52 @@ cdef tuple _x_views(object x, bint index, object dt):
 
 # ========================================================== cells: one batch row
 
-cdef inline void _cell_fwd(int cell, int H, floating* g, const floating* s,
+cdef inline void _cell_fwd(int cell, int H, int m, floating* g, const floating* s,
                            const floating* bn, const floating* hp, const floating* cp,
                            floating* h, floating* c, floating* ghn) noexcept nogil:
-    """One cell step for one row. ``g`` (N*H): the pre-activations (the hoisted
-    projection plus, except for the GRU, the recurrent product) on entry, the activated
-    gates on return. GRU: ``s`` (3H) the recurrent product ``W_hh h_{t-1}``, ``bn`` = b_hn,
-    writes ``ghn = s_n + b_hn``. ``hp``, ``cp``: the previous states; writes ``h`` (and
-    the LSTM's ``c``)."""
+    """One cell step for one row, units ``[0, m)`` (m <= H; every pointer at the first
+    unit of the range, the gate blocks H apart). ``g`` (N*H): the pre-activations (the
+    hoisted projection plus, except for the GRU, the recurrent product) on entry, the
+    activated gates on return. GRU: ``s`` (3H) the recurrent product ``W_hh h_{t-1}``,
+    ``bn`` = b_hn, writes ``ghn = s_n + b_hn``. ``hp``, ``cp``: the previous states;
+    writes ``h`` (and the LSTM's ``c``)."""
     cdef int j
     cdef floating r, u, n
     if cell == _RNN_TANH:
-        vtanh(g, H)
-        memcpy(h, g, H * sizeof(floating))
+        vtanh(g, m)
+        memcpy(h, g, m * sizeof(floating))
     elif cell == _RNN_RELU:
-        for j in range(H):
+        for j in range(m):
             g[j] = g[j] if g[j] > 0 else 0
             h[j] = g[j]
     elif cell == _LSTM:                       # blocks [i, f, g, o]
-        vsigmoid(g, 2 * H)
-        vtanh(g + 2 * H, H)
-        vsigmoid(g + 3 * H, H)
-        for j in range(H):                    # c_t = f c_{t-1} + i g
+        if m == H:
+            vsigmoid(g, 2 * H)
+        else:
+            vsigmoid(g, m)
+            vsigmoid(g + H, m)
+        vtanh(g + 2 * H, m)
+        vsigmoid(g + 3 * H, m)
+        for j in range(m):                    # c_t = f c_{t-1} + i g
             c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
             h[j] = c[j]
-        vtanh(h, H)
-        for j in range(H):                    # h_t = o tanh(c_t)
+        vtanh(h, m)
+        for j in range(m):                    # h_t = o tanh(c_t)
             h[j] = g[3 * H + j] * h[j]
     else:                                     # GRU, blocks [r, z, n]
-        for j in range(2 * H):
+        for j in range(m):
             g[j] += s[j]
-        vsigmoid(g, 2 * H)
-        for j in range(H):                    # n = tanh(gx_n + r (W_hn h + b_hn))
+            g[H + j] += s[H + j]
+        if m == H:
+            vsigmoid(g, 2 * H)
+        else:
+            vsigmoid(g, m)
+            vsigmoid(g + H, m)
+        for j in range(m):                    # n = tanh(gx_n + r (W_hn h + b_hn))
             ghn[j] = s[2 * H + j] + bn[j]
             g[2 * H + j] = g[2 * H + j] + g[j] * ghn[j]
-        vtanh(g + 2 * H, H)
-        for j in range(H):                    # h_t = n + z (h_{t-1} - n)
+        vtanh(g + 2 * H, m)
+        for j in range(m):                    # h_t = n + z (h_{t-1} - n)
             n = g[2 * H + j]
             h[j] = n + g[H + j] * (hp[j] - n)
 
@@ -241,6 +252,78 @@ cdef inline const floating* _prev(const floating* S, const floating* s0, int t, 
     return S + (t - 1) * stride if t > 0 else s0
 
 
+cdef void _project(int cell, int r0, int r1, int X, int NH, const floating* x,
+                   const int64_t* ix, const floating* Wih, const floating* bias,
+                   floating* G) noexcept nogil:
+    """Rows ``[r0, r1)`` of the hoisted projection ``G = x W_ih^T + bias``: one GEMM (one
+    row of one: the row product); index inputs (one-hot rows): columns ``ix`` of
+    ``W_ih``, the GEMM's result bit for bit."""
+    cdef int s, j
+    cdef floating* g
+    cdef int64_t i
+    if ix != NULL:
+        for s in range(r0, r1):
+            g = G + <Py_ssize_t>s * NH
+            i = ix[s]
+            for j in range(NH):
+                g[j] = (Wih[<Py_ssize_t>j * X + i] if i >= 0 else 0) + bias[j]
+        return
+    if r1 - r0 == 1:                          # e.g. a streaming step
+        memset(G + <Py_ssize_t>r0 * NH, 0, NH * sizeof(floating))
+        gemv_rows(NH, X, Wih, x + <Py_ssize_t>r0 * X, G + <Py_ssize_t>r0 * NH)
+    else:
+        gemm(False, True, r1 - r0, NH, X, 1, x + <Py_ssize_t>r0 * X, X, Wih, X, 0,
+             G + <Py_ssize_t>r0 * NH, NH)
+    for s in range(r0, r1):
+        g = G + <Py_ssize_t>s * NH
+        for j in range(NH):
+            g[j] += bias[j]
+
+
+cdef void _fwd_step(int cell, int t, int T, int B, int H, int u0, int m,
+                    const floating* Whh, const floating* WhT, const floating* bn, const floating* h0,
+                    const floating* c0, const int64_t* lens, bint reverse, int ld,
+                    floating* Y, floating* C, floating* G, floating* hn, floating* cn,
+                    floating* S) noexcept nogil:
+    """Step ``t`` of one layer and direction for the hidden units ``[u0, u0 + m)``: their
+    columns of the recurrent product ``h_{t-1} W_hh^T`` (into the gates, or for the GRU
+    into ``S``; all units: one GEMM, or at B = 1 the row product; a block: per gate
+    block a tiled product with ``WhT`` = W_hh^T, ``gemm_tiles``, as ``_lstm.pyx``'s
+    batched steps) and their cell step;
+    at the direction's last step their final states. ``Y``, ``C``: rows ``ld`` apart."""
+    cdef int N = _GATES[cell], NH = _GATES[cell] * H, b, q, hs
+    cdef Py_ssize_t j
+    cdef floating* g = G + <Py_ssize_t>t * B * NH
+    cdef floating* dst
+    cdef const floating* hp = _prev(Y, h0, t, T, B * ld, reverse)
+    cdef const floating* cp = _prev(C, c0, t, T, B * ld, reverse)
+    hs = H if hp == h0 else ld                # the row stride of the previous state
+    dst = S if cell == _GRU else g
+    if m < H:                                 # the block's columns of each gate block
+        for q in range(N):
+            gemm_tiles(False, B, m, H, hp, hs, WhT + q * H + u0, NH,
+                       0 if cell == _GRU else 1, dst + q * H + u0, NH)
+    elif B == 1:
+        if cell == _GRU:
+            memset(S, 0, NH * sizeof(floating))
+        gemv_rows(NH, H, Whh, hp, dst)
+    else:
+        gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 0 if cell == _GRU else 1, dst, NH)
+    for b in range(B):
+        j = (<Py_ssize_t>t * B + b) * ld + u0
+        if t < lens[b]:
+            _cell_fwd(cell, H, m, g + b * NH + u0, S + b * NH + u0, bn + u0,
+                      hp + b * hs + u0, cp + b * hs + u0, Y + j, C + j, C + j)
+        else:                                 # past the row's end: the state stays
+            memcpy(Y + j, hp + b * hs + u0, m * sizeof(floating))
+            if cell == _LSTM:
+                memcpy(C + j, cp + b * hs + u0, m * sizeof(floating))
+        if t == (0 if reverse else T - 1):    # the final states
+            memcpy(hn + b * H + u0, Y + j, m * sizeof(floating))
+            if cell == _LSTM:
+                memcpy(cn + b * H + u0, C + j, m * sizeof(floating))
+
+
 cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                         const int64_t* ix, const floating* Wih, const floating* Whh,
                         const floating* bias, const floating* bn, const floating* h0,
@@ -248,62 +331,15 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                         const int64_t* lens, bint reverse, int ld, floating* Y,
                         floating* C, floating* G, floating* hn, floating* cn,
                         floating* S) noexcept nogil:
-    """One layer in one direction. ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H
-    for a direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn``
-    (B, H) contiguous."""
-    cdef int NH = _GATES[cell] * H, s, t, b, j, hs
-    cdef floating* g
-    cdef const floating* hp
-    cdef const floating* cp
-    cdef int64_t i
-    if ix != NULL:    # index inputs (one-hot rows): gx = column ix of W_ih + bias, the
-        for s in range(T * B):                # GEMM's result bit for bit
-            g = G + <Py_ssize_t>s * NH
-            i = ix[s]
-            for j in range(NH):
-                g[j] = (Wih[<Py_ssize_t>j * X + i] if i >= 0 else 0) + bias[j]
-    else:             # gx = x W_ih^T + bias over all T*B rows: one GEMM (one row, e.g. a
-        if T * B == 1:                        # streaming step: the row product), the bias
-            memset(G, 0, NH * sizeof(floating))
-            gemv_rows(NH, X, Wih, x, G)
-        else:
-            gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
-        for s in range(T * B):
-            g = G + <Py_ssize_t>s * NH
-            for j in range(NH):
-                g[j] += bias[j]
+    """One layer in one direction on one thread: the projection of all T*B rows, then
+    every step for all units. ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H for a
+    direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn`` (B, H)
+    contiguous."""
+    cdef int s
+    _project(cell, 0, T * B, X, _GATES[cell] * H, x, ix, Wih, bias, G)
     for s in range(T):
-        t = T - 1 - s if reverse else s
-        hp = _prev(Y, h0, t, T, B * ld, reverse)
-        cp = _prev(C, c0, t, T, B * ld, reverse)
-        hs = H if hp == h0 else ld            # the row stride of the previous state
-        g = G + <Py_ssize_t>t * B * NH
-        # the recurrent product h_{t-1} W_hh^T: into the gates, or (GRU) into S
-        if cell == _GRU:
-            if B == 1:
-                memset(S, 0, NH * sizeof(floating))
-                gemv_rows(NH, H, Whh, hp, S)
-            else:
-                gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 0, S, NH)
-        elif B == 1:
-            gemv_rows(NH, H, Whh, hp, g)
-        else:
-            gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 1, g, NH)
-        for b in range(B):
-            j = (t * B + b) * ld
-            if t < lens[b]:
-                _cell_fwd(cell, H, g + b * NH, S + b * NH, bn, hp + b * hs, cp + b * hs,
-                          Y + j, C + j, C + j)
-            else:                             # past the row's end: the state stays
-                memcpy(Y + j, hp + b * hs, H * sizeof(floating))
-                if cell == _LSTM:
-                    memcpy(C + j, cp + b * hs, H * sizeof(floating))
-    t = 0 if reverse else T - 1
-    for b in range(B):
-        j = (t * B + b) * ld
-        memcpy(hn + b * H, Y + j, H * sizeof(floating))
-        if cell == _LSTM:
-            memcpy(cn + b * H, C + j, H * sizeof(floating))
+        _fwd_step(cell, T - 1 - s if reverse else s, T, B, H, 0, H, Whh, NULL, bn, h0, c0, lens,
+                  reverse, ld, Y, C, G, hn, cn, S)
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
@@ -536,7 +572,8 @@ cdef enum:        # columns of a stack's pointer table, one row per layer and di
     _P_DBIH = 14
     _P_DBHH = 15
     _P_WORK = 16  # backward: (4, B, H): dh, dh_prev, dc, one row of dh_t
-    _P_N = 17
+    _P_WHT = 17   # forward by blocks of units: W_hh^T (H, N*H)
+    _P_N = 18
 
 cdef enum:        # columns of a stack's layer table, one row per layer
     _L_IN = 0     # the layer's input: x, the indices, or the masked outputs below
@@ -553,31 +590,81 @@ cdef inline void* _p(const int64_t* tab, int row, int col, int ncol) noexcept no
     return <void*><size_t>tab[row * ncol + col]
 
 
+cdef inline bint _blocked(int D, int B, int H) noexcept nogil:
+    """A unidirectional batched layer runs by blocks of TILE_N hidden units a step (the
+    rounds of :func:`_stack_fwd_team`), whatever the thread count."""
+    return D == 1 and B > 1 and H > TILE_N
+
+
+cdef int _fwd_rounds(int L, int D, int T, int B, int H) noexcept nogil:
+    """The rounds of a stack's forward: per layer 1, or (blocked) 1 + T."""
+    return L * (1 + T) if _blocked(D, B, H) else L
+
+
 cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
                           int* rounds, int stride, floating* tag) noexcept nogil:
-    """One team thread's part of a stack's forward (``rounds``: one round per layer, or
-    NULL for one thread): round k's items are layer k's directions, two independent
-    recurrences; each writes its columns of the layer's ``Y`` and, with dropout, masks
-    them into the next layer's input. Round k starts when layer k-1 is done."""
+    """One team thread's part of a stack's forward (``rounds``: :func:`_fwd_rounds`, or
+    NULL for one thread). Bidirectional: one round per layer, its items the layer's two
+    directions, independent recurrences; each writes its columns of the layer's ``Y``
+    and, with dropout, masks them into the next layer's input. Unidirectional with
+    B > 1 and H > TILE_N (:func:`_blocked`): per layer a round of blocks of _ROWS rows of
+    the input projection, then per step a round of blocks of TILE_N hidden units (their
+    columns of the recurrent product, their cell step, their mask), as ``_rnn.pyx``'s
+    ``_recurrence_team``. Otherwise one item per layer. A round starts when the
+    previous one is complete; the blocks are fixed, so are the bits."""
     cdef int rank = fr_team_rank(), size = fr_team_size()
-    cdef int k, d, r, Xk, t
+    cdef int k, d, r, Xk, q, s, t, c, u0, m, NH = _GATES[cell] * H, ri = 0, prevn = 0
+    cdef int nrow = (T * B + _ROWS - 1) // _ROWS, nblk = (H + TILE_N - 1) // TILE_N
+    cdef bint blocked = _blocked(D, B, H)
     cdef int own[2]
     cdef int* rd
     cdef Py_ssize_t row, i, n = <Py_ssize_t>T * B
     cdef floating* Y
-    cdef floating* m
+    cdef floating* msk
     cdef floating* out
+    cdef const int64_t* ix
     for k in range(L):
         Xk = X if k == 0 else D * H
         Y = <floating*>_p(Lt, k, _L_Y, _L_N)
-        m = <floating*>_p(Lt, k, _L_MASK, _L_N)
-        d = round_first(rounds, k, stride, D, D, rank, size, own, &rd)
+        msk = <floating*>_p(Lt, k, _L_MASK, _L_N)
+        out = <floating*>_p(Lt, k + 1, _L_IN, _L_N) if msk != NULL else NULL
+        ix = <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0 else NULL
+        if blocked:
+            c = round_first(rounds, ri, stride, prevn, nrow, rank, size, own, &rd)
+            while c >= 0:
+                _project(cell, c * _ROWS, min(c * _ROWS + _ROWS, T * B), Xk, NH,
+                         <floating*>_p(Lt, k, _L_IN, _L_N), ix,
+                         <floating*>_p(P, k, _P_WIH, _P_N), <floating*>_p(P, k, _P_BIAS, _P_N),
+                         <floating*>_p(P, k, _P_G, _P_N))
+                c = round_then(rd, stride, nrow, rank, size, own)
+            ri += 1
+            prevn = nrow
+            for t in range(T):
+                c = round_first(rounds, ri, stride, prevn, nblk, rank, size, own, &rd)
+                while c >= 0:
+                    u0 = c * TILE_N
+                    m = TILE_N if H - u0 > TILE_N else H - u0
+                    _fwd_step(cell, t, T, B, H, u0, m, <floating*>_p(P, k, _P_WHH, _P_N),
+                              <floating*>_p(P, k, _P_WHT, _P_N),
+                              <floating*>_p(P, k, _P_BN, _P_N), <floating*>_p(P, k, _P_H0, _P_N),
+                              <floating*>_p(P, k, _P_C0, _P_N), lens, False, H, Y,
+                              <floating*>_p(Lt, k, _L_C, _L_N), <floating*>_p(P, k, _P_G, _P_N),
+                              <floating*>_p(P, k, _P_HN, _P_N), <floating*>_p(P, k, _P_CN, _P_N),
+                              <floating*>_p(P, k, _P_S, _P_N))
+                    if out != NULL:          # inverted dropout: the next layer's input
+                        for row in range(<Py_ssize_t>t * B, <Py_ssize_t>(t + 1) * B):
+                            i = row * H + u0
+                            for q in range(m):
+                                out[i + q] = Y[i + q] * msk[i + q]
+                    c = round_then(rd, stride, nblk, rank, size, own)
+                ri += 1
+                prevn = nblk
+            continue
+        d = round_first(rounds, ri, stride, prevn, D, rank, size, own, &rd)
         while d >= 0:
             r = k * D + d
-            _forward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
-                          <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0
-                          else NULL,
+            _forward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N), ix,
                           <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
                           <floating*>_p(P, r, _P_BIAS, _P_N), <floating*>_p(P, r, _P_BN, _P_N),
                           <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
@@ -585,13 +672,14 @@ cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                           <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
                           <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_HN, _P_N),
                           <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_S, _P_N))
-            if m != NULL:                    # inverted dropout: the next layer's input
-                out = <floating*>_p(Lt, k + 1, _L_IN, _L_N)
+            if out != NULL:                  # inverted dropout: the next layer's input
                 for row in range(n):
                     i = row * D * H + d * H
-                    for t in range(H):
-                        out[i + t] = Y[i + t] * m[i + t]
+                    for q in range(H):
+                        out[i + q] = Y[i + q] * msk[i + q]
             d = round_then(rd, stride, D, rank, size, own)
+        ri += 1
+        prevn = D
 
 
 cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
@@ -600,7 +688,7 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
     """One team thread's part of a stack's backward, top layer first (``rounds``: two
     per layer, or NULL). Round 2j (layer k = L-1-j): the directions, each adding into
     its own weight gradients; round 2j+1: ``dx += dG_d W_ih_d`` for d = 0, 1 in blocks
-    of _DX_ROWS rows, then the dropout mask of the layer below on those rows (``dx``
+    of _ROWS rows, then the dropout mask of the layer below on those rows (``dx``
     masked is the ``dY`` of layer k-1)."""
     cdef int rank = fr_team_rank(), size = fr_team_size()
     cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0
@@ -611,7 +699,7 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
     cdef floating* m
     cdef floating* dx
     cdef Py_ssize_t BH = <Py_ssize_t>B * H
-    nblk = <int>((n + _DX_ROWS - 1) // _DX_ROWS)
+    nblk = <int>((n + _ROWS - 1) // _ROWS)
     for j in range(L):
         k = L - 1 - j
         Xk = X if k == 0 else D * H
@@ -640,8 +728,8 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
         nr = nblk if dx != NULL else 0       # index inputs: no dx
         c = round_first(rounds, 2 * j + 1, stride, D, nr, rank, size, own, &rd)
         while c >= 0:
-            i0 = <Py_ssize_t>c * _DX_ROWS
-            i1 = i0 + _DX_ROWS if i0 + _DX_ROWS < n else n
+            i0 = <Py_ssize_t>c * _ROWS
+            i1 = i0 + _ROWS if i0 + _ROWS < n else n
             for d in range(D):
                 r = k * D + d
                 gemm(False, False, <int>(i1 - i0), Xk, NH, 1,
@@ -694,8 +782,10 @@ cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int
     the choice."""
     cdef int kind = _K_STACK_BWD if backward else _K_STACK_FWD, stride, blas
     cdef long long t0
-    cdef int nth = team_begin(kind, f64, _key(B, H), D == 2, &t0, &blas)
-    cdef int* rounds = rounds_alloc(2 * L if backward else L, nth, &stride)
+    cdef int nth = team_begin(kind, f64, _key(B, H),
+                              D == 2 or (not backward and _blocked(D, B, H)), &t0, &blas)
+    cdef int* rounds = rounds_alloc(2 * L if backward else _fwd_rounds(L, D, T, B, H),
+                                    nth, &stride)
     cdef job_t j
     j.f64 = f64
     j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6] = cell, L, D, T, B, X, H
@@ -810,6 +900,10 @@ def stack_forward(int cell, x, dict params, hx, cx, lengths, masks, int num_laye
                            np.concatenate([b_hh[:2 * H], np.zeros(H, dt)]))
             bn = b_hh[2 * H:] if cell == _GRU else b_hh
             keep += [bias, bn]
+            if D == 1 and B > 1 and H > TILE_N:      # _blocked: the steps by blocks
+                WhT = np.ascontiguousarray(params["weight_hh" + sfx].T)
+                keep.append(WhT)
+                P[r, _P_WHT] = _addr(WhT)
             for col, a in ((_P_WIH, params["weight_ih" + sfx]),
                            (_P_WHH, params["weight_hh" + sfx]), (_P_BIAS, bias), (_P_BN, bn),
                            (_P_H0, hx[r]), (_P_C0, c0s[r]), (_P_HN, hn[r]),

@@ -61,6 +61,7 @@ cdef enum:
     _ROWS = 256        # rows of a block of the input projection / the backward's dx
                        # product (fixed: the same blocks, so the same bits, whatever
                        # the thread count)
+    _GROWS = 64        # gate rows of a block of the backward's weight gradients
 cdef object _F64 = np.dtype(np.float64)
 cdef object _F32 = np.dtype(np.float32)
 cdef object _I64 = np.dtype(np.int64)
@@ -350,7 +351,8 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
                          const floating* dhn, const floating* dcn, floating* dx,
                          floating* dh0, floating* dc0, floating* dWih, floating* dWhh,
                          floating* dbih, floating* dbhh, floating* S, floating* dh,
-                         floating* dhp, floating* dc, floating* dht) noexcept nogil:
+                         floating* dhp, floating* dc, floating* dht,
+                         bint grads) noexcept nogil:
     cdef int N = _GATES[cell], NH = _GATES[cell] * H, s, t, b, j, n, hs
     cdef floating* g
     cdef floating* tmp
@@ -392,36 +394,59 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     if cell == _LSTM:
         memcpy(dc0, dc, B * H * sizeof(floating))
     n = T * B
-    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums;
-    # index inputs: dG's rows add into the columns ix of dW_ih (no dx)
+    if dx != NULL and ix == NULL:  # NULL: the caller adds dG W_ih into dx (a stack's team)
+        gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+    if grads:
+        _bwd_grads(cell, T, B, X, H, x, ix, h0, reverse, ld, Y, C, G, dWih, dWhh, dbih, dbhh,
+                   0, NH)
+
+
+cdef void _bwd_grads(int cell, int T, int B, int X, int H, const floating* x,
+                     const int64_t* ix, const floating* h0, bint reverse, int ld,
+                     const floating* Y, const floating* C, const floating* G,
+                     floating* dWih, floating* dWhh, floating* dbih, floating* dbhh, int r0,
+                     int r1) noexcept nogil:
+    """The weight gradients of one layer and direction after its backward loop, gate
+    rows ``[r0, r1)`` (``G`` the projection's gradient, ``C`` the GRU's on
+    ``W_hn h + b_hn``): products over all T*B rows."""
+    cdef int NH = _GATES[cell] * H, n = T * B, s, j, a, b
+    cdef floating* tmp
+    cdef const floating* g
+    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, db_ih += column sums; index inputs:
+    # dG's rows add into the columns ix of dW_ih
     if ix != NULL:
         for s in range(n):
             if ix[s] >= 0:
                 g = G + <Py_ssize_t>s * NH
                 tmp = dWih + ix[s]
-                for j in range(NH):
+                for j in range(r0, r1):
                     tmp[<Py_ssize_t>j * X] += g[j]
     else:
-        gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
-        if dx != NULL:    # NULL: the caller adds dG W_ih into dx itself (a stack's team)
-            gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+        gemm(True, False, r1 - r0, X, n, 1, G + r0, NH, x, X, 1, dWih + <Py_ssize_t>r0 * X, X)
     for s in range(n):
-        for j in range(NH):
+        for j in range(r0, r1):
             dbih[j] += G[<Py_ssize_t>s * NH + j]
     # gh = W_hh h_{t-1} + b_hh  ->  dW_hh += dgh^T h_prev, db_hh += column sums of dgh;
     # h_prev of step t is row t -+ 1 of Y, or h0 at the first step of the direction
-    _whh_grads(N - 1 if cell == _GRU else N, H, T, B, G, NH, Y, ld, h0, reverse, dWhh,
-               dbhh)
-    if cell == _GRU:                          # the n block: its gradient is in C
-        _whh_grads(1, H, T, B, C, ld, Y, ld, h0, reverse, dWhh + 2 * H * H, dbhh + 2 * H)
+    a, b = r0, r1
+    if cell == _GRU:                          # rows of the n block: their gradient is in C
+        b = r1 if r1 < 2 * H else 2 * H
+        a = r0 if r0 > 2 * H else 2 * H
+        if a < r1:
+            _whh_grads(r1 - a, H, T, B, C + (a - 2 * H), ld, Y, ld, h0, reverse,
+                       dWhh + <Py_ssize_t>a * H, dbhh + a)
+        a = r0
+    if a < b:
+        _whh_grads(b - a, H, T, B, G + a, NH, Y, ld, h0, reverse, dWhh + <Py_ssize_t>a * H,
+                   dbhh + a)
 
 
-cdef void _whh_grads(int nblk, int H, int T, int B, const floating* dG, int ld,
+cdef void _whh_grads(int M, int H, int T, int B, const floating* dG, int ld,
                      const floating* Y, int ldy, const floating* h0, bint reverse,
                      floating* dWhh, floating* dbhh) noexcept nogil:
-    """``dW_hh[:nblk*H] += sum_t dG_t^T h_{t-1}`` and ``db_hh[:nblk*H] += sum dG``, the
-    first ``nblk*H`` columns of ``dG`` (rows ``ld`` apart; ``Y``'s rows ``ldy`` apart)."""
-    cdef int M = nblk * H, n = T * B, s, j
+    """``dW_hh[:M] += sum_t dG_t^T h_{t-1}`` and ``db_hh[:M] += sum dG``, the first ``M``
+    columns of ``dG`` (rows ``ld`` apart; ``Y``'s rows ``ldy`` apart)."""
+    cdef int n = T * B, s, j
     cdef Py_ssize_t first = 0 if not reverse else <Py_ssize_t>(T - 1) * B * ld
     if T > 1:       # the steps whose h_{t-1} is a row of Y: T - 1 steps at once
         if reverse:
@@ -476,7 +501,7 @@ cdef void _bwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
                        &dx[0, 0, 0] if not index else NULL,
                        &dh0[0, 0], &dc0[0, 0], &dWih[0, 0], &dWhh[0, 0], &dbih[0],
                        &dbhh[0], &S[0, 0], &work[0, 0, 0], &work[1, 0, 0], &work[2, 0, 0],
-                       &work[3, 0, 0])
+                       &work[3, 0, 0], True)
     fr_blas_end(blas)
 
 
@@ -686,12 +711,15 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
                           int* rounds, int stride, floating* tag) noexcept nogil:
     """One team thread's part of a stack's backward, top layer first (``rounds``: two
-    per layer, or NULL). Round 2j (layer k = L-1-j): the directions, each adding into
-    its own weight gradients; round 2j+1: ``dx += dG_d W_ih_d`` for d = 0, 1 in blocks
-    of _ROWS rows, then the dropout mask of the layer below on those rows (``dx``
-    masked is the ``dY`` of layer k-1)."""
+    per layer, or NULL). Round 2j (layer k = L-1-j): the directions' time loops (two
+    independent recurrences); round 2j+1: the weight gradients of each direction in
+    blocks of _GROWS gate rows (:func:`_bwd_grads`), and ``dx += dG_d W_ih_d`` for
+    d = 0, 1 in blocks of _ROWS rows, then the dropout mask of the layer below on those
+    rows (``dx`` masked is the ``dY`` of layer k-1). Fixed blocks: the same bits
+    whatever the thread count."""
     cdef int rank = fr_team_rank(), size = fr_team_size()
-    cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0
+    cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0, g0
+    cdef int ng = (NH + _GROWS - 1) // _GROWS
     cdef int own[2]
     cdef int* rd
     cdef Py_ssize_t i, i0, i1, n = <Py_ssize_t>T * B
@@ -723,11 +751,29 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                            <floating*>_p(P, r, _P_DWHH, _P_N),
                            <floating*>_p(P, r, _P_DBIH, _P_N),
                            <floating*>_p(P, r, _P_DBHH, _P_N),
-                           <floating*>_p(P, r, _P_S, _P_N), w, w + BH, w + 2 * BH, w + 3 * BH)
+                           <floating*>_p(P, r, _P_S, _P_N), w, w + BH, w + 2 * BH, w + 3 * BH,
+                           False)
             d = round_then(rd, stride, D, rank, size, own)
         nr = nblk if dx != NULL else 0       # index inputs: no dx
-        c = round_first(rounds, 2 * j + 1, stride, D, nr, rank, size, own, &rd)
+        c = round_first(rounds, 2 * j + 1, stride, D, D * ng + nr, rank, size, own, &rd)
         while c >= 0:
+            if c < D * ng:                   # gate rows [g0, g1) of direction d's dW, db
+                d = c // ng
+                r = k * D + d
+                g0 = (c % ng) * _GROWS
+                _bwd_grads(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
+                           <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0
+                           else NULL, <floating*>_p(P, r, _P_H0, _P_N), d == 1, D * H,
+                           <floating*>_p(Lt, k, _L_Y, _L_N) + d * H,
+                           <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                           <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_DWIH, _P_N),
+                           <floating*>_p(P, r, _P_DWHH, _P_N),
+                           <floating*>_p(P, r, _P_DBIH, _P_N),
+                           <floating*>_p(P, r, _P_DBHH, _P_N), g0,
+                           g0 + _GROWS if g0 + _GROWS < NH else NH)
+                c = round_then(rd, stride, D * ng + nr, rank, size, own)
+                continue
+            c -= D * ng
             i0 = <Py_ssize_t>c * _ROWS
             i1 = i0 + _ROWS if i0 + _ROWS < n else n
             for d in range(D):
@@ -739,8 +785,8 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
             if m != NULL:                    # the dropout mask of the layer below
                 for i in range(i0 * Xk, i1 * Xk):
                     dx[i] = dx[i] * m[i]
-            c = round_then(rd, stride, nr, rank, size, own)
-        prevn = nr
+            c = round_then(rd, stride, D * ng + nr, rank, size, own)
+        prevn = D * ng + nr
 
 
 cdef void _stack_job(void* a) noexcept nogil:
@@ -783,7 +829,8 @@ cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int
     cdef int kind = _K_STACK_BWD if backward else _K_STACK_FWD, stride, blas
     cdef long long t0
     cdef int nth = team_begin(kind, f64, _key(B, H),
-                              D == 2 or (not backward and _blocked(D, B, H)), &t0, &blas)
+                              D == 2 or (_blocked(D, B, H) if not backward else B > 1),
+                              &t0, &blas)
     cdef int* rounds = rounds_alloc(2 * L if backward else _fwd_rounds(L, D, T, B, H),
                                     nth, &stride)
     cdef job_t j

@@ -24,8 +24,12 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
   all T*B rows (``h_{t-1}`` of every step is the neighbouring row of ``Y``, since ``Y``
   carries the state through invalid steps, or ``h0``).
 
-Single-threaded, with SciPy's BLAS at one thread during a call (the thread team of
-``_team.h`` is to overlap directions and layers and split the large GEMMs: issue 14). Every argument is checked with the GIL
+``stack_forward`` / ``stack_backward`` run on the module's thread team or on one thread,
+chosen per call by the measured costs (``team_begin``; :func:`_stack_run`): the two
+directions of a bidirectional layer on two threads, a batched unidirectional step by
+blocks of hidden units, the input projection, the weight gradients and ``dx`` by
+blocks of rows; fixed blocks, the same bits whatever the thread count. SciPy's BLAS
+runs at one thread during a call. Every argument is checked with the GIL
 (dtype, contiguity, exact shapes, writability, lengths in [1, T], the cell code) before
 the ``nogil`` core runs; errors name the argument.
 """

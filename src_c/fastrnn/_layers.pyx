@@ -91,6 +91,17 @@ cdef object _arr(str name, object a, object dt, tuple shape, bint written):
     return a
 
 
+cdef _check_x(object x, bint index, Py_ssize_t T, Py_ssize_t B, Py_ssize_t X, object dt):
+    """``x``: (T, B) int64 indices in [-1, X) (one-hot rows), or (T, B, X) of ``dt``."""
+    if index:
+        _arr("x", x, _I64, (T, B), False)
+        if x.min() < -1 or x.max() >= X:
+            raise ValueError(f"x (indices) must be in [-1, {X}) (X = the input size), got "
+                             f"min {x.min()}, max {x.max()}")
+    else:
+        _arr("x", x, dt, (T, B, X), False)
+
+
 cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, object c0,
                    object lengths, object Y, bint y_written):
     """Check the arguments both kernels take (``cell``, ``x``, the weights, the initial
@@ -115,13 +126,7 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
     dt = W_hh.dtype
     if dt != _F64 and dt != _F32:
         raise TypeError(f"W_hh must have dtype float32 or float64, got {dt}")
-    if index:
-        _arr("x", x, _I64, (T, B), False)
-        if x.min() < -1 or x.max() >= X:
-            raise ValueError(f"x (indices) must be in [-1, {X}) (X = W_ih.shape[1]), got "
-                             f"min {x.min()}, max {x.max()}")
-    else:
-        _arr("x", x, dt, (T, B, X), False)
+    _check_x(x, index, T, B, X, dt)
     _arr("W_ih", W_ih, dt, (N * H, X), False)
     _arr("W_hh", W_hh, dt, (N * H, H), False)
     _arr("h0", h0, dt, (B, H), False)
@@ -849,8 +854,15 @@ cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int
     team_end(kind, f64, nth, t0, T, blas)
 
 
-cdef object _addr(object a):
-    return <int64_t><size_t>a.ctypes.data
+cdef int64_t _addr(object a) except? -1:
+    """The address of a C-contiguous array's data (the buffer protocol: ~20x cheaper
+    than ``a.ctypes.data``, which cost a small stack's call 10-20 us); valid while the
+    caller holds ``a``."""
+    cdef Py_buffer v
+    PyObject_GetBuffer(a, &v, PyBUF_C_CONTIGUOUS)
+    cdef int64_t p = <int64_t><size_t>v.buf
+    PyBuffer_Release(&v)
+    return p
 
 
 cdef tuple _stack_shapes(int cell, object x, dict params, object hx, object cx,
@@ -880,13 +892,7 @@ cdef tuple _stack_shapes(int cell, object x, dict params, object hx, object cx,
         raise ValueError(f"empty input: x {x.shape}, hx {hx.shape}")
     if max(T * B * max(X, N * H, D * H), N * H * max(X, D * H, H)) > _INT_MAX:
         raise ValueError(f"sizes too large for the BLAS: x {x.shape}, hx {hx.shape}")
-    if index:
-        _arr("x", x, _I64, (T, B), False)
-        if x.min() < -1 or x.max() >= X:
-            raise ValueError(f"x (indices) must be in [-1, {X}), got min {x.min()}, "
-                             f"max {x.max()}")
-    else:
-        _arr("x", x, dt, (T, B, X), False)
+    _check_x(x, index, T, B, X, dt)
     _arr("hx", hx, dt, (L * D, B, H), False)
     if cell == _LSTM:
         _arr("cx", cx, dt, (L * D, B, H), False)

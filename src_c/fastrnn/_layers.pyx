@@ -199,12 +199,11 @@ cdef inline void _cell_fwd(int cell, int H, int m, floating* g, const floating* 
             h[j] = n + g[H + j] * (hp[j] - n)
 
 
-cdef inline void _cell_bwd(int cell, int H, int m, floating* g, floating* dgh, const floating* h,
+cdef inline void _cell_bwd(int cell, int H, floating* g, floating* dgh, const floating* h,
                            const floating* hp, const floating* c, const floating* cp,
                            floating* ghn, floating* dht, floating* dc,
                            floating* dhp) noexcept nogil:
-    """Backward of :func:`_cell_fwd` for one row, units ``[0, m)`` (pointers at the
-    range's first unit, gate blocks H apart). ``dht`` (H): the gradient on ``h_t``
+    """Backward of :func:`_cell_fwd` for one row. ``dht`` (H): the gradient on ``h_t``
     (scratch afterwards). ``g``: the activated gates on entry, the gradient on the
     hoisted projection on return. GRU: ``ghn`` becomes the gradient on ``W_hn h + b_hn``
     and ``dgh`` (3H) the gradient on the recurrent product. LSTM: ``dc`` carries the
@@ -213,17 +212,17 @@ cdef inline void _cell_bwd(int cell, int H, int m, floating* g, floating* dgh, c
     cdef int j
     cdef floating i, f, gg, o, tc, dct, r, u, n, du, dan
     if cell == _RNN_TANH:
-        for j in range(m):
+        for j in range(H):
             g[j] = dht[j] * (1 - h[j] * h[j])
             dhp[j] = 0
     elif cell == _RNN_RELU:
-        for j in range(m):
+        for j in range(H):
             g[j] = dht[j] if h[j] > 0 else 0
             dhp[j] = 0
     elif cell == _LSTM:
-        memcpy(dhp, c, m * sizeof(floating))
-        vtanh(dhp, m)                         # tanh(c_t)
-        for j in range(m):
+        memcpy(dhp, c, H * sizeof(floating))
+        vtanh(dhp, H)                         # tanh(c_t)
+        for j in range(H):
             i = g[j]
             f = g[H + j]
             gg = g[2 * H + j]
@@ -237,7 +236,7 @@ cdef inline void _cell_bwd(int cell, int H, int m, floating* g, floating* dgh, c
             dc[j] = dct * f
             dhp[j] = 0
     else:
-        for j in range(m):
+        for j in range(H):
             r = g[j]
             u = g[H + j]
             n = g[2 * H + j]
@@ -353,53 +352,6 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                   reverse, ld, Y, C, G, hn, cn, S)
 
 
-cdef void _bwd_cells(int cell, int t, int T, int B, int H, int u0, int m,
-                     const floating* h0, const floating* c0, const int64_t* lens,
-                     bint reverse, int ld, const floating* Y, floating* C, floating* G,
-                     const floating* dY, floating* S, const floating* dh, floating* dhp,
-                     floating* dc, floating* dht) noexcept nogil:
-    """Step ``t`` of a backward, units ``[u0, u0 + m)``: the cell's backward of every row
-    (``dht`` (B, H) scratch), or past a row's end zero gate gradients and ``dh``
-    passed through to ``dhp``."""
-    cdef int N = _GATES[cell], NH = _GATES[cell] * H, b, j, q, hs
-    cdef floating* g = G + <Py_ssize_t>t * B * NH
-    cdef const floating* hp = _prev(Y, h0, t, T, B * ld, reverse)
-    cdef const floating* cp = _prev(C, c0, t, T, B * ld, reverse)
-    cdef Py_ssize_t o
-    hs = H if hp == h0 else ld
-    for b in range(B):
-        o = (<Py_ssize_t>t * B + b) * ld + u0
-        if t < lens[b]:
-            for j in range(m):
-                dht[b * H + u0 + j] = dh[b * H + u0 + j] + dY[o + j]
-            _cell_bwd(cell, H, m, g + b * NH + u0, S + b * NH + u0, Y + o,
-                      hp + b * hs + u0, C + o, cp + b * hs + u0, C + o, dht + b * H + u0,
-                      dc + b * H + u0, dhp + b * H + u0)
-        else:                                 # past the row's end: gradients pass through
-            for q in range(N):
-                memset(g + b * NH + q * H + u0, 0, m * sizeof(floating))
-                if cell == _GRU:
-                    memset(S + b * NH + q * H + u0, 0, m * sizeof(floating))
-            memcpy(dhp + b * H + u0, dh + b * H + u0, m * sizeof(floating))
-            if cell == _GRU:
-                memset(C + o, 0, m * sizeof(floating))
-
-
-cdef void _bwd_carry(int cell, int t, int B, int H, int u0, int m, const floating* Whh,
-                     const floating* G, const floating* S, floating* dhp) noexcept nogil:
-    """The carry ``dh_{t-1}[:, u0:u0+m] += dgh_t W_hh[:, u0:u0+m]`` (dgh = the gates'
-    gradient, GRU: ``S``): all units one GEMM (B = 1: ``gemv_t_rows``), a block a tiled
-    product (``gemm_tiles``, as ``_lstm.pyx``'s batched backward)."""
-    cdef int NH = _GATES[cell] * H
-    cdef const floating* dg = S if cell == _GRU else G + <Py_ssize_t>t * B * NH
-    if m < H:
-        gemm_tiles(False, B, m, NH, dg, NH, Whh + u0, H, 1, dhp + u0, H)
-    elif B == 1:
-        gemv_t_rows(NH, H, Whh, dg, 1, dhp)
-    else:
-        gemm(False, False, B, H, NH, 1, dg, NH, Whh, H, 1, dhp, H)
-
-
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
                          const int64_t* ix, const floating* Wih, const floating* Whh,
                          const floating* h0, const floating* c0, const int64_t* lens,
@@ -421,9 +373,29 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     memcpy(dc, dcn, B * H * sizeof(floating))
     for s in range(T):
         t = s if reverse else T - 1 - s
-        _bwd_cells(cell, t, T, B, H, 0, H, h0, c0, lens, reverse, ld, Y, C, G, dY, S, dh,
-                   dhp, dc, dht)
-        _bwd_carry(cell, t, B, H, 0, H, Whh, G, S, dhp)
+        hp = _prev(Y, h0, t, T, B * ld, reverse)
+        cp = _prev(C, c0, t, T, B * ld, reverse)
+        hs = H if hp == h0 else ld
+        g = G + <Py_ssize_t>t * B * NH
+        for b in range(B):
+            o = (<Py_ssize_t>t * B + b) * ld
+            if t < lens[b]:
+                for j in range(H):
+                    dht[j] = dh[b * H + j] + dY[o + j]
+                _cell_bwd(cell, H, g + b * NH, S + b * NH, Y + o, hp + b * hs, C + o,
+                          cp + b * hs, C + o, dht, dc + b * H, dhp + b * H)
+            else:                             # past the row's end: gradients pass through
+                memset(g + b * NH, 0, NH * sizeof(floating))
+                memcpy(dhp + b * H, dh + b * H, H * sizeof(floating))
+                if cell == _GRU:
+                    memset(C + o, 0, H * sizeof(floating))
+                    memset(S + b * NH, 0, NH * sizeof(floating))
+        # the carry dh_{t-1} += dgh_t W_hh (dgh = the gates' gradient, GRU: S)
+        dg = S if cell == _GRU else g
+        if B == 1:
+            gemv_t_rows(NH, H, Whh, dg, 1, dhp)
+        else:
+            gemm(False, False, B, H, NH, 1, dg, NH, Whh, H, 1, dhp, H)
         tmp = dh
         dh = dhp
         dhp = tmp
@@ -663,11 +635,6 @@ cdef int _fwd_rounds(int L, int D, int T, int B, int H) noexcept nogil:
     return L * (1 + T) if _blocked(D, B, H) else L
 
 
-cdef int _bwd_rounds(int L, int D, int T, int B, int H) noexcept nogil:
-    """The rounds of a stack's backward: per layer 2, or (blocked) 2T + 1."""
-    return L * (2 * T + 1) if _blocked(D, B, H) else 2 * L
-
-
 cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
                           int* rounds, int stride, floating* tag) noexcept nogil:
@@ -752,23 +719,16 @@ cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
 cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
                           int* rounds, int stride, floating* tag) noexcept nogil:
-    """One team thread's part of a stack's backward, top layer first (``rounds``:
-    :func:`_bwd_rounds`, or NULL). Per layer k: a round of the directions' time loops
-    (two independent recurrences; one item unidirectional), or for a blocked layer
-    (:func:`_blocked`) per step a round of blocks of TILE_N units' cell backward
-    (:func:`_bwd_cells`) and a round of the same blocks of the carry
-    ``dh_{t-1} += dg_t W_hh`` (:func:`_bwd_carry`); then a round of the weight gradients of each direction in
+    """One team thread's part of a stack's backward, top layer first (``rounds``: two
+    per layer, or NULL). Round 2j (layer k = L-1-j): the directions' time loops (two
+    independent recurrences); round 2j+1: the weight gradients of each direction in
     blocks of _GROWS gate rows (:func:`_bwd_grads`), and ``dx += dG_d W_ih_d`` for
     d = 0, 1 in blocks of _ROWS rows, then the dropout mask of the layer below on those
     rows (``dx`` masked is the ``dY`` of layer k-1). Fixed blocks: the same bits
     whatever the thread count."""
     cdef int rank = fr_team_rank(), size = fr_team_size()
-    cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0, g0, ri = 0
-    cdef int ng = (NH + _GROWS - 1) // _GROWS, nu = (H + TILE_N - 1) // TILE_N, s, t, u0, b, mu
-    cdef bint blocked = _blocked(D, B, H)
-    cdef floating* dh
-    cdef floating* dhp
-    cdef floating* tmp
+    cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0, g0
+    cdef int ng = (NH + _GROWS - 1) // _GROWS
     cdef int own[2]
     cdef int* rd
     cdef Py_ssize_t i, i0, i1, n = <Py_ssize_t>T * B
@@ -781,57 +741,7 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
         k = L - 1 - j
         Xk = X if k == 0 else D * H
         dx = <floating*>_p(Lt, k, _L_DX, _L_N)
-        if blocked:       # the time loop by blocks of units: cells, then the carry
-            w = <floating*>_p(P, k, _P_WORK, _P_N)
-            dh = w
-            dhp = w + BH
-            for s in range(T):
-                t = T - 1 - s
-                c = round_first(rounds, ri, stride, prevn, nu, rank, size, own, &rd)
-                while c >= 0:
-                    u0 = c * TILE_N
-                    mu = TILE_N if H - u0 > TILE_N else H - u0
-                    if s == 0:               # the gradients on the final states
-                        for b in range(B):
-                            memcpy(dh + b * H + u0,
-                                   <floating*>_p(P, k, _P_DHN, _P_N) + b * H + u0,
-                                   mu * sizeof(floating))
-                            memcpy(w + 2 * BH + b * H + u0,
-                                   <floating*>_p(P, k, _P_DCN, _P_N) + b * H + u0,
-                                   mu * sizeof(floating))
-                    _bwd_cells(cell, t, T, B, H, u0, mu, <floating*>_p(P, k, _P_H0, _P_N),
-                               <floating*>_p(P, k, _P_C0, _P_N), lens, False, H,
-                               <floating*>_p(Lt, k, _L_Y, _L_N),
-                               <floating*>_p(Lt, k, _L_C, _L_N),
-                               <floating*>_p(P, k, _P_G, _P_N),
-                               <floating*>_p(Lt, k, _L_DY, _L_N),
-                               <floating*>_p(P, k, _P_S, _P_N), dh, dhp, w + 2 * BH, w + 3 * BH)
-                    c = round_then(rd, stride, nu, rank, size, own)
-                ri += 1
-                prevn = nu
-                c = round_first(rounds, ri, stride, prevn, nu, rank, size, own, &rd)
-                while c >= 0:
-                    u0 = c * TILE_N
-                    mu = TILE_N if H - u0 > TILE_N else H - u0
-                    _bwd_carry(cell, t, B, H, u0, mu, <floating*>_p(P, k, _P_WHH, _P_N),
-                               <floating*>_p(P, k, _P_G, _P_N), <floating*>_p(P, k, _P_S, _P_N),
-                               dhp)
-                    if t == 0:               # the gradients on the initial states
-                        for b in range(B):
-                            memcpy(<floating*>_p(P, k, _P_HN, _P_N) + b * H + u0,
-                                   dhp + b * H + u0, mu * sizeof(floating))
-                            memcpy(<floating*>_p(P, k, _P_CN, _P_N) + b * H + u0,
-                                   w + 2 * BH + b * H + u0, mu * sizeof(floating))
-                    c = round_then(rd, stride, nu, rank, size, own)
-                ri += 1
-                tmp = dh
-                dh = dhp
-                dhp = tmp
-            d = -1
-        else:
-            d = round_first(rounds, ri, stride, prevn, D, rank, size, own, &rd)
-            ri += 1
-            prevn = D
+        d = round_first(rounds, 2 * j, stride, prevn, D, rank, size, own, &rd)
         while d >= 0:
             r = k * D + d
             w = <floating*>_p(P, r, _P_WORK, _P_N)
@@ -854,7 +764,7 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                            False)
             d = round_then(rd, stride, D, rank, size, own)
         nr = nblk if dx != NULL else 0       # index inputs: no dx
-        c = round_first(rounds, ri, stride, prevn, D * ng + nr, rank, size, own, &rd)
+        c = round_first(rounds, 2 * j + 1, stride, D, D * ng + nr, rank, size, own, &rd)
         while c >= 0:
             if c < D * ng:                   # gate rows [g0, g1) of direction d's dW, db
                 d = c // ng
@@ -885,7 +795,6 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                 for i in range(i0 * Xk, i1 * Xk):
                     dx[i] = dx[i] * m[i]
             c = round_then(rd, stride, D * ng + nr, rank, size, own)
-        ri += 1
         prevn = D * ng + nr
 
 
@@ -931,8 +840,8 @@ cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int
     cdef int nth = team_begin(kind, f64, _key(B, H),
                               D == 2 or (_blocked(D, B, H) if not backward else B > 1),
                               &t0, &blas)
-    cdef int* rounds = rounds_alloc(_bwd_rounds(L, D, T, B, H) if backward else
-                                    _fwd_rounds(L, D, T, B, H), nth, &stride)
+    cdef int* rounds = rounds_alloc(2 * L if backward else _fwd_rounds(L, D, T, B, H),
+                                    nth, &stride)
     cdef job_t j
     j.f64 = f64
     j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6] = cell, L, D, T, B, X, H

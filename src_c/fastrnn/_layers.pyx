@@ -798,29 +798,25 @@ cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
         prevn = D * ng + nr
 
 
-cdef void _stack_job(void* a) noexcept nogil:
-    """The job of :func:`_stack_run`: i = cell, L, D, T, B, X, H; p = lens, P, Lt,
-    rounds; q = stride, index, backward."""
-    cdef job_t* j = <job_t*>a
-    cdef int* rounds = <int*>j.p[3]
-    cdef int stride = <int>j.q[0]
-    cdef bint index = j.q[1] != 0
-    cdef const int64_t* lens = <const int64_t*>j.p[0]
-    cdef const int64_t* P = <const int64_t*>j.p[1]
-    cdef const int64_t* Lt = <const int64_t*>j.p[2]
+cdef void _stack_team(job_t* j, floating* tag) noexcept nogil:
+    """Unpack a job of :func:`_stack_run` (i = cell, L, D, T, B, X, H; p = lens, P, Lt,
+    rounds; q = stride, index, backward) for one dtype (``tag``: NULL, its type)."""
     if j.q[2]:
-        if j.f64:
-            _stack_bwd_team[double](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
-                                    index, lens, P, Lt, rounds, stride, NULL)
-        else:
-            _stack_bwd_team[float](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
-                                   index, lens, P, Lt, rounds, stride, NULL)
-    elif j.f64:
-        _stack_fwd_team[double](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
-                                index, lens, P, Lt, rounds, stride, NULL)
+        _stack_bwd_team(j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6], j.q[1] != 0,
+                        <const int64_t*>j.p[0], <const int64_t*>j.p[1],
+                        <const int64_t*>j.p[2], <int*>j.p[3], <int>j.q[0], tag)
     else:
-        _stack_fwd_team[float](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6],
-                               index, lens, P, Lt, rounds, stride, NULL)
+        _stack_fwd_team(j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6], j.q[1] != 0,
+                        <const int64_t*>j.p[0], <const int64_t*>j.p[1],
+                        <const int64_t*>j.p[2], <int*>j.p[3], <int>j.q[0], tag)
+
+
+cdef void _stack_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _stack_team[double](j, NULL)
+    else:
+        _stack_team[float](j, NULL)
 
 
 cdef inline long long _key(long long B, long long H) noexcept nogil:

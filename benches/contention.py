@@ -18,7 +18,11 @@ slower). Workloads (the peer harness's cases, through the public API users call)
 - ``c``: ``RNN(27, 256).train_step`` on 100 steps x batch 32 (float32);
 - ``f``: ``LSTM(27, 256).train_step`` on 100 steps x batch 32 (float32);
 - ``e``: ``LSTM(27, 100).train_step`` on 25 steps x batch 1 (float32: the batch-1 pair);
-- ``s-lstm``: ``LSTM(27, 100).sample(50)`` (float32; the pair).
+- ``s-lstm``: ``LSTM(27, 100).sample(50)`` (float32; the pair);
+- ``l-charlm``: ``fastrnn.nn.LSTM(65, 128, num_layers=2)`` forward + backward, T 50 x
+  batch 50 (the layers harness's charlm-lstm2 train, float32);
+- ``l-seg``: ``fastrnn.nn.LSTM(60, 128, num_layers=2, bidirectional=True)`` inference,
+  T 589 x batch 1 (seg-bilstm).
 
 ``--full`` adds ``train-full``: ``fastrnn train`` with no arguments at all (the README's
 first command), once per mode and N.
@@ -88,7 +92,24 @@ def _workloads(root):
                            stderr=subprocess.DEVNULL)     # cwd: not this checkout
         return run
 
+    def layer(cls, I, H, L, bi, B, T, train):
+        from fastrnn import nn
+
+        m = getattr(nn, cls)(I, H, num_layers=L, bidirectional=bi, dtype="float32", seed=0)
+        x = rng.standard_normal((T, B, I)).astype(np.float32)
+        dy = np.ones((T, B, (2 if bi else 1) * H), np.float32)
+        if not train:
+            m.eval()
+
+        def call():
+            m(x)
+            if train:
+                m.backward(dy)
+        return call
+
     return {
+        "l-charlm": (layer("LSTM", 65, 128, 2, False, 50, 50, True), 1.0),
+        "l-seg": (layer("LSTM", 60, 128, 2, True, 1, 589, False), 1.0),
         "c": (train_step("rnn", 256, 100, 32), 1.0),
         "f": (train_step("lstm", 256, 100, 32), 1.0),
         "e": (train_step("lstm", 100, 25, 1), 1.0),

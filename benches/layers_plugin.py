@@ -10,10 +10,10 @@ modules must be built in place)::
 Rows (library "fastrnn"), every task (infer, train, stream) and cell:
 
 - ``fastrnn-f32`` / ``fastrnn-f64``: ``fastrnn.nn.RNN/LSTM/GRU`` in the case's dtype
-  with the library's automatic thread policy (``fastrnn._config.auto_threads``: SciPy's
-  BLAS at 1 thread for batch 1, at all cores for batches; the engine itself is
-  single-threaded).
-- ``fastrnn-f32 1 thread`` / ``fastrnn-f64 1 thread``: SciPy's BLAS pinned to 1 thread.
+  with the library's default thread setting (the stack's calls choose between the
+  team and one thread by their measured costs; SciPy's BLAS at one thread inside).
+- ``fastrnn-f32 1 thread`` / ``fastrnn-f64 1 thread``: ``fastrnn.threads(1)`` and the
+  BLAS pinned to 1 thread.
 
 ``make`` builds the layer and loads the harness's float64 state_dict (cast once, outside
 the timed call). infer: ``eval()`` then ``layer(x, hx)``; train: ``layer(x, hx)`` then

@@ -2,6 +2,8 @@
 fastrnn.reference._layers, has the same signatures. Arrays are C-contiguous float32 or
 float64 (one dtype per call); buffers are written in place."""
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -13,6 +15,19 @@ def rec_forward(cell: int, x: _F, W_ih: _F, W_hh: _F, b_ih: _F, b_hh: _F, h0: _F
 def rec_backward(cell: int, x: _F, W_ih: _F, W_hh: _F, h0: _F, c0: _F, lengths: _I,
                  reverse: bool, Y: _F, C: _F, G: _F, dY: _F, dhn: _F, dcn: _F, dx: _F,
                  dh0: _F, dc0: _F, dW_ih: _F, dW_hh: _F, db_ih: _F, db_hh: _F) -> None: ...
+def stack_forward(cell: int, x: _F | _I, params: dict[str, _F], hx: _F, cx: _F | None,
+                  lengths: _I | None, masks: list[_F] | None, num_layers: int,
+                  bidirectional: bool, batch_first: bool = ...
+                  ) -> tuple[_F, _F, _F | None, dict[str, Any]]: ...
+def stack_backward(cache: dict[str, Any], params: dict[str, _F], dy: _F, dhn: _F | None,
+                   dcn: _F | None, grads: dict[str, _F]
+                   ) -> tuple[_F | None, _F, _F | None]: ...
+
+class Stepper:
+    def __init__(self, cell: int, batch: int, input_size: int, hidden_size: int,
+                 num_layers: int, bias: bool, arrays: tuple[_F, ...]) -> None: ...
+    def current(self, params: dict[str, _F]) -> bool: ...
+    def step(self, x_t: _F, h0: _F | None, c0: _F | None) -> Any: ...
 
 # the thread team's Python side (src_c/fastrnn/_team_hooks.pxi)
 def _connect_blas_threads(get_address: int, set_address: int) -> None: ...

@@ -14,10 +14,10 @@ fills ``layer.grads`` (the keys of ``state_dict()``); fastrnn's clipping works o
 ``layer.grads`` and its optimizers on ``opt.step(layer.params, layer.dgrads)``.
 
 The layers run on the active backend's kernels (``fastrnn.set_backend``): the compiled
-``fastrnn._layers`` or the NumPy twin, :mod:`fastrnn.reference` (``rec_forward`` /
-``rec_backward``); the stacking (layers, directions, dropout, ``batch_first``, lengths) is
-the twin's ``stack_forward`` / ``stack_backward``. Every argument is checked here, before
-any kernel runs.
+``fastrnn._layers`` or the NumPy twin, :mod:`fastrnn.reference`: a whole stack (layers,
+directions, dropout, ``batch_first``, lengths) is one ``stack_forward`` / ``stack_backward``
+call of the backend (the twin's is the readable one). Every argument is checked here,
+before any kernel runs.
 """
 
 from __future__ import annotations
@@ -192,9 +192,9 @@ class _RNNBase:
             masks = [((self.rng.random(shape) >= self.dropout) / keep).astype(self.dtype)
                      for _ in range(self.num_layers - 1)]
         k = _ext.kernels()
-        y, hn, cn, cache = _ref.stack_forward(
+        y, hn, cn, cache = k.stack_forward(
             self._cell, x, self.params, h0, c0, lens, masks, self.num_layers,
-            self.bidirectional, self.batch_first, kernels=k)
+            self.bidirectional, self.batch_first)
         self._cache = (cache, k, y.shape) if self.training else None
         return y, ((hn, cn) if self._cell == _ref.LSTM else hn)
 
@@ -224,8 +224,7 @@ class _RNNBase:
         self._cache = None                       # the kernels' backward consumes the cache
         for g in self.grads.values():
             g.fill(0)
-        dx, dh0, dc0 = _ref.stack_backward(cache, self.params, dy, dh_n, dc_n, self.grads,
-                                           kernels=k)
+        dx, dh0, dc0 = k.stack_backward(cache, self.params, dy, dh_n, dc_n, self.grads)
         return dx, ((dh0, dc0) if self._cell == _ref.LSTM else dh0)
 
     def step(self, x_t, state=None):

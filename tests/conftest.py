@@ -42,9 +42,9 @@ def team_mode(threads, adaptive=False, **hooks):
     meant for two threads does not run on one because one measured cheaper), plus the
     test hooks of src_c/fastrnn/_team_hooks.pxi (``stall_ns``, ``hold_ns``, ``skip``)."""
     import fastrnn
-    from fastrnn import _lstm, _rnn
+    from fastrnn import _layers, _lstm, _rnn
 
-    mods = (_rnn, _lstm)
+    mods = (_rnn, _lstm, _layers)
     olds = [m._team_test_hook(adaptive=adaptive, **hooks) for m in mods]
     try:
         with fastrnn.threads(threads):

@@ -2,13 +2,13 @@
 
 rec_forward / rec_backward for each cell x dtype x batch 1 / 4 x direction x lengths
 (every output and gradient, float64 to 1e-12 relative, float32 to 1e-5), whole stacks
-through stack_forward / stack_backward, and the kernels' own argument checks.
+through stack_forward / stack_backward (one compiled call vs the twin's driver), and the kernels' own argument checks.
 """
 
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from conftest import assert_close, team_mode
 from fastrnn.reference import _layers as ref
 
 lay = pytest.importorskip("fastrnn._layers")
@@ -120,33 +120,110 @@ def test_index_input_checks():
                          np.empty((2, H)), np.empty((2, H)), *g)
 
 
-@pytest.mark.parametrize("mode", list(ref.CELLS))
-def test_stack_matches_twin(mode, dtype, rng):
-    """Two bidirectional layers with dropout masks and lengths, through the stack driver."""
-    cell = ref.CELLS[mode]
-    N, B, L, D = ref.GATES[cell], 3, 2, 2
+STACKS = {  # layers, bidirectional, batch_first, batch, lengths, dropout, index, bias, H
+    "L2-bi-bf-lens-drop": (2, True, True, 3, [2, 5, 4], True, False, True, H),
+    "L3-uni-B1": (3, False, False, 1, None, False, False, True, H),
+    "L2-bi-index-B1": (2, True, False, 1, None, False, True, True, H),
+    "L1-bi-nobias-lens": (1, True, False, 2, [5, 3], False, False, False, H),
+    # unidirectional, batched, H > 64: the forward by blocks of 64 hidden units a step
+    "L2-uni-blocks-lens-drop": (2, False, False, 3, [2, 5, 4], True, False, True, 70),
+    "L2-uni-blocks-index": (2, False, True, 2, None, False, True, True, 130),
+}
+
+
+def _stack_case(cell, dtype, cfg, rng):
+    L, bi, bf, B, lens, drop, index, bias, H = cfg
+    N, D = ref.GATES[cell], 2 if bi else 1
     params = {}
-    for name in ref.param_names(L, True):
+    for name in ref.param_names(L, bi, bias):
         k = int(name.split("_l")[1].split("_")[0])
         shape = ((N * H, X if k == 0 else D * H) if name.startswith("weight_ih") else
                  (N * H, H) if name.startswith("weight_hh") else (N * H,))
-        params[name] = rng.uniform(-0.5, 0.5, shape).astype(dtype)
-    x = rng.standard_normal((B, T, X)).astype(dtype)
+        w = min(0.5, H ** -0.5)            # PyTorch's init range: well-conditioned sums
+        params[name] = rng.uniform(-w, w, shape).astype(dtype)
+    if index:
+        x = rng.integers(-1, X, (B, T) if bf else (T, B)).astype(np.int64)
+    else:
+        x = rng.standard_normal((B, T, X) if bf else (T, B, X)).astype(dtype)
     hx = rng.standard_normal((L * D, B, H)).astype(dtype)
     cx = rng.standard_normal((L * D, B, H)).astype(dtype) if cell == ref.LSTM else None
-    lens = np.array([2, 5, 4], np.int64)
-    masks = [((rng.random((T, B, D * H)) >= 0.3) / 0.7).astype(dtype)]
-    res = {}
-    for name, k in (("twin", None), ("engine", lay)):
-        y, hn, cn, cache = ref.stack_forward(cell, x, params, hx, cx, lens, masks, L, True,
-                                             True, kernels=k)
-        grads = {n: np.zeros_like(p) for n, p in params.items()}
-        dy = np.linspace(-1, 1, y.size).reshape(y.shape).astype(dtype)
-        dx, dh0, dc0 = ref.stack_backward(cache, params, dy, hx * 0.5, cx, grads, kernels=k)
-        res[name] = dict(y=y, hn=hn, cn=cn, dx=dx, dh0=dh0, dc0=dc0, **grads)
-    for key, v in res["twin"].items():
+    masks = [((rng.random((T, B, D * H)) >= 0.3) / 0.7).astype(dtype)
+             for _ in range(L - 1)] if drop else None
+    lens = None if lens is None else np.array(lens, np.int64)
+    return params, x, hx, cx, lens, masks, (L, bi, bf)
+
+
+def _stack_run(k, cell, case, dtype):
+    params, x, hx, cx, lens, masks, (L, bi, bf) = case
+    y, hn, cn, cache = k.stack_forward(cell, x, params, hx, cx, lens, masks, L, bi, bf)
+    grads = {n: np.zeros_like(p) for n, p in params.items()}
+    dy = np.linspace(-1, 1, y.size).reshape(y.shape).astype(dtype)
+    dcn = None if cx is None else cx * -0.25
+    dx, dh0, dc0 = k.stack_backward(cache, params, dy, hx * 0.5, dcn, grads)
+    return dict(y=y, hn=hn, cn=cn, dx=dx, dh0=dh0, dc0=dc0, **grads)
+
+
+@pytest.mark.parametrize("cfg", list(STACKS))
+@pytest.mark.parametrize("mode", list(ref.CELLS))
+def test_stack_matches_twin(mode, cfg, dtype):
+    """Whole stacks in one compiled call (layers, directions, dropout masks, lengths,
+    batch_first, index inputs, no bias) against the twin's stack driver."""
+    cell = ref.CELLS[mode]
+    case = _stack_case(cell, dtype, STACKS[cfg], np.random.default_rng(7))
+    twin = _stack_run(ref, cell, case, dtype)
+    engine = _stack_run(lay, cell, case, dtype)
+    for key, v in twin.items():
+        assert (v is None) == (engine[key] is None), key
         if v is not None:
-            assert_close(res["engine"][key], v, dtype, key)
+            assert engine[key].shape == v.shape, key
+            assert_close(engine[key], v, dtype, key)
+
+
+TEAM_HOOKS = [dict(), dict(skip=True), dict(hold_ns=2_000_000),
+              dict(hold_ns=2_000_000, stall_ns=-2 ** 62)]
+
+
+@pytest.mark.parametrize("hooks", TEAM_HOOKS,
+                         ids=["team", "never-joins", "held-2ms", "held-stall"])
+@pytest.mark.parametrize("cfg", ["L2-bi-bf-lens-drop", "L2-uni-blocks-lens-drop"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_stack_team_gives_the_bits_of_one_thread(mode, cfg, dtype, hooks):
+    """A stack on two threads (a bidirectional layer's directions, the blocks of hidden
+    units of a batched unidirectional step, the rows of the input projection and of dx):
+    the bits of one thread, also with a helper that never joins, or stops for 2 ms after
+    its first item (and rank 0 then finishes the call alone)."""
+    cell = ref.CELLS[mode]
+    case = _stack_case(cell, dtype, STACKS[cfg], np.random.default_rng(3))
+    with team_mode(1):
+        one = _stack_run(lay, cell, case, dtype)
+    before = lay._team_test_hook()[4]
+    with team_mode(2, **hooks):
+        two = _stack_run(lay, cell, case, dtype)
+    after = lay._team_test_hook()[4]
+    assert after[0] > before[0] and after[1] > before[1]      # both calls on the team
+    for key, v in one.items():
+        if v is not None:
+            np.testing.assert_array_equal(two[key], v, err_msg=key)
+
+
+def test_stack_checks_name_the_argument():
+    cell = ref.LSTM
+    params, x, hx, cx, lens, masks, (L, bi, bf) = _stack_case(
+        cell, np.float64, STACKS["L2-bi-bf-lens-drop"], np.random.default_rng(0))
+    x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+    bad = dict(params, weight_hh_l1_reverse=np.zeros((4 * H, H + 1)))
+    with pytest.raises(ValueError, match="weight_hh_l1_reverse"):
+        lay.stack_forward(cell, x, bad, hx, cx, lens, masks, L, bi)
+    with pytest.raises(ValueError, match="masks"):
+        lay.stack_forward(cell, x, params, hx, cx, lens, masks * 2, L, bi)
+    with pytest.raises(ValueError, match="cx"):
+        lay.stack_forward(cell, x, params, hx, cx[:1], lens, masks, L, bi)
+    with pytest.raises(ValueError, match="lengths"):
+        lay.stack_forward(cell, x, params, hx, cx, lens * 0, masks, L, bi)
+    y, hn, cn, cache = lay.stack_forward(cell, x, params, hx, cx, lens, masks, L, bi)
+    grads = {n: np.zeros_like(p) for n, p in params.items()}
+    with pytest.raises(ValueError, match="dy"):
+        lay.stack_backward(cache, params, y[:, :1], None, None, grads)
 
 
 def _args(dtype=np.float64, B=2):

@@ -6,6 +6,7 @@ import pytest
 
 import fastrnn
 import fastrnn.nn as nn
+from fastrnn import _ext
 from fastrnn.reference import _layers as ref
 
 
@@ -40,8 +41,11 @@ def _no_kernel(monkeypatch):
     """Make any kernel call fail loudly: the checks must raise before one runs."""
     def boom(*a, **k):
         raise AssertionError("a kernel ran")
-    monkeypatch.setattr(ref, "stack_forward", boom)
-    monkeypatch.setattr(ref, "stack_backward", boom)
+    spaces = [_ext.kernels("numpy")] + ([_ext.kernels("cython")]
+                                      if _ext.compiled_available() else [])
+    for k in spaces:
+        monkeypatch.setattr(k, "stack_forward", boom)
+        monkeypatch.setattr(k, "stack_backward", boom)
 
 
 @pytest.mark.parametrize("call, exc, match", [

@@ -2,9 +2,10 @@
 
 Private. Reached through ``fastrnn._ext.kernels()``; the NumPy twin with the same
 functions, signatures and in-place semantics is ``fastrnn.reference._layers`` (read it
-for the math, the gate orders and the variable-length rules; the stacking of layers and
-directions, dropout and ``batch_first`` are the twin's ``stack_forward`` /
-``stack_backward``, which call these two kernels once per layer and direction).
+for the math, the gate orders and the variable-length rules). ``rec_forward`` /
+``rec_backward`` run one layer in one direction; ``stack_forward`` / ``stack_backward``
+a whole stack (layers, directions, dropout, ``batch_first``, lengths) in one call, the
+twin's functions of the same names with the same results.
 
 One time loop (:func:`_forward_core`, :func:`_backward_core`) serves every cell; a cell
 contributes its gate count (``_GATES``), its element-wise step forward (``_cell_fwd``)
@@ -23,8 +24,12 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
   all T*B rows (``h_{t-1}`` of every step is the neighbouring row of ``Y``, since ``Y``
   carries the state through invalid steps, or ``h0``).
 
-Single-threaded, with SciPy's BLAS at one thread during a call (the thread team of
-``_team.h`` is to overlap directions and layers and split the large GEMMs: issue 14). Every argument is checked with the GIL
+``stack_forward`` / ``stack_backward`` run on the module's thread team or on one thread,
+chosen per call by the measured costs (``team_begin``; :func:`_stack_run`): the two
+directions of a bidirectional layer on two threads, a batched unidirectional step by
+blocks of hidden units, the input projection, the weight gradients and ``dx`` by
+blocks of rows; fixed blocks, the same bits whatever the thread count. SciPy's BLAS
+runs at one thread during a call. Every argument is checked with the GIL
 (dtype, contiguity, exact shapes, writability, lengths in [1, T], the cell code) before
 the ``nogil`` core runs; errors name the argument.
 """
@@ -39,8 +44,10 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from fastrnn._blas cimport gemm, gemv_rows, gemv_t_rows
-from fastrnn._common cimport fr_blas_begin, fr_blas_end
+from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv_rows, gemv_t_rows
+from fastrnn._common cimport (fr_blas_begin, fr_blas_end, fr_run, fr_team_rank,
+                             fr_team_size, job_t, round_first, round_then, rounds_alloc,
+                             team_begin, team_end)
 from fastrnn._math cimport vsigmoid, vtanh
 
 cdef enum:
@@ -50,6 +57,15 @@ cdef enum:
     _GRU = 3
 
 cdef int[4] _GATES = [1, 1, 4, 3]
+
+# kinds of calls for the team's choice (fr_choose in _team.h; this module's own slots)
+cdef enum:
+    _K_STACK_FWD = 0
+    _K_STACK_BWD = 1
+    _ROWS = 256        # rows of a block of the input projection / the backward's dx
+                       # product (fixed: the same blocks, so the same bits, whatever
+                       # the thread count)
+    _GROWS = 64        # gate rows of a block of the backward's weight gradients
 cdef object _F64 = np.dtype(np.float64)
 cdef object _F32 = np.dtype(np.float32)
 cdef object _I64 = np.dtype(np.int64)
@@ -73,6 +89,17 @@ cdef object _arr(str name, object a, object dt, tuple shape, bint written):
     if written and not a.flags.writeable:
         raise ValueError(f"{name} is written by the kernel but is read-only")
     return a
+
+
+cdef _check_x(object x, bint index, Py_ssize_t T, Py_ssize_t B, Py_ssize_t X, object dt):
+    """``x``: (T, B) int64 indices in [-1, X) (one-hot rows), or (T, B, X) of ``dt``."""
+    if index:
+        _arr("x", x, _I64, (T, B), False)
+        if x.min() < -1 or x.max() >= X:
+            raise ValueError(f"x (indices) must be in [-1, {X}) (X = the input size), got "
+                             f"min {x.min()}, max {x.max()}")
+    else:
+        _arr("x", x, dt, (T, B, X), False)
 
 
 cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, object c0,
@@ -99,13 +126,7 @@ cdef tuple _inputs(int cell, object x, object W_ih, object W_hh, object h0, obje
     dt = W_hh.dtype
     if dt != _F64 and dt != _F32:
         raise TypeError(f"W_hh must have dtype float32 or float64, got {dt}")
-    if index:
-        _arr("x", x, _I64, (T, B), False)
-        if x.min() < -1 or x.max() >= X:
-            raise ValueError(f"x (indices) must be in [-1, {X}) (X = W_ih.shape[1]), got "
-                             f"min {x.min()}, max {x.max()}")
-    else:
-        _arr("x", x, dt, (T, B, X), False)
+    _check_x(x, index, T, B, X, dt)
     _arr("W_ih", W_ih, dt, (N * H, X), False)
     _arr("W_hh", W_hh, dt, (N * H, H), False)
     _arr("h0", h0, dt, (B, H), False)
@@ -128,42 +149,52 @@ cdef tuple _x_views(object x, bint index, object dt):
 
 # ========================================================== cells: one batch row
 
-cdef inline void _cell_fwd(int cell, int H, floating* g, const floating* s,
+cdef inline void _cell_fwd(int cell, int H, int m, floating* g, const floating* s,
                            const floating* bn, const floating* hp, const floating* cp,
                            floating* h, floating* c, floating* ghn) noexcept nogil:
-    """One cell step for one row. ``g`` (N*H): the pre-activations (the hoisted
-    projection plus, except for the GRU, the recurrent product) on entry, the activated
-    gates on return. GRU: ``s`` (3H) the recurrent product ``W_hh h_{t-1}``, ``bn`` = b_hn,
-    writes ``ghn = s_n + b_hn``. ``hp``, ``cp``: the previous states; writes ``h`` (and
-    the LSTM's ``c``)."""
+    """One cell step for one row, units ``[0, m)`` (m <= H; every pointer at the first
+    unit of the range, the gate blocks H apart). ``g`` (N*H): the pre-activations (the
+    hoisted projection plus, except for the GRU, the recurrent product) on entry, the
+    activated gates on return. GRU: ``s`` (3H) the recurrent product ``W_hh h_{t-1}``,
+    ``bn`` = b_hn, writes ``ghn = s_n + b_hn``. ``hp``, ``cp``: the previous states;
+    writes ``h`` (and the LSTM's ``c``)."""
     cdef int j
     cdef floating r, u, n
     if cell == _RNN_TANH:
-        vtanh(g, H)
-        memcpy(h, g, H * sizeof(floating))
+        vtanh(g, m)
+        memcpy(h, g, m * sizeof(floating))
     elif cell == _RNN_RELU:
-        for j in range(H):
+        for j in range(m):
             g[j] = g[j] if g[j] > 0 else 0
             h[j] = g[j]
     elif cell == _LSTM:                       # blocks [i, f, g, o]
-        vsigmoid(g, 2 * H)
-        vtanh(g + 2 * H, H)
-        vsigmoid(g + 3 * H, H)
-        for j in range(H):                    # c_t = f c_{t-1} + i g
+        if m == H:
+            vsigmoid(g, 2 * H)
+        else:
+            vsigmoid(g, m)
+            vsigmoid(g + H, m)
+        vtanh(g + 2 * H, m)
+        vsigmoid(g + 3 * H, m)
+        for j in range(m):                    # c_t = f c_{t-1} + i g
             c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
             h[j] = c[j]
-        vtanh(h, H)
-        for j in range(H):                    # h_t = o tanh(c_t)
+        vtanh(h, m)
+        for j in range(m):                    # h_t = o tanh(c_t)
             h[j] = g[3 * H + j] * h[j]
     else:                                     # GRU, blocks [r, z, n]
-        for j in range(2 * H):
+        for j in range(m):
             g[j] += s[j]
-        vsigmoid(g, 2 * H)
-        for j in range(H):                    # n = tanh(gx_n + r (W_hn h + b_hn))
+            g[H + j] += s[H + j]
+        if m == H:
+            vsigmoid(g, 2 * H)
+        else:
+            vsigmoid(g, m)
+            vsigmoid(g + H, m)
+        for j in range(m):                    # n = tanh(gx_n + r (W_hn h + b_hn))
             ghn[j] = s[2 * H + j] + bn[j]
             g[2 * H + j] = g[2 * H + j] + g[j] * ghn[j]
-        vtanh(g + 2 * H, H)
-        for j in range(H):                    # h_t = n + z (h_{t-1} - n)
+        vtanh(g + 2 * H, m)
+        for j in range(m):                    # h_t = n + z (h_{t-1} - n)
             n = g[2 * H + j]
             h[j] = n + g[H + j] * (hp[j] - n)
 
@@ -231,74 +262,107 @@ cdef inline const floating* _prev(const floating* S, const floating* s0, int t, 
     return S + (t - 1) * stride if t > 0 else s0
 
 
-cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
-                        const int64_t* ix, const floating* Wih, const floating* Whh,
-                        const floating* bias, const floating* bn, const floating* h0,
-                        const floating* c0,
-                        const int64_t* lens, bint reverse, floating* Y, floating* C,
-                        floating* G, floating* hn, floating* cn, floating* S) noexcept nogil:
-    cdef int NH = _GATES[cell] * H, s, t, b, j
+cdef void _project(int cell, int r0, int r1, int X, int NH, const floating* x,
+                   const int64_t* ix, const floating* Wih, const floating* bias,
+                   floating* G) noexcept nogil:
+    """Rows ``[r0, r1)`` of the hoisted projection ``G = x W_ih^T + bias``: one GEMM (one
+    row of one: the row product); index inputs (one-hot rows): columns ``ix`` of
+    ``W_ih``, the GEMM's result bit for bit."""
+    cdef int s, j
     cdef floating* g
-    cdef const floating* hp
-    cdef const floating* cp
     cdef int64_t i
-    if ix != NULL:    # index inputs (one-hot rows): gx = column ix of W_ih + bias, the
-        for s in range(T * B):                # GEMM's result bit for bit
+    if ix != NULL:
+        for s in range(r0, r1):
             g = G + <Py_ssize_t>s * NH
             i = ix[s]
             for j in range(NH):
                 g[j] = (Wih[<Py_ssize_t>j * X + i] if i >= 0 else 0) + bias[j]
-    else:             # gx = x W_ih^T + bias over all T*B rows: one GEMM (one row, e.g. a
-        if T * B == 1:                        # streaming step: the row product), the bias
-            memset(G, 0, NH * sizeof(floating))
-            gemv_rows(NH, X, Wih, x, G)
-        else:
-            gemm(False, True, T * B, NH, X, 1, x, X, Wih, X, 0, G, NH)
-        for s in range(T * B):
-            g = G + <Py_ssize_t>s * NH
-            for j in range(NH):
-                g[j] += bias[j]
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        hp = _prev(Y, h0, t, T, B * H, reverse)
-        cp = _prev(C, c0, t, T, B * H, reverse)
-        g = G + <Py_ssize_t>t * B * NH
-        # the recurrent product h_{t-1} W_hh^T: into the gates, or (GRU) into S
+        return
+    if r1 - r0 == 1:                          # e.g. a streaming step
+        memset(G + <Py_ssize_t>r0 * NH, 0, NH * sizeof(floating))
+        gemv_rows(NH, X, Wih, x + <Py_ssize_t>r0 * X, G + <Py_ssize_t>r0 * NH)
+    else:
+        gemm(False, True, r1 - r0, NH, X, 1, x + <Py_ssize_t>r0 * X, X, Wih, X, 0,
+             G + <Py_ssize_t>r0 * NH, NH)
+    for s in range(r0, r1):
+        g = G + <Py_ssize_t>s * NH
+        for j in range(NH):
+            g[j] += bias[j]
+
+
+cdef void _fwd_step(int cell, int t, int T, int B, int H, int u0, int m,
+                    const floating* Whh, const floating* WhT, const floating* bn, const floating* h0,
+                    const floating* c0, const int64_t* lens, bint reverse, int ld,
+                    floating* Y, floating* C, floating* G, floating* hn, floating* cn,
+                    floating* S) noexcept nogil:
+    """Step ``t`` of one layer and direction for the hidden units ``[u0, u0 + m)``: their
+    columns of the recurrent product ``h_{t-1} W_hh^T`` (into the gates, or for the GRU
+    into ``S``; all units: one GEMM, or at B = 1 the row product; a block: per gate
+    block a tiled product with ``WhT`` = W_hh^T, ``gemm_tiles``, as ``_lstm.pyx``'s
+    batched steps) and their cell step;
+    at the direction's last step their final states. ``Y``, ``C``: rows ``ld`` apart."""
+    cdef int N = _GATES[cell], NH = _GATES[cell] * H, b, q, hs
+    cdef Py_ssize_t j
+    cdef floating* g = G + <Py_ssize_t>t * B * NH
+    cdef floating* dst
+    cdef const floating* hp = _prev(Y, h0, t, T, B * ld, reverse)
+    cdef const floating* cp = _prev(C, c0, t, T, B * ld, reverse)
+    hs = H if hp == h0 else ld                # the row stride of the previous state
+    dst = S if cell == _GRU else g
+    if m < H:                                 # the block's columns of each gate block
+        for q in range(N):
+            gemm_tiles(False, B, m, H, hp, hs, WhT + q * H + u0, NH,
+                       0 if cell == _GRU else 1, dst + q * H + u0, NH)
+    elif B == 1:
         if cell == _GRU:
-            if B == 1:
-                memset(S, 0, NH * sizeof(floating))
-                gemv_rows(NH, H, Whh, hp, S)
-            else:
-                gemm(False, True, B, NH, H, 1, hp, H, Whh, H, 0, S, NH)
-        elif B == 1:
-            gemv_rows(NH, H, Whh, hp, g)
-        else:
-            gemm(False, True, B, NH, H, 1, hp, H, Whh, H, 1, g, NH)
-        for b in range(B):
-            j = (t * B + b) * H
-            if t < lens[b]:
-                _cell_fwd(cell, H, g + b * NH, S + b * NH, bn, hp + b * H, cp + b * H,
-                          Y + j, C + j, C + j)
-            else:                             # past the row's end: the state stays
-                memcpy(Y + j, hp + b * H, H * sizeof(floating))
-                if cell == _LSTM:
-                    memcpy(C + j, cp + b * H, H * sizeof(floating))
-    t = 0 if reverse else T - 1
-    memcpy(hn, Y + <Py_ssize_t>t * B * H, B * H * sizeof(floating))
-    if cell == _LSTM:
-        memcpy(cn, C + <Py_ssize_t>t * B * H, B * H * sizeof(floating))
+            memset(S, 0, NH * sizeof(floating))
+        gemv_rows(NH, H, Whh, hp, dst)
+    else:
+        gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 0 if cell == _GRU else 1, dst, NH)
+    for b in range(B):
+        j = (<Py_ssize_t>t * B + b) * ld + u0
+        if t < lens[b]:
+            _cell_fwd(cell, H, m, g + b * NH + u0, S + b * NH + u0, bn + u0,
+                      hp + b * hs + u0, cp + b * hs + u0, Y + j, C + j, C + j)
+        else:                                 # past the row's end: the state stays
+            memcpy(Y + j, hp + b * hs + u0, m * sizeof(floating))
+            if cell == _LSTM:
+                memcpy(C + j, cp + b * hs + u0, m * sizeof(floating))
+        if t == (0 if reverse else T - 1):    # the final states
+            memcpy(hn + b * H + u0, Y + j, m * sizeof(floating))
+            if cell == _LSTM:
+                memcpy(cn + b * H + u0, C + j, m * sizeof(floating))
+
+
+cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
+                        const int64_t* ix, const floating* Wih, const floating* Whh,
+                        const floating* bias, const floating* bn, const floating* h0,
+                        const floating* c0,
+                        const int64_t* lens, bint reverse, int ld, floating* Y,
+                        floating* C, floating* G, floating* hn, floating* cn,
+                        floating* S) noexcept nogil:
+    """One layer in one direction on one thread: the projection of all T*B rows, then
+    every step for all units. ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H for a
+    direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn`` (B, H)
+    contiguous."""
+    cdef int s
+    _project(cell, 0, T * B, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+    for s in range(T):
+        _fwd_step(cell, T - 1 - s if reverse else s, T, B, H, 0, H, Whh, NULL, bn, h0, c0, lens,
+                  reverse, ld, Y, C, G, hn, cn, S)
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
                          const int64_t* ix, const floating* Wih, const floating* Whh,
                          const floating* h0, const floating* c0, const int64_t* lens,
-                         bint reverse,
+                         bint reverse, int ld,
                          const floating* Y, floating* C, floating* G, const floating* dY,
                          const floating* dhn, const floating* dcn, floating* dx,
                          floating* dh0, floating* dc0, floating* dWih, floating* dWhh,
                          floating* dbih, floating* dbhh, floating* S, floating* dh,
-                         floating* dhp, floating* dc, floating* dht) noexcept nogil:
-    cdef int N = _GATES[cell], NH = _GATES[cell] * H, s, t, b, j, n
+                         floating* dhp, floating* dc, floating* dht,
+                         bint grads) noexcept nogil:
+    cdef int N = _GATES[cell], NH = _GATES[cell] * H, s, t, b, j, n, hs
     cdef floating* g
     cdef floating* tmp
     cdef floating* dg
@@ -309,16 +373,17 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     memcpy(dc, dcn, B * H * sizeof(floating))
     for s in range(T):
         t = s if reverse else T - 1 - s
-        hp = _prev(Y, h0, t, T, B * H, reverse)
-        cp = _prev(C, c0, t, T, B * H, reverse)
+        hp = _prev(Y, h0, t, T, B * ld, reverse)
+        cp = _prev(C, c0, t, T, B * ld, reverse)
+        hs = H if hp == h0 else ld
         g = G + <Py_ssize_t>t * B * NH
         for b in range(B):
-            o = (<Py_ssize_t>t * B + b) * H
+            o = (<Py_ssize_t>t * B + b) * ld
             if t < lens[b]:
                 for j in range(H):
                     dht[j] = dh[b * H + j] + dY[o + j]
-                _cell_bwd(cell, H, g + b * NH, S + b * NH, Y + o, hp + b * H, C + o,
-                          cp + b * H, C + o, dht, dc + b * H, dhp + b * H)
+                _cell_bwd(cell, H, g + b * NH, S + b * NH, Y + o, hp + b * hs, C + o,
+                          cp + b * hs, C + o, dht, dc + b * H, dhp + b * H)
             else:                             # past the row's end: gradients pass through
                 memset(g + b * NH, 0, NH * sizeof(floating))
                 memcpy(dhp + b * H, dh + b * H, H * sizeof(floating))
@@ -338,40 +403,65 @@ cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x
     if cell == _LSTM:
         memcpy(dc0, dc, B * H * sizeof(floating))
     n = T * B
-    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, dx += dG W_ih, db_ih += column sums;
-    # index inputs: dG's rows add into the columns ix of dW_ih (no dx)
+    if dx != NULL and ix == NULL:  # NULL: the caller adds dG W_ih into dx (a stack's team)
+        gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+    if grads:
+        _bwd_grads(cell, T, B, X, H, x, ix, h0, reverse, ld, Y, C, G, dWih, dWhh, dbih, dbhh,
+                   0, NH)
+
+
+cdef void _bwd_grads(int cell, int T, int B, int X, int H, const floating* x,
+                     const int64_t* ix, const floating* h0, bint reverse, int ld,
+                     const floating* Y, const floating* C, const floating* G,
+                     floating* dWih, floating* dWhh, floating* dbih, floating* dbhh, int r0,
+                     int r1) noexcept nogil:
+    """The weight gradients of one layer and direction after its backward loop, gate
+    rows ``[r0, r1)`` (``G`` the projection's gradient, ``C`` the GRU's on
+    ``W_hn h + b_hn``): products over all T*B rows."""
+    cdef int NH = _GATES[cell] * H, n = T * B, s, j, a, b
+    cdef floating* tmp
+    cdef const floating* g
+    # gx = x W_ih^T + b_ih  ->  dW_ih += dG^T x, db_ih += column sums; index inputs:
+    # dG's rows add into the columns ix of dW_ih
     if ix != NULL:
         for s in range(n):
             if ix[s] >= 0:
                 g = G + <Py_ssize_t>s * NH
                 tmp = dWih + ix[s]
-                for j in range(NH):
+                for j in range(r0, r1):
                     tmp[<Py_ssize_t>j * X] += g[j]
     else:
-        gemm(True, False, NH, X, n, 1, G, NH, x, X, 1, dWih, X)
-        gemm(False, False, n, X, NH, 1, G, NH, Wih, X, 1, dx, X)
+        gemm(True, False, r1 - r0, X, n, 1, G + r0, NH, x, X, 1, dWih + <Py_ssize_t>r0 * X, X)
     for s in range(n):
-        for j in range(NH):
+        for j in range(r0, r1):
             dbih[j] += G[<Py_ssize_t>s * NH + j]
     # gh = W_hh h_{t-1} + b_hh  ->  dW_hh += dgh^T h_prev, db_hh += column sums of dgh;
     # h_prev of step t is row t -+ 1 of Y, or h0 at the first step of the direction
-    _whh_grads(N - 1 if cell == _GRU else N, H, T, B, G, NH, Y, h0, reverse, dWhh, dbhh)
-    if cell == _GRU:                          # the n block: its gradient is in C
-        _whh_grads(1, H, T, B, C, H, Y, h0, reverse, dWhh + 2 * H * H, dbhh + 2 * H)
+    a, b = r0, r1
+    if cell == _GRU:                          # rows of the n block: their gradient is in C
+        b = r1 if r1 < 2 * H else 2 * H
+        a = r0 if r0 > 2 * H else 2 * H
+        if a < r1:
+            _whh_grads(r1 - a, H, T, B, C + (a - 2 * H), ld, Y, ld, h0, reverse,
+                       dWhh + <Py_ssize_t>a * H, dbhh + a)
+        a = r0
+    if a < b:
+        _whh_grads(b - a, H, T, B, G + a, NH, Y, ld, h0, reverse, dWhh + <Py_ssize_t>a * H,
+                   dbhh + a)
 
 
-cdef void _whh_grads(int nblk, int H, int T, int B, const floating* dG, int ld,
-                     const floating* Y, const floating* h0, bint reverse, floating* dWhh,
-                     floating* dbhh) noexcept nogil:
-    """``dW_hh[:nblk*H] += sum_t dG_t^T h_{t-1}`` and ``db_hh[:nblk*H] += sum dG``, the
-    first ``nblk*H`` columns of ``dG`` (rows ``ld`` apart)."""
-    cdef int M = nblk * H, n = T * B, s, j
+cdef void _whh_grads(int M, int H, int T, int B, const floating* dG, int ld,
+                     const floating* Y, int ldy, const floating* h0, bint reverse,
+                     floating* dWhh, floating* dbhh) noexcept nogil:
+    """``dW_hh[:M] += sum_t dG_t^T h_{t-1}`` and ``db_hh[:M] += sum dG``, the first ``M``
+    columns of ``dG`` (rows ``ld`` apart; ``Y``'s rows ``ldy`` apart)."""
+    cdef int n = T * B, s, j
     cdef Py_ssize_t first = 0 if not reverse else <Py_ssize_t>(T - 1) * B * ld
     if T > 1:       # the steps whose h_{t-1} is a row of Y: T - 1 steps at once
         if reverse:
-            gemm(True, False, M, H, (T - 1) * B, 1, dG, ld, Y + B * H, H, 1, dWhh, H)
+            gemm(True, False, M, H, (T - 1) * B, 1, dG, ld, Y + B * ldy, ldy, 1, dWhh, H)
         else:
-            gemm(True, False, M, H, (T - 1) * B, 1, dG + B * ld, ld, Y, H, 1, dWhh, H)
+            gemm(True, False, M, H, (T - 1) * B, 1, dG + B * ld, ld, Y, ldy, 1, dWhh, H)
     gemm(True, False, M, H, B, 1, dG + first, ld, h0, H, 1, dWhh, H)
     for s in range(n):
         for j in range(M):
@@ -395,7 +485,7 @@ cdef void _fwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
         _forward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
                       &Wih[0, 0], &Whh[0, 0], &bias[0],
                       &bhh[0] + (2 * H if cell == _GRU else 0), &h0[0, 0], &c0[0, 0],
-                      &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
+                      &lens[0], reverse, H, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
                       &hn[0, 0], &cn[0, 0], &S[0, 0])
     fr_blas_end(blas)
 
@@ -415,12 +505,12 @@ cdef void _bwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
     with nogil:
         _backward_core(cell, T, B, X, H, &x[0, 0, 0], &ix[0, 0] if index else NULL,
                        &Wih[0, 0], &Whh[0, 0], &h0[0, 0],
-                       &c0[0, 0], &lens[0], reverse, &Y[0, 0, 0], &C[0, 0, 0],
+                       &c0[0, 0], &lens[0], reverse, H, &Y[0, 0, 0], &C[0, 0, 0],
                        &G[0, 0, 0], &dY[0, 0, 0], &dhn[0, 0], &dcn[0, 0],
                        &dx[0, 0, 0] if not index else NULL,
                        &dh0[0, 0], &dc0[0, 0], &dWih[0, 0], &dWhh[0, 0], &dbih[0],
                        &dbhh[0], &S[0, 0], &work[0, 0, 0], &work[1, 0, 0], &work[2, 0, 0],
-                       &work[3, 0, 0])
+                       &work[3, 0, 0], True)
     fr_blas_end(blas)
 
 
@@ -496,6 +586,479 @@ def rec_backward(int cell, x, W_ih, W_hh, h0, c0, lengths, bint reverse, Y, C, G
                     C, G, dY, dhn, dcn, dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, S, work)
 
 
+# ============================================================ stacks: one kernel call
+
+cdef enum:        # columns of a stack's pointer table, one row per layer and direction
+    _P_WIH = 0
+    _P_WHH = 1
+    _P_BIAS = 2   # forward: the folded bias; backward: unused
+    _P_BN = 3     # GRU: b_hn
+    _P_H0 = 4
+    _P_C0 = 5
+    _P_HN = 6     # backward: dh0
+    _P_CN = 7     # backward: dc0
+    _P_G = 8
+    _P_S = 9
+    _P_DHN = 10
+    _P_DCN = 11
+    _P_DWIH = 12
+    _P_DWHH = 13
+    _P_DBIH = 14
+    _P_DBHH = 15
+    _P_WORK = 16  # backward: (4, B, H): dh, dh_prev, dc, one row of dh_t
+    _P_WHT = 17   # forward by blocks of units: W_hh^T (H, N*H)
+    _P_N = 18
+
+cdef enum:        # columns of a stack's layer table, one row per layer
+    _L_IN = 0     # the layer's input: x, the indices, or the masked outputs below
+    _L_Y = 1      # (T, B, D*H) the states of both directions (strided rows)
+    _L_C = 2      # likewise the LSTM's cell states / the GRU's W_hn h + b_hn
+    _L_MASK = 3   # forward: the dropout mask on Y before the next layer (0: none);
+                  # backward: the mask of the layer below (on this layer's dx)
+    _L_DY = 4     # backward: the gradient on Y (T, B, D*H)
+    _L_DX = 5     # backward: the gradient on the input (0 for indices)
+    _L_N = 6
+
+
+cdef inline void* _p(const int64_t* tab, int row, int col, int ncol) noexcept nogil:
+    return <void*><size_t>tab[row * ncol + col]
+
+
+cdef inline bint _blocked(int D, int B, int H) noexcept nogil:
+    """A unidirectional batched layer runs by blocks of TILE_N hidden units a step (the
+    rounds of :func:`_stack_fwd_team`), whatever the thread count."""
+    return D == 1 and B > 1 and H > TILE_N
+
+
+cdef int _fwd_rounds(int L, int D, int T, int B, int H) noexcept nogil:
+    """The rounds of a stack's forward: per layer 1, or (blocked) 1 + T."""
+    return L * (1 + T) if _blocked(D, B, H) else L
+
+
+cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
+                          const int64_t* lens, const int64_t* P, const int64_t* Lt,
+                          int* rounds, int stride, floating* tag) noexcept nogil:
+    """One team thread's part of a stack's forward (``rounds``: :func:`_fwd_rounds`, or
+    NULL for one thread). Bidirectional: one round per layer, its items the layer's two
+    directions, independent recurrences; each writes its columns of the layer's ``Y``
+    and, with dropout, masks them into the next layer's input. Unidirectional with
+    B > 1 and H > TILE_N (:func:`_blocked`): per layer a round of blocks of _ROWS rows of
+    the input projection, then per step a round of blocks of TILE_N hidden units (their
+    columns of the recurrent product, their cell step, their mask), as ``_rnn.pyx``'s
+    ``_recurrence_team``. Otherwise one item per layer. A round starts when the
+    previous one is complete; the blocks are fixed, so are the bits."""
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int k, d, r, Xk, q, s, t, c, u0, m, NH = _GATES[cell] * H, ri = 0, prevn = 0
+    cdef int nrow = (T * B + _ROWS - 1) // _ROWS, nblk = (H + TILE_N - 1) // TILE_N
+    cdef bint blocked = _blocked(D, B, H)
+    cdef int own[2]
+    cdef int* rd
+    cdef Py_ssize_t row, i, n = <Py_ssize_t>T * B
+    cdef floating* Y
+    cdef floating* msk
+    cdef floating* out
+    cdef const int64_t* ix
+    for k in range(L):
+        Xk = X if k == 0 else D * H
+        Y = <floating*>_p(Lt, k, _L_Y, _L_N)
+        msk = <floating*>_p(Lt, k, _L_MASK, _L_N)
+        out = <floating*>_p(Lt, k + 1, _L_IN, _L_N) if msk != NULL else NULL
+        ix = <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0 else NULL
+        if blocked:
+            c = round_first(rounds, ri, stride, prevn, nrow, rank, size, own, &rd)
+            while c >= 0:
+                _project(cell, c * _ROWS, min(c * _ROWS + _ROWS, T * B), Xk, NH,
+                         <floating*>_p(Lt, k, _L_IN, _L_N), ix,
+                         <floating*>_p(P, k, _P_WIH, _P_N), <floating*>_p(P, k, _P_BIAS, _P_N),
+                         <floating*>_p(P, k, _P_G, _P_N))
+                c = round_then(rd, stride, nrow, rank, size, own)
+            ri += 1
+            prevn = nrow
+            for t in range(T):
+                c = round_first(rounds, ri, stride, prevn, nblk, rank, size, own, &rd)
+                while c >= 0:
+                    u0 = c * TILE_N
+                    m = TILE_N if H - u0 > TILE_N else H - u0
+                    _fwd_step(cell, t, T, B, H, u0, m, <floating*>_p(P, k, _P_WHH, _P_N),
+                              <floating*>_p(P, k, _P_WHT, _P_N),
+                              <floating*>_p(P, k, _P_BN, _P_N), <floating*>_p(P, k, _P_H0, _P_N),
+                              <floating*>_p(P, k, _P_C0, _P_N), lens, False, H, Y,
+                              <floating*>_p(Lt, k, _L_C, _L_N), <floating*>_p(P, k, _P_G, _P_N),
+                              <floating*>_p(P, k, _P_HN, _P_N), <floating*>_p(P, k, _P_CN, _P_N),
+                              <floating*>_p(P, k, _P_S, _P_N))
+                    if out != NULL:          # inverted dropout: the next layer's input
+                        for row in range(<Py_ssize_t>t * B, <Py_ssize_t>(t + 1) * B):
+                            i = row * H + u0
+                            for q in range(m):
+                                out[i + q] = Y[i + q] * msk[i + q]
+                    c = round_then(rd, stride, nblk, rank, size, own)
+                ri += 1
+                prevn = nblk
+            continue
+        d = round_first(rounds, ri, stride, prevn, D, rank, size, own, &rd)
+        while d >= 0:
+            r = k * D + d
+            _forward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N), ix,
+                          <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
+                          <floating*>_p(P, r, _P_BIAS, _P_N), <floating*>_p(P, r, _P_BN, _P_N),
+                          <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
+                          lens, d == 1, D * H, Y + d * H,
+                          <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                          <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_HN, _P_N),
+                          <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_S, _P_N))
+            if out != NULL:                  # inverted dropout: the next layer's input
+                for row in range(n):
+                    i = row * D * H + d * H
+                    for q in range(H):
+                        out[i + q] = Y[i + q] * msk[i + q]
+            d = round_then(rd, stride, D, rank, size, own)
+        ri += 1
+        prevn = D
+
+
+cdef void _stack_bwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
+                          const int64_t* lens, const int64_t* P, const int64_t* Lt,
+                          int* rounds, int stride, floating* tag) noexcept nogil:
+    """One team thread's part of a stack's backward, top layer first (``rounds``: two
+    per layer, or NULL). Round 2j (layer k = L-1-j): the directions' time loops (two
+    independent recurrences); round 2j+1: the weight gradients of each direction in
+    blocks of _GROWS gate rows (:func:`_bwd_grads`), and ``dx += dG_d W_ih_d`` for
+    d = 0, 1 in blocks of _ROWS rows, then the dropout mask of the layer below on those
+    rows (``dx`` masked is the ``dY`` of layer k-1). Fixed blocks: the same bits
+    whatever the thread count."""
+    cdef int rank = fr_team_rank(), size = fr_team_size()
+    cdef int k, d, r, Xk, j, c, nr, nblk, NH = _GATES[cell] * H, prevn = 0, g0
+    cdef int ng = (NH + _GROWS - 1) // _GROWS
+    cdef int own[2]
+    cdef int* rd
+    cdef Py_ssize_t i, i0, i1, n = <Py_ssize_t>T * B
+    cdef floating* w
+    cdef floating* m
+    cdef floating* dx
+    cdef Py_ssize_t BH = <Py_ssize_t>B * H
+    nblk = <int>((n + _ROWS - 1) // _ROWS)
+    for j in range(L):
+        k = L - 1 - j
+        Xk = X if k == 0 else D * H
+        dx = <floating*>_p(Lt, k, _L_DX, _L_N)
+        d = round_first(rounds, 2 * j, stride, prevn, D, rank, size, own, &rd)
+        while d >= 0:
+            r = k * D + d
+            w = <floating*>_p(P, r, _P_WORK, _P_N)
+            _backward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
+                           <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0
+                           else NULL,
+                           <floating*>_p(P, r, _P_WIH, _P_N), <floating*>_p(P, r, _P_WHH, _P_N),
+                           <floating*>_p(P, r, _P_H0, _P_N), <floating*>_p(P, r, _P_C0, _P_N),
+                           lens, d == 1, D * H, <floating*>_p(Lt, k, _L_Y, _L_N) + d * H,
+                           <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                           <floating*>_p(P, r, _P_G, _P_N),
+                           <floating*>_p(Lt, k, _L_DY, _L_N) + d * H,
+                           <floating*>_p(P, r, _P_DHN, _P_N), <floating*>_p(P, r, _P_DCN, _P_N),
+                           NULL, <floating*>_p(P, r, _P_HN, _P_N),
+                           <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_DWIH, _P_N),
+                           <floating*>_p(P, r, _P_DWHH, _P_N),
+                           <floating*>_p(P, r, _P_DBIH, _P_N),
+                           <floating*>_p(P, r, _P_DBHH, _P_N),
+                           <floating*>_p(P, r, _P_S, _P_N), w, w + BH, w + 2 * BH, w + 3 * BH,
+                           False)
+            d = round_then(rd, stride, D, rank, size, own)
+        nr = nblk if dx != NULL else 0       # index inputs: no dx
+        c = round_first(rounds, 2 * j + 1, stride, D, D * ng + nr, rank, size, own, &rd)
+        while c >= 0:
+            if c < D * ng:                   # gate rows [g0, g1) of direction d's dW, db
+                d = c // ng
+                r = k * D + d
+                g0 = (c % ng) * _GROWS
+                _bwd_grads(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N),
+                           <const int64_t*>_p(Lt, k, _L_IN, _L_N) if index and k == 0
+                           else NULL, <floating*>_p(P, r, _P_H0, _P_N), d == 1, D * H,
+                           <floating*>_p(Lt, k, _L_Y, _L_N) + d * H,
+                           <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
+                           <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_DWIH, _P_N),
+                           <floating*>_p(P, r, _P_DWHH, _P_N),
+                           <floating*>_p(P, r, _P_DBIH, _P_N),
+                           <floating*>_p(P, r, _P_DBHH, _P_N), g0,
+                           g0 + _GROWS if g0 + _GROWS < NH else NH)
+                c = round_then(rd, stride, D * ng + nr, rank, size, own)
+                continue
+            c -= D * ng
+            i0 = <Py_ssize_t>c * _ROWS
+            i1 = i0 + _ROWS if i0 + _ROWS < n else n
+            for d in range(D):
+                r = k * D + d
+                gemm(False, False, <int>(i1 - i0), Xk, NH, 1,
+                     <floating*>_p(P, r, _P_G, _P_N) + i0 * NH, NH,
+                     <floating*>_p(P, r, _P_WIH, _P_N), Xk, 1, dx + i0 * Xk, Xk)
+            m = <floating*>_p(Lt, k, _L_MASK, _L_N)
+            if m != NULL:                    # the dropout mask of the layer below
+                for i in range(i0 * Xk, i1 * Xk):
+                    dx[i] = dx[i] * m[i]
+            c = round_then(rd, stride, D * ng + nr, rank, size, own)
+        prevn = D * ng + nr
+
+
+cdef void _stack_team(job_t* j, floating* tag) noexcept nogil:
+    """Unpack a job of :func:`_stack_run` (i = cell, L, D, T, B, X, H; p = lens, P, Lt,
+    rounds; q = stride, index, backward) for one dtype (``tag``: NULL, its type)."""
+    if j.q[2]:
+        _stack_bwd_team(j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6], j.q[1] != 0,
+                        <const int64_t*>j.p[0], <const int64_t*>j.p[1],
+                        <const int64_t*>j.p[2], <int*>j.p[3], <int>j.q[0], tag)
+    else:
+        _stack_fwd_team(j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6], j.q[1] != 0,
+                        <const int64_t*>j.p[0], <const int64_t*>j.p[1],
+                        <const int64_t*>j.p[2], <int*>j.p[3], <int>j.q[0], tag)
+
+
+cdef void _stack_job(void* a) noexcept nogil:
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _stack_team[double](j, NULL)
+    else:
+        _stack_team[float](j, NULL)
+
+
+cdef inline long long _key(long long B, long long H) noexcept nogil:
+    """The shape a choice of the team is measured for."""
+    return (B << 32) | H
+
+
+cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int B, int X,
+                     int H, bint index, const int64_t* lens, const int64_t* P,
+                     const int64_t* Lt) noexcept nogil:
+    """A stack's forward or backward on the team (a bidirectional stack: the directions
+    of a layer on two threads) or on one thread, chosen per call by the measured costs
+    (``team_begin``); SciPy's BLAS at one thread throughout. The bits do not depend on
+    the choice."""
+    cdef int kind = _K_STACK_BWD if backward else _K_STACK_FWD, stride, blas
+    cdef long long t0
+    cdef int nth = team_begin(kind, f64, _key(B, H),
+                              D == 2 or (_blocked(D, B, H) if not backward else B > 1),
+                              &t0, &blas)
+    cdef int* rounds = rounds_alloc(2 * L if backward else _fwd_rounds(L, D, T, B, H),
+                                    nth, &stride)
+    cdef job_t j
+    j.f64 = f64
+    j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6] = cell, L, D, T, B, X, H
+    j.p[0], j.p[1], j.p[2], j.p[3] = lens, P, Lt, rounds
+    j.q[0] = stride
+    j.q[1] = index
+    j.q[2] = backward
+    fr_run(_stack_job, &j, nth if rounds != NULL else 1)
+    free(rounds)
+    team_end(kind, f64, nth, t0, T, blas)
+
+
+cdef int64_t _addr(object a) except? -1:
+    """The address of a C-contiguous array's data (the buffer protocol: ~20x cheaper
+    than ``a.ctypes.data``, which cost a small stack's call 10-20 us); valid while the
+    caller holds ``a``."""
+    cdef Py_buffer v
+    PyObject_GetBuffer(a, &v, PyBUF_C_CONTIGUOUS)
+    cdef int64_t p = <int64_t><size_t>v.buf
+    PyBuffer_Release(&v)
+    return p
+
+
+cdef tuple _stack_shapes(int cell, object x, dict params, object hx, object cx,
+                         object lengths, int L, int D):
+    """Check a stack's arguments (after ``batch_first``); return
+    ``(T, B, X, H, N, dt, index, lens)``."""
+    if not 0 <= cell <= 3:
+        raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
+    if L < 1:
+        raise ValueError(f"num_layers must be >= 1, got {L}")
+    if not isinstance(hx, np.ndarray) or hx.ndim != 3:
+        raise TypeError("hx must be a 3-D NumPy array (L*D, B, H)")
+    dt = hx.dtype
+    if dt != _F64 and dt != _F32:
+        raise TypeError(f"hx must have dtype float32 or float64, got {dt}")
+    if not isinstance(x, np.ndarray) or x.ndim not in (2, 3):
+        raise TypeError("x must be a NumPy array: (T, B, X) floats or (T, B) indices")
+    index = x.ndim == 2
+    N = _GATES[cell]
+    T, B = x.shape[:2]
+    H = hx.shape[2]
+    W0 = params.get("weight_ih_l0")
+    if not isinstance(W0, np.ndarray) or W0.ndim != 2:
+        raise ValueError("params must hold weight_ih_l0, a 2-D array")
+    X = W0.shape[1] if index else x.shape[2]
+    if min(T, B, X, H) < 1:
+        raise ValueError(f"empty input: x {x.shape}, hx {hx.shape}")
+    if max(T * B * max(X, N * H, D * H), N * H * max(X, D * H, H)) > _INT_MAX:
+        raise ValueError(f"sizes too large for the BLAS: x {x.shape}, hx {hx.shape}")
+    _check_x(x, index, T, B, X, dt)
+    _arr("hx", hx, dt, (L * D, B, H), False)
+    if cell == _LSTM:
+        _arr("cx", cx, dt, (L * D, B, H), False)
+    if lengths is None:
+        lens = np.full(B, T, np.int64)
+    else:
+        lens = _arr("lengths", lengths, _I64, (B,), False)
+        if lens.min() < 1 or lens.max() > T:
+            raise ValueError(f"lengths must be in [1, {T}], got min {lens.min()}, "
+                             f"max {lens.max()}")
+    for k in range(L):
+        for d in range(D):
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            Xk = X if k == 0 else D * H
+            _arr("weight_ih" + sfx, params.get("weight_ih" + sfx), dt, (N * H, Xk), False)
+            _arr("weight_hh" + sfx, params.get("weight_hh" + sfx), dt, (N * H, H), False)
+            if "bias_ih" + sfx in params or "bias_hh" + sfx in params:
+                _arr("bias_ih" + sfx, params.get("bias_ih" + sfx), dt, (N * H,), False)
+                _arr("bias_hh" + sfx, params.get("bias_hh" + sfx), dt, (N * H,), False)
+    return T, B, X, H, N, dt, index, lens
+
+
+def stack_forward(int cell, x, dict params, hx, cx, lengths, masks, int num_layers,
+                  bint bidirectional, bint batch_first=False):
+    """A stack of layers in one kernel call; see ``fastrnn.reference.stack_forward``
+    (same arguments but ``kernels``, same results). Every layer writes both directions
+    into one ``(T, B, D*H)`` buffer (strided rows), which the next layer reads as it is
+    (or masked into a buffer of its own with dropout); no Python between layers."""
+    if batch_first:
+        x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+    cdef int L = num_layers, D = 2 if bidirectional else 1, k, d, r
+    T, B, X, H, N, dt, index, lens = _stack_shapes(cell, x, params, hx, cx, lengths, L, D)
+    if masks is not None:
+        if len(masks) != L - 1:
+            raise ValueError(f"masks must hold {L - 1} arrays, got {len(masks)}")
+        for k in range(L - 1):
+            _arr(f"masks[{k}]", masks[k], dt, (T, B, D * H), False)
+    hn = np.empty_like(hx)
+    cn = np.empty_like(hx) if cell == _LSTM else None
+    c0s = cx if cell == _LSTM else hx
+    P = np.zeros((L * D, _P_N), np.int64)
+    Lt = np.zeros((L, _L_N), np.int64)
+    keep = []                                # everything the pointers point into
+    layers = []
+    inp = x
+    for k in range(L):
+        Yk = np.empty((T, B, D * H), dt)
+        Ck = np.empty((T, B, D * H), dt)
+        Gk = np.empty((D, T, B, N * H), dt)
+        Sk = np.empty((D, B, N * H), dt)
+        Lt[k, _L_IN] = _addr(inp)
+        Lt[k, _L_Y] = _addr(Yk)
+        Lt[k, _L_C] = _addr(Ck)
+        for d in range(D):
+            r = k * D + d
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            b_ih = params.get("bias_ih" + sfx)
+            b_hh = params.get("bias_hh" + sfx)
+            if b_ih is None:
+                b_ih = b_hh = np.zeros(N * H, dt)
+            bias = b_ih + (b_hh if cell != _GRU else
+                           np.concatenate([b_hh[:2 * H], np.zeros(H, dt)]))
+            bn = b_hh[2 * H:] if cell == _GRU else b_hh
+            keep += [bias, bn]
+            if D == 1 and B > 1 and H > TILE_N:      # _blocked: the steps by blocks
+                WhT = np.ascontiguousarray(params["weight_hh" + sfx].T)
+                keep.append(WhT)
+                P[r, _P_WHT] = _addr(WhT)
+            for col, a in ((_P_WIH, params["weight_ih" + sfx]),
+                           (_P_WHH, params["weight_hh" + sfx]), (_P_BIAS, bias), (_P_BN, bn),
+                           (_P_H0, hx[r]), (_P_C0, c0s[r]), (_P_HN, hn[r]),
+                           (_P_CN, (cn if cn is not None else hn)[r]), (_P_G, Gk[d]),
+                           (_P_S, Sk[d])):
+                P[r, col] = _addr(a)
+        out = Yk
+        if k + 1 < L and masks is not None:
+            out = np.empty((T, B, D * H), dt)
+            Lt[k, _L_MASK] = _addr(masks[k])
+        layers.append((inp, Yk, Ck, Gk))
+        keep.append(Sk)
+        inp = out
+    cdef const int64_t* pl = <const int64_t*><size_t>_addr(lens)
+    cdef const int64_t* pP = <const int64_t*><size_t>_addr(P)
+    cdef const int64_t* pL = <const int64_t*><size_t>_addr(Lt)
+    cdef int cT = T, cB = B, cX = X, cH = H
+    cdef bint f64 = dt == _F64, ixin = index
+    with nogil:
+        _stack_run(False, f64, cell, L, D, cT, cB, cX, cH, ixin, pl, pP, pL)
+    y = layers[L - 1][1]
+    if lengths is not None:                  # outputs past a sequence's end are zero
+        y = y * (np.arange(T)[:, None] < lens[None, :])[:, :, None]
+    if batch_first:
+        y = np.ascontiguousarray(y.transpose(1, 0, 2))
+    cache = dict(cell=cell, layers=layers, hx=hx, cx=cx, lens=lens, masks=masks,
+                 num_layers=L, D=D, batch_first=batch_first, X=X, index=index)
+    return y, hn, cn, cache
+
+
+def stack_backward(dict cache, dict params, dy, dhn, dcn, dict grads):
+    """Backward of :func:`stack_forward` in one kernel call (consumes ``cache``); see
+    ``fastrnn.reference.stack_backward``. ``dx`` of layer k (masked) is the ``dY`` of
+    layer k-1, each direction reading its columns of it in place."""
+    cdef int cell = cache["cell"], D = cache["D"], L = cache["num_layers"], k, d, r
+    layers, hx, cx, lens, masks = (cache["layers"], cache["hx"], cache["cx"], cache["lens"],
+                                   cache["masks"])
+    cdef bint index = cache["index"]
+    T, B, H = layers[0][1].shape[0], layers[0][1].shape[1], hx.shape[2]
+    X, N, dt = cache["X"], _GATES[cell], hx.dtype
+    if cache["batch_first"]:
+        dy = np.swapaxes(dy, 0, 1)
+    dy = _arr("dy", np.ascontiguousarray(dy), dt, (T, B, D * H), False)
+    zeros = np.zeros((L * D, B, H), dt)
+    dhn = zeros if dhn is None else _arr("dhn", dhn, dt, (L * D, B, H), False)
+    dcn = zeros if (dcn is None or cell != _LSTM) else _arr("dcn", dcn, dt, (L * D, B, H),
+                                                             False)
+    dh0 = np.empty_like(hx)
+    dc0 = np.empty_like(hx) if cell == _LSTM else np.empty_like(hx)
+    c0s = cx if cell == _LSTM else hx
+    P = np.zeros((L * D, _P_N), np.int64)
+    Lt = np.zeros((L, _L_N), np.int64)
+    keep = []
+    dout = dy
+    dxs = [None] * L
+    for k in range(L - 1, -1, -1):
+        inp, Yk, Ck, Gk = layers[k]
+        dinp = np.zeros((T, B, X if k == 0 else D * H), dt) if not (index and k == 0) \
+            else None
+        dxs[k] = dinp
+        Lt[k, _L_IN] = _addr(inp)
+        Lt[k, _L_Y] = _addr(Yk)
+        Lt[k, _L_C] = _addr(Ck)
+        Lt[k, _L_DY] = _addr(dout)
+        if dinp is not None:
+            Lt[k, _L_DX] = _addr(dinp)
+        if k > 0 and masks is not None:
+            Lt[k, _L_MASK] = _addr(masks[k - 1])
+        Sk = np.empty((D, B, N * H), dt)
+        Wk = np.empty((D, 4, B, H), dt)
+        keep += [Sk, Wk]
+        for d in range(D):
+            r = k * D + d
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            if "bias_ih" + sfx in grads:
+                db_ih, db_hh = grads["bias_ih" + sfx], grads["bias_hh" + sfx]
+            else:
+                db_ih, db_hh = np.zeros(N * H, dt), np.zeros(N * H, dt)
+                keep += [db_ih, db_hh]
+            for col, a in ((_P_WIH, params["weight_ih" + sfx]),
+                           (_P_WHH, params["weight_hh" + sfx]), (_P_H0, hx[r]),
+                           (_P_C0, c0s[r]), (_P_G, Gk[d]), (_P_S, Sk[d]), (_P_DHN, dhn[r]),
+                           (_P_DCN, dcn[r]), (_P_HN, dh0[r]), (_P_CN, dc0[r]),
+                           (_P_DBIH, db_ih), (_P_DBHH, db_hh), (_P_WORK, Wk[d])):
+                P[r, col] = _addr(a)
+            for col, name in ((_P_DWIH, "weight_ih"), (_P_DWHH, "weight_hh")):
+                P[r, col] = _addr(_arr("grads[" + name + sfx + "]", grads[name + sfx], dt,
+                                       params[name + sfx].shape, True))
+        dout = dinp
+    cdef const int64_t* pl = <const int64_t*><size_t>_addr(lens)
+    cdef const int64_t* pP = <const int64_t*><size_t>_addr(P)
+    cdef const int64_t* pL = <const int64_t*><size_t>_addr(Lt)
+    cdef int cT = T, cB = B, cX = X, cH = H
+    cdef bint f64 = dt == _F64
+    with nogil:
+        _stack_run(True, f64, cell, L, D, cT, cB, cX, cH, index, pl, pP, pL)
+    dx = dxs[0]
+    if cache["batch_first"] and dx is not None:
+        dx = np.ascontiguousarray(dx.transpose(1, 0, 2))
+    return dx, dh0, (dc0 if cell == _LSTM else None)
+
+
 # ============================================================ streaming: one step
 
 cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const floating* x,
@@ -521,7 +1084,7 @@ cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const float
         o = <Py_ssize_t>k * B * H
         _forward_core(cell, 1, B, Xk, H, inp, NULL, <const floating*>w[4 * k],
                       <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
-                      h0 + o, c0 + o, lens, False, hn + o, cn + o if cell == _LSTM else Cs,
+                      h0 + o, c0 + o, lens, False, H, hn + o, cn + o if cell == _LSTM else Cs,
                       G, junk, junk, S)
         inp = hn + o
         Xk = H

@@ -94,14 +94,9 @@ def test_a_forked_child_starts_its_own_helpers():
     assert got == ref
 
 
-@pytest.mark.parametrize("module", ["_rnn", "_lstm"])
-def test_a_batched_call_runs_the_mode_measured_cheaper(module):
-    """A batched training step runs on the team or on one thread, whichever its kind,
-    dtype and shape measured cheaper (set here through the hook), a burst of 3 calls of
-    the other one from the 16th call, and, when that one loses by far, 1024 calls
-    later."""
+def _train_counter(module, kind):
+    """A batched training step of ``module``'s model and a counter of its team calls."""
     mod = getattr(fastrnn, module)
-    kind, key = 2, (B << 32) | H                     # _K_TRAIN; the shape key (B, H)
     rng = np.random.default_rng(0)
     net = (fastrnn.RNN if module == "_rnn" else fastrnn.LSTM)(X, H, V, dtype=np.float64,
                                                                 seed=0)
@@ -112,9 +107,31 @@ def test_a_batched_call_runs_the_mode_measured_cheaper(module):
         for _ in range(n):
             net.train_step(x, y, lr=0.0)
         return mod._team_test_hook()[4][kind] - before
+    return mod, team_calls
 
+
+@pytest.mark.parametrize("module", ["_rnn", "_lstm"])
+def test_a_new_shape_starts_with_both_modes_in_turn(module):
+    """A kind's first calls at a shape run the team and one thread in turn until each has
+    two counted calls (its first, cold, is not counted): team, team, one, one, team,
+    one; then both modes have the two costs the choice needs."""
+    mod, team_calls = _train_counter(module, 2)      # _K_TRAIN
     with team_mode(2, adaptive=True, reset=True):
-        net.train_step(x, y, lr=0.0)                 # build the model's buffers
+        assert [team_calls() for _ in range(6)] == [1, 1, 0, 0, 1, 0]
+        assert all(c > 0 for c in mod._team_costs(2, True)[:2])
+    mod._team_test_hook(reset=True)
+
+
+@pytest.mark.parametrize("module", ["_rnn", "_lstm"])
+def test_a_batched_call_runs_the_mode_measured_cheaper(module):
+    """A batched training step runs on the team or on one thread, whichever its kind,
+    dtype and shape measured cheaper (set here through the hook), a burst of 3 calls of
+    the other one from the 16th call, and, when that one loses by far, 1024 calls
+    later."""
+    kind, key = 2, (B << 32) | H                     # _K_TRAIN; the shape key (B, H)
+    mod, team_calls = _train_counter(module, kind)
+    with team_mode(2, adaptive=True, reset=True):
+        team_calls()                                 # build the model's buffers
         mod._team_test_costs(kind, True, key, 1e30, 1.0)
         assert team_calls() == 1
         mod._team_test_costs(kind, True, key, 1.0, 1e30)

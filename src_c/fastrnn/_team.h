@@ -23,9 +23,11 @@
  *
  * Choosing: whether the team pays depends on the machine's load, which changes from
  * minute to minute. Each kind of call (per dtype and shape) keeps its recent costs per
- * step on the team and on one thread (fr_choose / fr_chosen), runs the mode whose
- * median is lower (the team only when clearly so) and now and then a short burst of
- * the other, as often as about 3 % of the time allows by the estimates.
+ * step on the team and on one thread (fr_choose / fr_chosen). It starts with two
+ * counted calls of each mode in turn (one sample each let one slow call decide for
+ * the next 16), then runs the mode whose median is lower (the team only when clearly
+ * so) and now and then a short burst of the other, as often as about 3 % of the time
+ * allows by the estimates.
  * Which thread computes what never changes the numbers: results do not depend on the
  * thread count or the choice.
  *
@@ -440,6 +442,7 @@ static inline void fr_wait_count(int *counter, int n)
 #define FR_RING 5            /* costs kept per mode: the estimate is their median */
 #define FR_BURST 3           /* calls of the other mode per exploration */
 #define FR_MARGIN 0.95       /* the team runs when it costs < 95 % of one thread */
+#define FR_START 2           /* counted calls of each mode before the first choice */
 
 typedef struct {
     double ring[2][FR_RING];  /* ns per step of recent calls: [0] one thread, [1] the team */
@@ -500,8 +503,8 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
     }
     s->calls++;
     if (!fr_adaptive) team = 1;
-    else if (s->count[1] == 0) team = 1;
-    else if (s->count[0] == 0) team = 0;
+    else if (s->count[0] < FR_START || s->count[1] < FR_START)
+        team = s->count[1] <= s->count[0];     /* the start: the modes in turn */
     else {
         if (!s->burst && s->calls >= s->next_explore) s->burst = FR_BURST;
         team = s->burst ? !s->mode : s->mode;
@@ -531,7 +534,7 @@ static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work
     s->ring[m][s->pos[m]] = (double)(fr_now_ns() - t0) / work;
     s->pos[m] = (s->pos[m] + 1) % FR_RING;
     if (s->count[m] < FR_RING) s->count[m]++;
-    if (s->count[0] == 0 || s->count[1] == 0) return;
+    if (s->count[0] < FR_START || s->count[1] < FR_START) return;
     if (s->burst && --s->burst == 0) {
         won = fr_better(s) != s->mode;           /* the other mode won */
         s->mode = fr_better(s);

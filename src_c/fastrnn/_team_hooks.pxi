@@ -18,6 +18,7 @@ cdef extern from "_team.h" nogil:
         int burst
         int mode
     fr_slot_t fr_slots[16]
+    enum: FR_START
     double fr_estimate(const fr_slot_t* s, int m)
 
 
@@ -69,12 +70,15 @@ def _team_test_hook(adaptive=None, stall_ns=None, hold_ns=None, skip=None, reset
 def _team_test_costs(int kind, bint dbl, long long key, double single, double team,
                      long long calls=1):
     """Test hook: make a kind's measured costs (ns per step, one thread and team) one
-    call of each, with ``calls`` calls made so far (the 16th explores)."""
+    each the cost of FR_START calls, with ``calls`` calls made so far (the 16th
+    explores)."""
     cdef fr_slot_t* s = &fr_slots[kind * 2 + dbl]
-    s.ring[0][0] = single
-    s.ring[1][0] = team
-    s.count[0] = s.count[1] = 1
-    s.pos[0] = s.pos[1] = 1
+    cdef int i
+    for i in range(FR_START):
+        s.ring[0][i] = single
+        s.ring[1][i] = team
+    s.count[0] = s.count[1] = FR_START
+    s.pos[0] = s.pos[1] = FR_START
     s.warm[0] = s.warm[1] = 1
     s.key = key
     s.calls = calls

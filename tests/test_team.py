@@ -94,13 +94,13 @@ def test_a_forked_child_starts_its_own_helpers():
     assert got == ref
 
 
-def _train_counter(module, kind):
+def _train_counter(module, kind, batch=B):
     """A batched training step of ``module``'s model and a counter of its team calls."""
     mod = getattr(fastrnn, module)
     rng = np.random.default_rng(0)
     net = (fastrnn.RNN if module == "_rnn" else fastrnn.LSTM)(X, H, V, dtype=np.float64,
                                                                 seed=0)
-    x, y = rng.integers(0, X, (T, B)), rng.integers(0, V, (T, B))
+    x, y = rng.integers(0, X, (T, batch)), rng.integers(0, V, (T, batch))
 
     def team_calls(n=1):
         before = mod._team_test_hook()[4][kind]
@@ -119,6 +119,24 @@ def test_a_new_shape_starts_with_both_modes_in_turn(module):
     with team_mode(2, adaptive=True, reset=True):
         assert [team_calls() for _ in range(6)] == [1, 1, 0, 0, 1, 0]
         assert all(c > 0 for c in mod._team_costs(2, True)[:2])
+    mod._team_test_hook(reset=True)
+
+
+@pytest.mark.parametrize("module", ["_rnn", "_lstm"])
+def test_two_shapes_keep_their_own_costs(module):
+    """A program that alternates two batch sizes (training and evaluation) keeps each
+    shape's costs: with the team cheaper at B and one thread cheaper at B + 1,
+    alternating calls run team, one, team, one (one slot per kind used to forget a
+    shape at every call of the other)."""
+    kind = 2                                         # _K_TRAIN
+    mod, at_b = _train_counter(module, kind)
+    _, at_b1 = _train_counter(module, kind, batch=B + 1)
+    with team_mode(2, adaptive=True, reset=True):
+        at_b()                                       # build the models' buffers
+        at_b1()
+        mod._team_test_costs(kind, True, (B << 32) | H, 1e30, 1.0)
+        mod._team_test_costs(kind, True, ((B + 1) << 32) | H, 1.0, 1e30)
+        assert [f() for f in (at_b, at_b1) * 3] == [1, 0] * 3
     mod._team_test_hook(reset=True)
 
 

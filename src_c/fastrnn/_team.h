@@ -454,9 +454,13 @@ typedef struct {
     int losses;               /* explorations lost in a row */
     int burst;                /* calls of the exploring burst still to run (0: none) */
     int mode;                 /* the mode the slot runs outside a burst (1: the team) */
+    long long used;           /* when the slot was last looked up (fr_slot_clock) */
 } fr_slot_t;
 
-static fr_slot_t fr_slots[2 * FR_KINDS];      /* [kind * 2 + float64] */
+#define FR_WAYS 4            /* shapes remembered per kind and dtype */
+static fr_slot_t fr_slots[2 * FR_KINDS * FR_WAYS];   /* [(kind * 2 + float64) * FR_WAYS] */
+static long long fr_slot_clock = 0;
+static FR_TLS fr_slot_t *fr_tl_slot = 0;        /* the slot of this thread's call */
 static long long fr_team_calls[FR_KINDS];     /* calls that ran on the team (tests) */
 static int fr_adaptive = 1;                    /* 0: every eligible call on the team */
 static int fr_max_threads = 1;                 /* the thread setting (fastrnn._config) */
@@ -488,12 +492,20 @@ static inline int fr_better(const fr_slot_t *s)
  * now and then a burst of FR_BURST calls of the other one (fr_chosen sets when); a
  * burst's median ignores one call that lost its core. *t0 receives the start time for
  * fr_chosen (0 when the call is not eligible: nothing to measure). */
-static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
+/* The slot of a kind, dtype and shape: one of FR_WAYS, so that a program alternating
+ * a few shapes (training and evaluation batches) keeps the costs of each; a new shape
+ * takes the way looked up least recently. */
+static inline fr_slot_t *fr_slot(int kind, int dbl, long long key)
 {
-    fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
-    int team;
-    *t0 = 0;
-    if (fr_max_threads < 2) return 1;
+    fr_slot_t *set = &fr_slots[(2 * kind + (dbl != 0)) * FR_WAYS], *s = set;
+    int w;
+    for (w = 0; w < FR_WAYS; w++) {
+        if (set[w].key == key) {
+            s = &set[w];
+            break;
+        }
+        if (set[w].used < s->used) s = &set[w];
+    }
     if (s->key != key) {
         memset(s, 0, sizeof *s);
         s->key = key;
@@ -501,6 +513,17 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
         s->next_explore = FR_EXPLORE_FIRST;
         s->mode = 1;                              /* the team first, then one thread */
     }
+    s->used = ++fr_slot_clock;
+    return s;
+}
+
+static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
+{
+    fr_slot_t *s;
+    int team;
+    *t0 = 0;
+    if (fr_max_threads < 2) return 1;
+    s = fr_tl_slot = fr_slot(kind, dbl, key);
     s->calls++;
     if (!fr_adaptive) team = 1;
     else if (s->count[0] < FR_START || s->count[1] < FR_START)
@@ -523,10 +546,12 @@ static inline int fr_choose(int kind, int dbl, long long key, long long *t0)
  * for each burst lost in a row (estimates can mislead), within [8, 1024] calls. */
 static inline void fr_chosen(int kind, int dbl, int n, long long t0, double work)
 {
-    fr_slot_t *s = &fr_slots[2 * kind + (dbl != 0)];
+    fr_slot_t *s = fr_tl_slot;                   /* set by this thread's fr_choose */
     int m = n > 1, won, k;
     double gap, calls;
-    if (!t0 || work <= 0) return;
+    (void)kind;
+    (void)dbl;
+    if (!t0 || work <= 0 || !s) return;
     if (!s->warm[m]) {                           /* cold caches, a new thread: skip */
         s->warm[m] = 1;
         return;

@@ -1,6 +1,7 @@
 # The Python side of a kernel module's thread team (src_c/fastrnn/_team.h): included by
 # _rnn.pyx and _lstm.pyx, each of which has its own pool and its own measured costs.
 
+from libc.string cimport memset
 from fastrnn._common cimport (fr_adaptive, fr_max_threads, fr_pool, fr_set_blas_thread_functions,
                              fr_stall_ns, fr_team_calls)
 
@@ -17,8 +18,12 @@ cdef extern from "_team.h" nogil:
         int losses
         int burst
         int mode
-    fr_slot_t fr_slots[16]
+        long long used
     enum: FR_START
+    enum: FR_WAYS
+    enum: FR_KINDS
+    fr_slot_t fr_slots[1]
+    fr_slot_t* fr_slot(int kind, int dbl, long long key)
     double fr_estimate(const fr_slot_t* s, int m)
 
 
@@ -60,19 +65,16 @@ def _team_test_hook(adaptive=None, stall_ns=None, hold_ns=None, skip=None, reset
     if hold_ns is not None:
         fr_pool.hold_ns = hold_ns
     if reset:
-        for k in range(16):
-            fr_slots[k].key = 0
-            fr_slots[k].count[0] = 0
-            fr_slots[k].count[1] = 0
+        memset(fr_slots, 0, 2 * FR_KINDS * FR_WAYS * sizeof(fr_slot_t))
     return old
 
 
 def _team_test_costs(int kind, bint dbl, long long key, double single, double team,
                      long long calls=1):
-    """Test hook: make a kind's measured costs (ns per step, one thread and team) one
-    each the cost of FR_START calls, with ``calls`` calls made so far (the 16th
-    explores)."""
-    cdef fr_slot_t* s = &fr_slots[kind * 2 + dbl]
+    """Test hook: make the measured costs of a kind, dtype and shape ``key`` (ns per
+    step, one thread and team) each the cost of FR_START calls, with ``calls`` calls
+    made so far (the 16th explores)."""
+    cdef fr_slot_t* s = fr_slot(kind, dbl, key)
     cdef int i
     for i in range(FR_START):
         s.ring[0][i] = single
@@ -91,6 +93,11 @@ def _team_test_costs(int kind, bint dbl, long long key, double single, double te
 
 def _team_costs(int kind, bint dbl):
     """The estimated costs (ns per step, one thread and team: medians of the recent
-    calls, 0: not measured) and the exploring interval of a kind and dtype."""
-    cdef fr_slot_t* s = &fr_slots[kind * 2 + dbl]
+    calls, 0: not measured) and the exploring interval of a kind and dtype, at the
+    shape it ran last."""
+    cdef fr_slot_t* s = &fr_slots[(kind * 2 + dbl) * FR_WAYS]
+    cdef int w
+    for w in range(1, FR_WAYS):
+        if fr_slots[(kind * 2 + dbl) * FR_WAYS + w].used > s.used:
+            s = &fr_slots[(kind * 2 + dbl) * FR_WAYS + w]
     return fr_estimate(s, 0), fr_estimate(s, 1), s.interval

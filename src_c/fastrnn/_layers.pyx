@@ -65,6 +65,7 @@ cdef enum:
     _K_STACK_FWD = 0
     _K_STACK_BWD = 1
     _K_PAIR_FWD = 2    # the forward of a batch-1 unidirectional stack on the pair
+    _K_PAIR_STEP = 3   # a Stepper call on the pair
     _ROWS = 256        # rows of a block of the input projection / the backward's dx
                        # product (fixed: the same blocks, so the same bits, whatever
                        # the thread count)
@@ -1163,30 +1164,83 @@ def stack_backward(dict cache, dict params, dy, dhn, dcn, dict grads):
 cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const floating* x,
                      const floating* h0, const floating* c0, floating* hn, floating* cn,
                      floating* G, floating* S, floating* Cs, floating* junk,
-                     floating* bias, const floating* zb, const int64_t* lens) noexcept nogil:
+                     floating* bias, const floating* zb, const int64_t* lens,
+                     int* fl) noexcept nogil:
     """One time step of ``L`` stacked layers: :func:`_forward_core` at T = 1 per layer,
     layer k+1 reading layer k's new state. ``w``: per layer ``W_ih, W_hh, b_ih, b_hh``
-    (biases NULL: zeros ``zb``). States ``(L, B, H)``; ``cn`` LSTM only."""
+    (biases NULL: zeros ``zb``). States ``(L, B, H)``; ``cn`` LSTM only. ``fl``: NULL
+    (one thread) or per layer a pair's closed flags, both threads calling (thread 0
+    folds the biases before it opens a layer's flags)."""
     cdef int NH = _GATES[cell] * H, k, j, Xk = X
     cdef Py_ssize_t o
     cdef const floating* inp = x
     cdef const floating* bih
     cdef const floating* bhh
+    cdef int* f = NULL
     for k in range(L):
         bih = <const floating*>w[4 * k + 2]
         bhh = <const floating*>w[4 * k + 3]
         if bih == NULL:
             bih = zb
             bhh = zb
-        for j in range(NH):                   # the biases folded as _fwd folds them
-            bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+        if fl != NULL:
+            f = fl + k * _P_INTS
+        if f == NULL or fr_team_rank() == 0:
+            for j in range(NH):               # the biases folded as _fwd folds them
+                bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+            if f != NULL and k > 0 and fl[(k - 1) * _P_INTS + _P_SOLO]:
+                fr_store(&f[_P_SOLO], 1)      # thread 1 stalled: the rest on thread 0
         o = <Py_ssize_t>k * B * H
         _forward_core(cell, 1, B, Xk, H, inp, NULL, <const floating*>w[4 * k],
                       <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
                       h0 + o, c0 + o, lens, False, H, hn + o, cn + o if cell == _LSTM else Cs,
-                      G, junk, junk, S, NULL)
+                      G, junk, junk, S, f)
         inp = hn + o
         Xk = H
+
+
+cdef void _step_job(void* a) noexcept nogil:
+    """A :class:`Stepper` call on the pair (i = cell, L, B, X, H; p = w, x, h0, c0, hn,
+    cn, G, S, Cs, junk, bias, zero, lens, flags)."""
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _step_core[double](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], <void**>j.p[0],
+                           <const double*>j.p[1], <const double*>j.p[2],
+                           <const double*>j.p[3], <double*>j.p[4], <double*>j.p[5],
+                           <double*>j.p[6], <double*>j.p[7], <double*>j.p[8],
+                           <double*>j.p[9], <double*>j.p[10], <const double*>j.p[11],
+                           <const int64_t*>j.p[12], <int*>j.p[13])
+    else:
+        _step_core[float](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], <void**>j.p[0],
+                          <const float*>j.p[1], <const float*>j.p[2], <const float*>j.p[3],
+                          <float*>j.p[4], <float*>j.p[5], <float*>j.p[6], <float*>j.p[7],
+                          <float*>j.p[8], <float*>j.p[9], <float*>j.p[10],
+                          <const float*>j.p[11], <const int64_t*>j.p[12], <int*>j.p[13])
+
+
+cdef void _step_run(bint f64, int cell, int L, int B, int X, int H, void** w,
+                    const void* x, const void* h0, const void* c0, void* hn, void* cn,
+                    void* G, void* S, void* Cs, void* junk, void* bias, const void* zero,
+                    const int64_t* lens, int* flags) noexcept nogil:
+    """A :class:`Stepper` call: on the pair (kind ``_K_PAIR_STEP``, when the steps run
+    in two parts, ``_usplit``) or on one thread, by the measured costs; SciPy's BLAS at
+    one thread. ``flags``: L pairs' flags, reset here."""
+    cdef bint pair = _usplit(cell, B, H, 8 if f64 else 4) < H
+    cdef long long t0
+    cdef int blas, k
+    cdef int nth = team_begin(_K_PAIR_STEP, f64, _key(B, H), pair, &t0, &blas)
+    cdef job_t j
+    if nth > 1:
+        memset(flags, 0, L * _P_INTS * sizeof(int))
+        for k in range(L):
+            flags[k * _P_INTS + _P_PHASE] = -1
+    j.f64 = f64
+    j.i[0], j.i[1], j.i[2], j.i[3], j.i[4] = cell, L, B, X, H
+    j.p[0], j.p[1], j.p[2], j.p[3], j.p[4], j.p[5] = w, x, h0, c0, hn, cn
+    j.p[6], j.p[7], j.p[8], j.p[9], j.p[10], j.p[11] = G, S, Cs, junk, bias, zero
+    j.p[12], j.p[13] = lens, flags if nth > 1 else NULL
+    fr_run(_step_job, &j, 2 if nth > 1 else 1)
+    team_end(_K_PAIR_STEP, f64, nth, t0, 1, blas)
 
 
 cdef int _view(Py_buffer* v, object a, str name, char fmt, Py_ssize_t d0, Py_ssize_t d1,
@@ -1257,10 +1311,12 @@ cdef class Stepper:
     cdef void* bsum
     cdef void* zero
     cdef int64_t* lens
+    cdef int* flags
 
     def __cinit__(self, int cell, int batch, int input_size, int hidden_size, int num_layers,
                   bint bias, tuple arrays):
         self.w = NULL
+        self.flags = NULL
         if not 0 <= cell <= 3:
             raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
         if batch < 1:
@@ -1282,7 +1338,8 @@ cdef class Stepper:
         self.f64 = dt == _F64
         self.fmt = b'd' if self.f64 else b'f'
         self.w = <void**>malloc(4 * num_layers * sizeof(void*))
-        if self.w == NULL:
+        self.flags = <int*>calloc(num_layers * _P_INTS, sizeof(int))
+        if self.w == NULL or self.flags == NULL:
             raise MemoryError()
         for k in range(num_layers):
             sfx = f"_l{k}"
@@ -1312,6 +1369,7 @@ cdef class Stepper:
 
     def __dealloc__(self):
         free(self.w)
+        free(self.flags)
 
     def current(self, dict params):
         """True when ``params.values()`` are the bound arrays (the same objects)."""
@@ -1358,28 +1416,12 @@ cdef class Stepper:
             PyObject_GetBuffer(hn, &vhn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
             if lstm:
                 PyObject_GetBuffer(cn, &vcn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
-            blas = fr_blas_begin()
             self.busy = True
-            if self.f64:
-                with nogil:
-                    _step_core[double](self.cell, L, B, self.input_size, H, self.w,
-                                       <const double*>vx.buf, <const double*>hp,
-                                       <const double*>cp, <double*>vhn.buf,
-                                       <double*>(vcn.buf if lstm else vhn.buf),
-                                       <double*>self.G, <double*>self.S, <double*>self.Cs,
-                                       <double*>self.junk, <double*>self.bsum,
-                                       <const double*>self.zero, self.lens)
-            else:
-                with nogil:
-                    _step_core[float](self.cell, L, B, self.input_size, H, self.w,
-                                      <const float*>vx.buf, <const float*>hp,
-                                      <const float*>cp, <float*>vhn.buf,
-                                      <float*>(vcn.buf if lstm else vhn.buf),
-                                      <float*>self.G, <float*>self.S, <float*>self.Cs,
-                                      <float*>self.junk, <float*>self.bsum,
-                                      <const float*>self.zero, self.lens)
+            with nogil:
+                _step_run(self.f64, self.cell, L, B, self.input_size, H, self.w, vx.buf,
+                          hp, cp, vhn.buf, vcn.buf if lstm else vhn.buf, self.G, self.S,
+                          self.Cs, self.junk, self.bsum, self.zero, self.lens, self.flags)
             self.busy = False
-            fr_blas_end(blas)
             PyBuffer_Release(&vhn)
             if lstm:
                 PyBuffer_Release(&vcn)

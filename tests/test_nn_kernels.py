@@ -133,6 +133,8 @@ STACKS = {  # layers, bidirectional, batch_first, batch, lengths, dropout, index
     "L2-uni-B1-parts-drop": (2, False, False, 1, None, True, False, True, 130),
     "L1-uni-B1-parts-257": (1, False, False, 1, None, False, False, True, 257),
     "L2-uni-B1-index-100": (2, False, False, 1, None, False, True, True, 100),
+    # bidirectional at batch 1 in two parts: the reverse direction's halves of rows
+    "L1-bi-B1-parts-lens": (1, True, False, 1, [4], False, False, True, 130),
 }
 PAIRS = ["L2-uni-B1-parts-drop", "L1-uni-B1-parts-257", "L2-uni-B1-index-100"]
 
@@ -191,7 +193,8 @@ TEAM_HOOKS = [dict(), dict(skip=True), dict(hold_ns=2_000_000),
 
 @pytest.mark.parametrize("hooks", TEAM_HOOKS,
                          ids=["team", "never-joins", "held-2ms", "held-stall"])
-@pytest.mark.parametrize("cfg", ["L2-bi-bf-lens-drop", "L2-uni-blocks-lens-drop"] + PAIRS)
+@pytest.mark.parametrize("cfg", ["L2-bi-bf-lens-drop", "L2-uni-blocks-lens-drop",
+                                 "L1-bi-B1-parts-lens"] + PAIRS)
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 def test_stack_team_gives_the_bits_of_one_thread(mode, cfg, dtype, hooks):
     """A stack on two threads (a bidirectional layer's directions, the blocks of hidden

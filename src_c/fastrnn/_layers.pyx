@@ -16,7 +16,8 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
 * the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM (index
   inputs: a gather of columns of ``W_ih``, its result for one-hot rows);
 * per step the recurrent product ``h_{t-1} W_hh^T``: a GEMM for B > 1, for B = 1 the row
-  product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS); backward's carry
+  product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS; from 128 KiB of
+  ``W_hh`` in two parts of units, ``_usplit``, the pair's); backward's carry
   ``dh_{t-1} += dg_t W_hh`` likewise (``gemv_t_rows`` at B = 1);
 * lengths (a row's invalid steps copy its state and get zero gradients), the direction
   (``reverse``: steps T-1 .. 0), both dtypes (``cython.floating``);
@@ -27,7 +28,8 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
 ``stack_forward`` / ``stack_backward`` run on the module's thread team or on one thread,
 chosen per call by the measured costs (``team_begin``; :func:`_stack_run`): the two
 directions of a bidirectional layer on two threads, a batched unidirectional step by
-blocks of hidden units, the input projection, the weight gradients and ``dx`` by
+blocks of hidden units, a batch-1 unidirectional step's two parts on the pair (also
+``Stepper``'s, :func:`_step_run`), the input projection, the weight gradients and ``dx`` by
 blocks of rows; fixed blocks, the same bits whatever the thread count. SciPy's BLAS
 runs at one thread during a call. Every argument is checked with the GIL
 (dtype, contiguity, exact shapes, writability, lengths in [1, T], the cell code) before
@@ -367,14 +369,24 @@ cdef inline void _fwd_unit(int k, int us, int cell, int T, int B, int X, int H,
                            const floating* h0, const floating* c0, const int64_t* lens,
                            bint reverse, int ld, floating* Y, floating* C, floating* G,
                            floating* hn, floating* cn, floating* S) noexcept nogil:
-    """Unit k of :func:`_forward_core`'s work in loop order: 0 the projection, 2s + 1
-    step s (its first part, or all units), 2s + 2 the second part of step s."""
-    cdef int s = (k - 1) // 2, t, u0 = 0, m = us
-    if k == 0:
-        _project(cell, 0, T * B, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+    """Unit k of :func:`_forward_core`'s work: 0 and 1 the projection's rows, in two
+    halves where the steps run in two parts (0 the half with the first step's rows;
+    else 0 all rows, 1 none), then 2s + 2 step s (its first part, or all units), 2s + 3
+    the second part of step s."""
+    cdef int s = (k - 2) // 2, t, u0 = 0, m = us, n = T * B
+    cdef int pr = n // 2 if reverse else (n + 1) // 2
+    if k < 2:                                # rows [0, pr) first, or [pr, n) reversed
+        if us == H:
+            if k == 0:
+                _project(cell, 0, n, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+        elif (k == 0) != reverse:
+            if pr > 0:
+                _project(cell, 0, pr, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+        elif pr < n:
+            _project(cell, pr, n, X, _GATES[cell] * H, x, ix, Wih, bias, G)
         return
     t = T - 1 - s if reverse else s
-    if k % 2 == 0:
+    if k % 2 == 1:
         u0 = us
         m = H - us
     _fwd_step(cell, t, T, B, H, u0, m, Whh, NULL, bn, h0, c0, lens, reverse, ld, Y, C, G,
@@ -389,37 +401,41 @@ cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                         floating* C, floating* G, floating* hn, floating* cn,
                         floating* S, int* fl) noexcept nogil:
     """One layer in one direction: the projection of all T*B rows, then every step for
-    all units (at batch 1 in two parts, ``_usplit``). ``Y``, ``C``: rows ``ld`` apart
-    (``ld`` = H, or D*H for a direction's columns in a stack's output); ``h0``, ``c0``,
-    ``hn``, ``cn`` (B, H) contiguous. ``fl`` NULL: one thread; else a pair's flags
-    (``_common.pxd``; closed: phase -1), both threads calling: thread 0
-    projects, opens them and runs the loop; item s is the second part of step s, which
-    may start once items < s are done and thread 0 has done the first part of step
-    s - 1 (phase s)."""
+    all units (at batch 1 in two parts, ``_usplit``, and the projection in two halves
+    of rows, :func:`_fwd_unit`). ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H
+    for a direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn``
+    (B, H) contiguous. ``fl`` NULL: one thread; else a pair's flags (``_common.pxd``;
+    closed: phase -1), both threads calling: thread 0 opens them (phase 0), projects
+    its half (phase 1) and runs the loop; item 0 is the projection's other half, item
+    s + 1 the second part of step s, which may start once items <= s are done and
+    thread 0 has done the first part of step s - 1 (phase s + 1)."""
     cdef int s, i, us = _usplit(cell, B, H, sizeof(floating))
     cdef long long tph = 0                   # thread 0's phase start (_pair_mine)
-    if fl != NULL and fr_team_rank() != 0:  # spin through thread 0's projection
+    if fl != NULL and fr_team_rank() != 0:  # spin until thread 0 opens the flags
         fr_wait_change(&fl[_P_PHASE], -1, _OPEN_SPIN_NS, &fr_pool.waiters)
-        i = _pair_next(fl, T)
+        i = _pair_next(fl, T + 1)
         while i >= 0:
-            _fwd_unit(2 * i + 2, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0,
+            _fwd_unit(2 * i + 1, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0,
                       lens, reverse, ld, Y, C, G, hn, cn, S)
             _pair_done(fl, i)
-            i = _pair_next(fl, T)
+            i = _pair_next(fl, T + 1)
         return
+    _pair_phase(fl, 0)
     _fwd_unit(0, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0, lens, reverse, ld,
               Y, C, G, hn, cn, S)
-    _pair_phase(fl, 0)                       # the projection is there: open the items
+    _pair_phase(fl, 1)
     tph = fr_now_ns()
     for s in range(T):
-        _fwd_unit(2 * s + 1, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0, lens,
+        _fwd_unit(2 * s + 2, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0, lens,
                   reverse, ld, Y, C, G, hn, cn, S)
-        if us < H:
-            _pair_phase(fl, s + 1)
-            if _pair_mine(fl, s, &tph):
-                _fwd_unit(2 * s + 2, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0,
-                          lens, reverse, ld, Y, C, G, hn, cn, S)
-                _pair_done(fl, s)
+        if us == H:
+            continue
+        _pair_phase(fl, s + 2)
+        for i in range(0 if s == 0 else s + 1, s + 2):
+            if _pair_mine(fl, i, &tph):      # 0: the projection's other half
+                _fwd_unit(2 * i + 1, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0,
+                          c0, lens, reverse, ld, Y, C, G, hn, cn, S)
+                _pair_done(fl, i)
     _pair_end(fl)
 
 

@@ -22,7 +22,9 @@ slower). Workloads (the peer harness's cases, through the public API users call)
 - ``l-charlm``: ``fastrnn.nn.LSTM(65, 128, num_layers=2)`` forward + backward, T 50 x
   batch 50 (the layers harness's charlm-lstm2 train, float32);
 - ``l-seg``: ``fastrnn.nn.LSTM(60, 128, num_layers=2, bidirectional=True)`` inference,
-  T 589 x batch 1 (seg-bilstm).
+  T 589 x batch 1 (seg-bilstm);
+- ``l-gru``: ``fastrnn.nn.GRU(32, 256)`` inference, T 100 x batch 1 (gru-ts: the
+  batch-1 pair of the layers).
 
 ``--full`` adds ``train-full``: ``fastrnn train`` with no arguments at all (the README's
 first command), once per mode and N.
@@ -110,6 +112,7 @@ def _workloads(root):
     return {
         "l-charlm": (layer("LSTM", 65, 128, 2, False, 50, 50, True), 1.0),
         "l-seg": (layer("LSTM", 60, 128, 2, True, 1, 589, False), 1.0),
+        "l-gru": (layer("GRU", 32, 256, 1, False, 1, 100, False), 1.0),
         "c": (train_step("rnn", 256, 100, 32), 1.0),
         "f": (train_step("lstm", 256, 100, 32), 1.0),
         "e": (train_step("lstm", 100, 25, 1), 1.0),

@@ -128,7 +128,15 @@ STACKS = {  # layers, bidirectional, batch_first, batch, lengths, dropout, index
     # unidirectional, batched, H > 64: the forward by blocks of 64 hidden units a step
     "L2-uni-blocks-lens-drop": (2, False, False, 3, [2, 5, 4], True, False, True, 70),
     "L2-uni-blocks-index": (2, False, True, 2, None, False, True, True, 130),
+    # unidirectional, batch 1, W_hh of 128 KiB and more: each step in two parts (the
+    # pair's), with dropout between layers; H = 100 splits only the LSTM and float64 GRU
+    "L2-uni-B1-parts-drop": (2, False, False, 1, None, True, False, True, 130),
+    "L1-uni-B1-parts-257": (1, False, False, 1, None, False, False, True, 257),
+    "L2-uni-B1-index-100": (2, False, False, 1, None, False, True, True, 100),
+    # bidirectional at batch 1 in two parts: the reverse direction's halves of rows
+    "L1-bi-B1-parts-lens": (1, True, False, 1, [4], False, False, True, 130),
 }
+PAIRS = ["L2-uni-B1-parts-drop", "L1-uni-B1-parts-257", "L2-uni-B1-index-100"]
 
 
 def _stack_case(cell, dtype, cfg, rng):
@@ -185,11 +193,13 @@ TEAM_HOOKS = [dict(), dict(skip=True), dict(hold_ns=2_000_000),
 
 @pytest.mark.parametrize("hooks", TEAM_HOOKS,
                          ids=["team", "never-joins", "held-2ms", "held-stall"])
-@pytest.mark.parametrize("cfg", ["L2-bi-bf-lens-drop", "L2-uni-blocks-lens-drop"])
+@pytest.mark.parametrize("cfg", ["L2-bi-bf-lens-drop", "L2-uni-blocks-lens-drop",
+                                 "L1-bi-B1-parts-lens"] + PAIRS)
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 def test_stack_team_gives_the_bits_of_one_thread(mode, cfg, dtype, hooks):
     """A stack on two threads (a bidirectional layer's directions, the blocks of hidden
-    units of a batched unidirectional step, the rows of the input projection and of dx):
+    units of a batched unidirectional step, the rows of the input projection and of dx;
+    at batch 1 each layer's loop on the pair, thread 1 the second part of every step):
     the bits of one thread, also with a helper that never joins, or stops for 2 ms after
     its first item (and rank 0 then finishes the call alone)."""
     cell = ref.CELLS[mode]
@@ -200,10 +210,54 @@ def test_stack_team_gives_the_bits_of_one_thread(mode, cfg, dtype, hooks):
     with team_mode(2, **hooks):
         two = _stack_run(lay, cell, case, dtype)
     after = lay._team_test_hook()[4]
-    assert after[0] > before[0] and after[1] > before[1]      # both calls on the team
+    if cfg not in PAIRS:
+        assert after[0] > before[0] and after[1] > before[1]  # both calls on the team
+    elif mode == "LSTM" or dtype == np.float64 or cfg != "L2-uni-B1-index-100":
+        assert after[2] > before[2]                           # the forward on the pair
     for key, v in one.items():
         if v is not None:
             np.testing.assert_array_equal(two[key], v, err_msg=key)
+
+
+@pytest.mark.parametrize("blas", [False, True], ids=["gemv.h", "blas"])
+@pytest.mark.parametrize("cfg", PAIRS)
+@pytest.mark.parametrize("mode", list(ref.CELLS))
+def test_batch1_steps_in_parts_match_twin_and_streaming(mode, cfg, dtype, blas):
+    """Batch-1 unidirectional stacks whose steps run in two parts (the pair's; every
+    cell, H = 100 / 130 / 257), through _gemv.h and through BLAS: the twin's numbers,
+    the bits of one thread on the pair, and ``Stepper`` (one step per call) the bits of
+    forward over one step (the input projection of one row is a row product, not the
+    sequence's GEMM: the numbers of the whole sequence within the tolerance)."""
+    cell = ref.CELLS[mode]
+    case = _stack_case(cell, dtype, STACKS[cfg], np.random.default_rng(5))
+    params, x, hx, cx, lens, masks, (L, bi, bf) = case
+    old = lay._gemv_test_hook(blas=blas)
+    try:
+        twin = ref.stack_forward(cell, x, params, hx, cx, lens, masks, L, bi, bf)
+        with team_mode(1):
+            one = lay.stack_forward(cell, x, params, hx, cx, lens, masks, L, bi, bf)
+        with team_mode(2):
+            two = lay.stack_forward(cell, x, params, hx, cx, lens, masks, L, bi, bf)
+        for a, b, c in zip(one[:3], two[:3], twin[:3]):
+            if a is not None:
+                np.testing.assert_array_equal(b, a)
+                assert_close(a, c, dtype)
+        if masks is None and x.ndim == 3:
+            st = lay.Stepper(cell, 1, x.shape[2], hx.shape[2], L, True,
+                             tuple(params.values()))
+            h, c = hx, cx
+            for t in range(x.shape[0]):
+                with team_mode(2 - t % 2):           # the stepper on the pair, then not
+                    y, s = st.step(x[t], h, c)
+                with team_mode(1 + t % 2):
+                    y1, h1, c1 = lay.stack_forward(cell, x[t:t + 1], params, h, c, None,
+                                                   None, L, bi, bf)[:3]
+                h, c = s if cell == ref.LSTM else (s, None)
+                np.testing.assert_array_equal(y, y1[0], err_msg=f"step {t}")
+                np.testing.assert_array_equal(h, h1, err_msg=f"step {t}")
+            assert_close(h, one[1], dtype)
+    finally:
+        lay._gemv_test_hook(blas=old)
 
 
 def test_stack_checks_name_the_argument():

@@ -45,3 +45,27 @@ def test_finite_float_accepts_numbers():
         V.finite_float("0.1", "lr")
     with pytest.raises(ValueError, match=r"clip must be >= 0"):
         V.finite_float(-1.0, "clip", 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_array_fast_path_checks_what_the_slow_path_checks(dtype):
+    """An ndarray already of the dtype, C-contiguous and of the shape comes back as it
+    is (no copy); NaN, infinity, a wrong shape or ndim still raise naming it, like any
+    other input."""
+    a = np.zeros((3, 1, 4), dtype)
+    assert V.float_array(a, "x", dtype, ndim=3) is a
+    assert V.float_array(a, "x", dtype, shape=(3, None, 4)) is a
+    assert V.float_array(a, "x", dtype, ndim=3, copy=True) is not a
+    for bad in (np.nan, np.inf, -np.inf):
+        b = a.copy()
+        b[2, 0, 3] = bad
+        with pytest.raises(ValueError, match="x contains NaN"):
+            V.float_array(b, "x", dtype, ndim=3)
+        assert V.float_array(b, "x", dtype, ndim=3, finite=False) is b
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        V.float_array(a, "x", dtype, ndim=2)
+    with pytest.raises(ValueError, match=r"x must have shape \(3, 2, 4\)"):
+        V.float_array(a, "x", dtype, shape=(3, 2, 4))
+    other = np.float64 if dtype == np.float32 else np.float32
+    assert V.float_array(a, "x", other, ndim=3).dtype == other     # converted
+    assert V.float_array(a[:, :, ::2], "x", dtype, ndim=3).flags.c_contiguous

@@ -41,6 +41,7 @@ cdef extern from "_team.h" nogil:
     int fr_cas(int* p, int expected, int desired)
     void fr_notify(int* p)
     void fr_pause_or_block(int* p, int v, long long* t0, unsigned* k)
+    void fr_wait_change(int* p, int v, long long spin_ns, int* blocked)
     long long fr_now_ns()
     int fr_max_threads
     int fr_adaptive
@@ -48,6 +49,7 @@ cdef extern from "_team.h" nogil:
     long long fr_team_calls[8]
     ctypedef struct fr_pool_t:
         int waiters
+        int idle
         long long hold_ns
         int skip
     fr_pool_t fr_pool
@@ -188,6 +190,102 @@ cdef inline int* rounds_alloc(int nrounds, int nth, int* stride) noexcept nogil:
     if nth <= 1:
         return NULL
     return <int*>calloc(<size_t>nrounds * stride[0], sizeof(int))
+
+
+# The pair (batch-1 loops on two threads): thread 0 runs a batch-1 loop as one thread
+# would; at each step it offers thread 1 items (numbered 0, 1, 2, ... in loop order)
+# and does one itself when thread 1 has not claimed it by the time thread 0 needs it, so a thread 1 that arrives
+# late or loses its core to another process costs no waiting (thread 0 then works as
+# one thread). Item i may start once items < i are done and thread 0 has finished its
+# phase i (its work that item i reads). The flags, each on its own 64-byte line, are
+# ``_P_INTS`` zeroed ints (int offsets):
+cdef enum:
+    _P_TICKET = 0      # items claimed so far
+    _P_DONE = 16       # items finished (they finish in order)
+    _P_PHASE = 32      # thread 0's phases finished
+    _P_X = 48          # sampling: the input of the step begun last
+    _P_FIN = 64        # 1 once the loop is over
+    _P_SOLO = 80       # 1 once thread 0 has found thread 1 stalled: no more items for it
+    _P_INTS = 96
+
+
+# A thread 1 that loses its core (to another process, or to the hypervisor) while it
+# holds an item makes thread 0 wait for it. When a wait lasts longer than twice thread
+# 0's own part of the phase plus ``fr_stall_ns`` (200 us: longer than an interrupt,
+# shorter than a time slice), thread 0 takes every later item of the call itself.
+# Users: ``_lstm.pyx``'s batch-1 passes, ``_layers.pyx``'s batch-1 layers.
+
+
+cdef inline int _pair_next(int* fl, int nitems) noexcept nogil:
+    """Thread 1: claim the next of the loop's ``nitems`` items once it may start; -1
+    once the loop is over (or thread 0 has taken over the rest). It waits for thread
+    0's next phase: spinning, then blocked (thread 0 changes ``_P_PHASE`` after every
+    item it does itself and at the end)."""
+    cdef long long t0 = 0
+    cdef unsigned k = 0
+    cdef int i, ph
+    while True:
+        ph = fr_load(&fl[_P_PHASE])
+        if fr_load(&fl[_P_FIN]) or fr_load(&fl[_P_SOLO]):
+            return -1
+        i = fr_load(&fl[_P_TICKET])
+        if (i < nitems and fr_load(&fl[_P_DONE]) >= i and ph >= i
+                and fr_cas(&fl[_P_TICKET], i, i + 1)):
+            fr_member_hold()
+            return i
+        fr_pause_or_block(&fl[_P_PHASE], ph, &t0, &k)
+
+
+cdef inline bint _pair_mine(int* fl, int i, long long* tph) noexcept nogil:
+    """Thread 0 needs item i: True if it claimed it (it then does it and calls
+    ``_pair_done``), else it waits until thread 1 has done it. ``fl`` NULL (one thread,
+    the same loop): True. ``tph``: when thread 0's current phase began (``fr_now_ns``),
+    set to the end of the wait; a wait much longer than that phase marks thread 1 as
+    stalled (``_P_SOLO``)."""
+    cdef long long t0, t1
+    if fl == NULL or fr_cas(&fl[_P_TICKET], i, i + 1):
+        return True
+    t0 = fr_now_ns()
+    fr_wait_count(&fl[_P_DONE], i + 1)
+    t1 = fr_now_ns()
+    if t1 - t0 > 2 * (t0 - tph[0]) + fr_stall_ns:
+        fr_store(&fl[_P_SOLO], 1)
+    tph[0] = t1
+    return False
+
+
+cdef inline void _pair_end(int* fl) noexcept nogil:
+    """Thread 0's loop is over: thread 1 returns (no-op for one thread). No item is left
+    to claim (the ticket jumps past every item), and the phase changes to wake it."""
+    if fl != NULL:
+        fr_store(&fl[_P_FIN], 1)
+        fr_store(&fl[_P_TICKET], 2147483647)
+        fr_store(&fl[_P_PHASE], fr_load(&fl[_P_PHASE]) + 1)
+        fr_notify(&fl[_P_PHASE])
+
+
+cdef inline void _pair_done(int* fl, int i) noexcept nogil:
+    """Item i is finished (no-op for one thread)."""
+    if fl != NULL:
+        fr_store(&fl[_P_DONE], i + 1)
+        fr_notify(&fl[_P_DONE])
+
+
+cdef inline void _pair_phase(int* fl, int m) noexcept nogil:
+    """Thread 0 has finished its phase m (no-op for one thread)."""
+    if fl != NULL:
+        fr_store(&fl[_P_PHASE], m)
+        fr_notify(&fl[_P_PHASE])
+
+
+cdef inline void _pair_finish(int kind, bint dbl, int* fl, long long t0,
+                              double steps) noexcept nogil:
+    """Record the cost of the pass begun by ``_pair_begin`` and free the flags (a pass
+    whose thread 1 stalled leaves the rest of the kernel call to one thread)."""
+    if fl != NULL and fl[_P_SOLO]:
+        fr_mark_stalled()
+    fr_chosen(kind, dbl, 2 if fl != NULL else 1, t0, steps)
+    free(fl)
 
 
 cdef inline void transpose(int R, int C, const floating* A, floating* AT) noexcept nogil:

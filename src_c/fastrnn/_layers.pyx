@@ -16,7 +16,8 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
 * the input projection of the whole sequence, ``G = x W_ih^T + bias``, one GEMM (index
   inputs: a gather of columns of ``W_ih``, its result for one-hot rows);
 * per step the recurrent product ``h_{t-1} W_hh^T``: a GEMM for B > 1, for B = 1 the row
-  product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS); backward's carry
+  product ``gemv_rows`` (``_gemv.h`` where it applies, else BLAS; from 128 KiB of
+  ``W_hh`` in two parts of units, ``_usplit``, the pair's); backward's carry
   ``dh_{t-1} += dg_t W_hh`` likewise (``gemv_t_rows`` at B = 1);
 * lengths (a row's invalid steps copy its state and get zero gradients), the direction
   (``reverse``: steps T-1 .. 0), both dtypes (``cython.floating``);
@@ -27,7 +28,8 @@ and backward (``_cell_bwd``) for one batch row, and the GRU its separate recurre
 ``stack_forward`` / ``stack_backward`` run on the module's thread team or on one thread,
 chosen per call by the measured costs (``team_begin``; :func:`_stack_run`): the two
 directions of a bidirectional layer on two threads, a batched unidirectional step by
-blocks of hidden units, the input projection, the weight gradients and ``dx`` by
+blocks of hidden units, a batch-1 unidirectional step's two parts on the pair (also
+``Stepper``'s, :func:`_step_run`), the input projection, the weight gradients and ``dx`` by
 blocks of rows; fixed blocks, the same bits whatever the thread count. SciPy's BLAS
 runs at one thread during a call. Every argument is checked with the GIL
 (dtype, contiguity, exact shapes, writability, lengths in [1, T], the cell code) before
@@ -41,13 +43,15 @@ from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport TILE_N, gemm, gemm_tiles, gemv_rows, gemv_t_rows
-from fastrnn._common cimport (fr_blas_begin, fr_blas_end, fr_run, fr_team_rank,
-                             fr_team_size, job_t, round_first, round_then, rounds_alloc,
-                             team_begin, team_end)
+from fastrnn._common cimport (_P_INTS, _P_PHASE, _P_SOLO, _pair_done, _pair_end,
+                             _pair_mine, _pair_next, _pair_phase, fr_blas_begin, fr_blas_end,
+                             fr_mark_stalled, fr_now_ns, fr_pool, fr_run, fr_store,
+                             fr_team_rank, fr_team_size, fr_wait_change, job_t, round_first,
+                             round_then, rounds_alloc, team_begin, team_end)
 from fastrnn._math cimport vsigmoid, vtanh
 
 cdef enum:
@@ -62,6 +66,8 @@ cdef int[4] _GATES = [1, 1, 4, 3]
 cdef enum:
     _K_STACK_FWD = 0
     _K_STACK_BWD = 1
+    _K_PAIR_FWD = 2    # the forward of a batch-1 unidirectional stack on the pair
+    _K_PAIR_STEP = 3   # a Stepper call on the pair
     _ROWS = 256        # rows of a block of the input projection / the backward's dx
                        # product (fixed: the same blocks, so the same bits, whatever
                        # the thread count)
@@ -309,14 +315,20 @@ cdef void _fwd_step(int cell, int t, int T, int B, int H, int u0, int m,
     cdef const floating* cp = _prev(C, c0, t, T, B * ld, reverse)
     hs = H if hp == h0 else ld                # the row stride of the previous state
     dst = S if cell == _GRU else g
-    if m < H:                                 # the block's columns of each gate block
+    if B == 1 and m == H:                     # all rows in one call
+        if cell == _GRU:
+            memset(S, 0, NH * sizeof(floating))
+        gemv_rows(NH, H, Whh, hp, dst, t & 1)
+    elif B == 1:                              # the units' rows of each gate block, odd
+        for b in range(N):                    # steps last to first (L1: see _gemv.h)
+            q = N - 1 - b if t & 1 else b
+            if cell == _GRU:
+                memset(S + q * H + u0, 0, m * sizeof(floating))
+            gemv_rows(m, H, Whh + <Py_ssize_t>(q * H + u0) * H, hp, dst + q * H + u0, t & 1)
+    elif m < H:                               # the block's columns of each gate block
         for q in range(N):
             gemm_tiles(False, B, m, H, hp, hs, WhT + q * H + u0, NH,
                        0 if cell == _GRU else 1, dst + q * H + u0, NH)
-    elif B == 1:
-        if cell == _GRU:
-            memset(S, 0, NH * sizeof(floating))
-        gemv_rows(NH, H, Whh, hp, dst)
     else:
         gemm(False, True, B, NH, H, 1, hp, hs, Whh, H, 0 if cell == _GRU else 1, dst, NH)
     for b in range(B):
@@ -334,22 +346,97 @@ cdef void _fwd_step(int cell, int t, int T, int B, int H, int u0, int m,
                 memcpy(cn + b * H + u0, C + j, m * sizeof(floating))
 
 
+cdef enum:
+    _SPLIT_BYTES = 131072   # a batch-1 step in two parts from this size of W_hh
+cdef long long _OPEN_SPIN_NS = 2000000      # thread 1 spins this long for the opening
+
+
+cdef inline int _usplit(int cell, int B, int H, int esize) noexcept nogil:
+    """The first unit of the second part of a batch-1 step (H: one part). From
+    _SPLIT_BYTES of recurrent weights (GRU float32 from H = 105, LSTM from 91, RNN from
+    182) a batch-1 step runs as two parts, units [0, us) and [us, H) (their rows of
+    each gate block, their cell step), whatever the thread count, so that the pair
+    (``_forward_core``) and one thread give the same bits; ``us`` is a multiple of 16,
+    so each part's entries fall on the same side of the vector loops' tails."""
+    if B == 1 and <long long>_GATES[cell] * H * H * esize >= _SPLIT_BYTES:
+        return (H // 2) // 16 * 16
+    return H
+
+
+cdef inline void _fwd_unit(int k, int us, int cell, int T, int B, int X, int H,
+                           const floating* x, const int64_t* ix, const floating* Wih,
+                           const floating* Whh, const floating* bias, const floating* bn,
+                           const floating* h0, const floating* c0, const int64_t* lens,
+                           bint reverse, int ld, floating* Y, floating* C, floating* G,
+                           floating* hn, floating* cn, floating* S) noexcept nogil:
+    """Unit k of :func:`_forward_core`'s work: 0 and 1 the projection's rows, in two
+    halves where the steps run in two parts (0 the half with the first step's rows;
+    else 0 all rows, 1 none), then 2s + 2 step s (its first part, or all units), 2s + 3
+    the second part of step s."""
+    cdef int s = (k - 2) // 2, t, u0 = 0, m = us, n = T * B
+    cdef int pr = n // 2 if reverse else (n + 1) // 2
+    if k < 2:                                # rows [0, pr) first, or [pr, n) reversed
+        if us == H:
+            if k == 0:
+                _project(cell, 0, n, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+        elif (k == 0) != reverse:
+            if pr > 0:
+                _project(cell, 0, pr, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+        elif pr < n:
+            _project(cell, pr, n, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+        return
+    t = T - 1 - s if reverse else s
+    if k % 2 == 1:
+        u0 = us
+        m = H - us
+    _fwd_step(cell, t, T, B, H, u0, m, Whh, NULL, bn, h0, c0, lens, reverse, ld, Y, C, G,
+              hn, cn, S)
+
+
 cdef void _forward_core(int cell, int T, int B, int X, int H, const floating* x,
                         const int64_t* ix, const floating* Wih, const floating* Whh,
                         const floating* bias, const floating* bn, const floating* h0,
                         const floating* c0,
                         const int64_t* lens, bint reverse, int ld, floating* Y,
                         floating* C, floating* G, floating* hn, floating* cn,
-                        floating* S) noexcept nogil:
-    """One layer in one direction on one thread: the projection of all T*B rows, then
-    every step for all units. ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H for a
-    direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn`` (B, H)
-    contiguous."""
-    cdef int s
-    _project(cell, 0, T * B, X, _GATES[cell] * H, x, ix, Wih, bias, G)
+                        floating* S, int* fl) noexcept nogil:
+    """One layer in one direction: the projection of all T*B rows, then every step for
+    all units (at batch 1 in two parts, ``_usplit``, and the projection in two halves
+    of rows, :func:`_fwd_unit`). ``Y``, ``C``: rows ``ld`` apart (``ld`` = H, or D*H
+    for a direction's columns in a stack's output); ``h0``, ``c0``, ``hn``, ``cn``
+    (B, H) contiguous. ``fl`` NULL: one thread; else a pair's flags (``_common.pxd``;
+    closed: phase -1), both threads calling: thread 0 opens them (phase 0), projects
+    its half (phase 1) and runs the loop; item 0 is the projection's other half, item
+    s + 1 the second part of step s, which may start once items <= s are done and
+    thread 0 has done the first part of step s - 1 (phase s + 1)."""
+    cdef int s, i, us = _usplit(cell, B, H, sizeof(floating))
+    cdef long long tph = 0                   # thread 0's phase start (_pair_mine)
+    if fl != NULL and fr_team_rank() != 0:  # spin until thread 0 opens the flags
+        fr_wait_change(&fl[_P_PHASE], -1, _OPEN_SPIN_NS, &fr_pool.waiters)
+        i = _pair_next(fl, T + 1)
+        while i >= 0:
+            _fwd_unit(2 * i + 1, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0,
+                      lens, reverse, ld, Y, C, G, hn, cn, S)
+            _pair_done(fl, i)
+            i = _pair_next(fl, T + 1)
+        return
+    _pair_phase(fl, 0)
+    _fwd_unit(0, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0, lens, reverse, ld,
+              Y, C, G, hn, cn, S)
+    _pair_phase(fl, 1)
+    tph = fr_now_ns()
     for s in range(T):
-        _fwd_step(cell, T - 1 - s if reverse else s, T, B, H, 0, H, Whh, NULL, bn, h0, c0, lens,
+        _fwd_unit(2 * s + 2, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0, c0, lens,
                   reverse, ld, Y, C, G, hn, cn, S)
+        if us == H:
+            continue
+        _pair_phase(fl, s + 2)
+        for i in range(0 if s == 0 else s + 1, s + 2):
+            if _pair_mine(fl, i, &tph):      # 0: the projection's other half
+                _fwd_unit(2 * i + 1, us, cell, T, B, X, H, x, ix, Wih, Whh, bias, bn, h0,
+                          c0, lens, reverse, ld, Y, C, G, hn, cn, S)
+                _pair_done(fl, i)
+    _pair_end(fl)
 
 
 cdef void _backward_core(int cell, int T, int B, int X, int H, const floating* x,
@@ -486,7 +573,7 @@ cdef void _fwd(int cell, int T, int B, int X, const floating[:, :, ::1] x,
                       &Wih[0, 0], &Whh[0, 0], &bias[0],
                       &bhh[0] + (2 * H if cell == _GRU else 0), &h0[0, 0], &c0[0, 0],
                       &lens[0], reverse, H, &Y[0, 0, 0], &C[0, 0, 0], &G[0, 0, 0],
-                      &hn[0, 0], &cn[0, 0], &S[0, 0])
+                      &hn[0, 0], &cn[0, 0], &S[0, 0], NULL)
     fr_blas_end(blas)
 
 
@@ -637,9 +724,11 @@ cdef int _fwd_rounds(int L, int D, int T, int B, int H) noexcept nogil:
 
 cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bint index,
                           const int64_t* lens, const int64_t* P, const int64_t* Lt,
-                          int* rounds, int stride, floating* tag) noexcept nogil:
+                          int* rounds, int stride, int* pairs, floating* tag) noexcept nogil:
     """One team thread's part of a stack's forward (``rounds``: :func:`_fwd_rounds`, or
-    NULL for one thread). Bidirectional: one round per layer, its items the layer's two
+    NULL for one thread; ``pairs``: per layer a pair's flags, or NULL). A batch-1
+    unidirectional stack on two threads (``pairs``): each layer's loop on the pair
+    (:func:`_forward_core`), thread 0 masking its output after it. Bidirectional: one round per layer, its items the layer's two
     directions, independent recurrences; each writes its columns of the layer's ``Y``
     and, with dropout, masks them into the next layer's input. Unidirectional with
     B > 1 and H > TILE_N (:func:`_blocked`): per layer a round of blocks of _ROWS rows of
@@ -658,6 +747,7 @@ cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
     cdef floating* msk
     cdef floating* out
     cdef const int64_t* ix
+    cdef int* fl
     for k in range(L):
         Xk = X if k == 0 else D * H
         Y = <floating*>_p(Lt, k, _L_Y, _L_N)
@@ -695,7 +785,14 @@ cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                 ri += 1
                 prevn = nblk
             continue
-        d = round_first(rounds, ri, stride, prevn, D, rank, size, own, &rd)
+        fl = NULL
+        if pairs != NULL:                    # batch 1: the layer's loop on the pair
+            fl = pairs + k * _P_INTS
+            if rank == 0 and k > 0 and pairs[(k - 1) * _P_INTS + _P_SOLO]:
+                fr_store(&fl[_P_SOLO], 1)    # thread 1 stalled: the rest on thread 0
+            d = 0                            # both threads: _forward_core
+        else:
+            d = round_first(rounds, ri, stride, prevn, D, rank, size, own, &rd)
         while d >= 0:
             r = k * D + d
             _forward_core(cell, T, B, Xk, H, <floating*>_p(Lt, k, _L_IN, _L_N), ix,
@@ -705,13 +802,15 @@ cdef void _stack_fwd_team(int cell, int L, int D, int T, int B, int X, int H, bi
                           lens, d == 1, D * H, Y + d * H,
                           <floating*>_p(Lt, k, _L_C, _L_N) + d * H,
                           <floating*>_p(P, r, _P_G, _P_N), <floating*>_p(P, r, _P_HN, _P_N),
-                          <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_S, _P_N))
-            if out != NULL:                  # inverted dropout: the next layer's input
+                          <floating*>_p(P, r, _P_CN, _P_N), <floating*>_p(P, r, _P_S, _P_N),
+                          fl)
+            if out != NULL and (fl == NULL or rank == 0):    # inverted dropout: the
+                # next layer's input (on the pair: thread 0, after the loop)
                 for row in range(n):
                     i = row * D * H + d * H
                     for q in range(H):
                         out[i + q] = Y[i + q] * msk[i + q]
-            d = round_then(rd, stride, D, rank, size, own)
+            d = -1 if pairs != NULL else round_then(rd, stride, D, rank, size, own)
         ri += 1
         prevn = D
 
@@ -808,7 +907,8 @@ cdef void _stack_team(job_t* j, floating* tag) noexcept nogil:
     else:
         _stack_fwd_team(j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6], j.q[1] != 0,
                         <const int64_t*>j.p[0], <const int64_t*>j.p[1],
-                        <const int64_t*>j.p[2], <int*>j.p[3], <int>j.q[0], tag)
+                        <const int64_t*>j.p[2], <int*>j.p[3], <int>j.q[0], <int*>j.p[4],
+                        tag)
 
 
 cdef void _stack_job(void* a) noexcept nogil:
@@ -828,26 +928,42 @@ cdef void _stack_run(bint backward, bint f64, int cell, int L, int D, int T, int
                      int H, bint index, const int64_t* lens, const int64_t* P,
                      const int64_t* Lt) noexcept nogil:
     """A stack's forward or backward on the team (a bidirectional stack: the directions
-    of a layer on two threads) or on one thread, chosen per call by the measured costs
-    (``team_begin``); SciPy's BLAS at one thread throughout. The bits do not depend on
-    the choice."""
-    cdef int kind = _K_STACK_BWD if backward else _K_STACK_FWD, stride, blas
+    of a layer on two threads; a batch-1 unidirectional forward whose steps run in two
+    parts, ``_usplit``: each layer's loop on the pair, kind ``_K_PAIR_FWD``) or on one
+    thread, chosen per call by the measured costs (``team_begin``); SciPy's BLAS at one
+    thread throughout. The bits do not depend on the choice."""
+    cdef bint pair = (not backward and D == 1
+                      and _usplit(cell, B, H, 8 if f64 else 4) < H)
+    cdef int kind = _K_STACK_BWD if backward else (_K_PAIR_FWD if pair else _K_STACK_FWD)
+    cdef int stride = 0, blas, k
     cdef long long t0
     cdef int nth = team_begin(kind, f64, _key(B, H),
-                              D == 2 or (_blocked(D, B, H) if not backward else B > 1),
+                              pair or D == 2 or (_blocked(D, B, H) if not backward else B > 1),
                               &t0, &blas)
-    cdef int* rounds = rounds_alloc(2 * L if backward else _fwd_rounds(L, D, T, B, H),
-                                    nth, &stride)
+    cdef int* rounds = NULL
+    cdef int* pairs = NULL
+    if pair and nth > 1:                     # closed flags, one set per layer
+        pairs = <int*>calloc(L * _P_INTS, sizeof(int))
+        if pairs != NULL:
+            for k in range(L):
+                pairs[k * _P_INTS + _P_PHASE] = -1
+    elif not pair:
+        rounds = rounds_alloc(2 * L if backward else _fwd_rounds(L, D, T, B, H), nth, &stride)
     cdef job_t j
     j.f64 = f64
     j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], j.i[5], j.i[6] = cell, L, D, T, B, X, H
-    j.p[0], j.p[1], j.p[2], j.p[3] = lens, P, Lt, rounds
+    j.p[0], j.p[1], j.p[2], j.p[3], j.p[4] = lens, P, Lt, rounds, pairs
     j.q[0] = stride
     j.q[1] = index
     j.q[2] = backward
-    fr_run(_stack_job, &j, nth if rounds != NULL else 1)
+    fr_run(_stack_job, &j, 2 if pairs != NULL else (nth if rounds != NULL else 1))
+    if pairs != NULL:
+        for k in range(L):
+            if pairs[k * _P_INTS + _P_SOLO]:
+                fr_mark_stalled()
     free(rounds)
-    team_end(kind, f64, nth, t0, T, blas)
+    free(pairs)
+    team_end(kind, f64, nth if rounds != NULL or pairs != NULL else 1, t0, T, blas)
 
 
 cdef int64_t _addr(object a) except? -1:
@@ -1064,30 +1180,83 @@ def stack_backward(dict cache, dict params, dy, dhn, dcn, dict grads):
 cdef void _step_core(int cell, int L, int B, int X, int H, void** w, const floating* x,
                      const floating* h0, const floating* c0, floating* hn, floating* cn,
                      floating* G, floating* S, floating* Cs, floating* junk,
-                     floating* bias, const floating* zb, const int64_t* lens) noexcept nogil:
+                     floating* bias, const floating* zb, const int64_t* lens,
+                     int* fl) noexcept nogil:
     """One time step of ``L`` stacked layers: :func:`_forward_core` at T = 1 per layer,
     layer k+1 reading layer k's new state. ``w``: per layer ``W_ih, W_hh, b_ih, b_hh``
-    (biases NULL: zeros ``zb``). States ``(L, B, H)``; ``cn`` LSTM only."""
+    (biases NULL: zeros ``zb``). States ``(L, B, H)``; ``cn`` LSTM only. ``fl``: NULL
+    (one thread) or per layer a pair's closed flags, both threads calling (thread 0
+    folds the biases before it opens a layer's flags)."""
     cdef int NH = _GATES[cell] * H, k, j, Xk = X
     cdef Py_ssize_t o
     cdef const floating* inp = x
     cdef const floating* bih
     cdef const floating* bhh
+    cdef int* f = NULL
     for k in range(L):
         bih = <const floating*>w[4 * k + 2]
         bhh = <const floating*>w[4 * k + 3]
         if bih == NULL:
             bih = zb
             bhh = zb
-        for j in range(NH):                   # the biases folded as _fwd folds them
-            bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+        if fl != NULL:
+            f = fl + k * _P_INTS
+        if f == NULL or fr_team_rank() == 0:
+            for j in range(NH):               # the biases folded as _fwd folds them
+                bias[j] = bih[j] + (bhh[j] if cell != _GRU or j < 2 * H else 0)
+            if f != NULL and k > 0 and fl[(k - 1) * _P_INTS + _P_SOLO]:
+                fr_store(&f[_P_SOLO], 1)      # thread 1 stalled: the rest on thread 0
         o = <Py_ssize_t>k * B * H
         _forward_core(cell, 1, B, Xk, H, inp, NULL, <const floating*>w[4 * k],
                       <const floating*>w[4 * k + 1], bias, bhh + (2 * H if cell == _GRU else 0),
                       h0 + o, c0 + o, lens, False, H, hn + o, cn + o if cell == _LSTM else Cs,
-                      G, junk, junk, S)
+                      G, junk, junk, S, f)
         inp = hn + o
         Xk = H
+
+
+cdef void _step_job(void* a) noexcept nogil:
+    """A :class:`Stepper` call on the pair (i = cell, L, B, X, H; p = w, x, h0, c0, hn,
+    cn, G, S, Cs, junk, bias, zero, lens, flags)."""
+    cdef job_t* j = <job_t*>a
+    if j.f64:
+        _step_core[double](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], <void**>j.p[0],
+                           <const double*>j.p[1], <const double*>j.p[2],
+                           <const double*>j.p[3], <double*>j.p[4], <double*>j.p[5],
+                           <double*>j.p[6], <double*>j.p[7], <double*>j.p[8],
+                           <double*>j.p[9], <double*>j.p[10], <const double*>j.p[11],
+                           <const int64_t*>j.p[12], <int*>j.p[13])
+    else:
+        _step_core[float](j.i[0], j.i[1], j.i[2], j.i[3], j.i[4], <void**>j.p[0],
+                          <const float*>j.p[1], <const float*>j.p[2], <const float*>j.p[3],
+                          <float*>j.p[4], <float*>j.p[5], <float*>j.p[6], <float*>j.p[7],
+                          <float*>j.p[8], <float*>j.p[9], <float*>j.p[10],
+                          <const float*>j.p[11], <const int64_t*>j.p[12], <int*>j.p[13])
+
+
+cdef void _step_run(bint f64, int cell, int L, int B, int X, int H, void** w,
+                    const void* x, const void* h0, const void* c0, void* hn, void* cn,
+                    void* G, void* S, void* Cs, void* junk, void* bias, const void* zero,
+                    const int64_t* lens, int* flags) noexcept nogil:
+    """A :class:`Stepper` call: on the pair (kind ``_K_PAIR_STEP``, when the steps run
+    in two parts, ``_usplit``) or on one thread, by the measured costs; SciPy's BLAS at
+    one thread. ``flags``: L pairs' flags, reset here."""
+    cdef bint pair = _usplit(cell, B, H, 8 if f64 else 4) < H
+    cdef long long t0
+    cdef int blas, k
+    cdef int nth = team_begin(_K_PAIR_STEP, f64, _key(B, H), pair, &t0, &blas)
+    cdef job_t j
+    if nth > 1:
+        memset(flags, 0, L * _P_INTS * sizeof(int))
+        for k in range(L):
+            flags[k * _P_INTS + _P_PHASE] = -1
+    j.f64 = f64
+    j.i[0], j.i[1], j.i[2], j.i[3], j.i[4] = cell, L, B, X, H
+    j.p[0], j.p[1], j.p[2], j.p[3], j.p[4], j.p[5] = w, x, h0, c0, hn, cn
+    j.p[6], j.p[7], j.p[8], j.p[9], j.p[10], j.p[11] = G, S, Cs, junk, bias, zero
+    j.p[12], j.p[13] = lens, flags if nth > 1 else NULL
+    fr_run(_step_job, &j, 2 if nth > 1 else 1)
+    team_end(_K_PAIR_STEP, f64, nth, t0, 1, blas)
 
 
 cdef int _view(Py_buffer* v, object a, str name, char fmt, Py_ssize_t d0, Py_ssize_t d1,
@@ -1158,10 +1327,12 @@ cdef class Stepper:
     cdef void* bsum
     cdef void* zero
     cdef int64_t* lens
+    cdef int* flags
 
     def __cinit__(self, int cell, int batch, int input_size, int hidden_size, int num_layers,
                   bint bias, tuple arrays):
         self.w = NULL
+        self.flags = NULL
         if not 0 <= cell <= 3:
             raise ValueError(f"cell must be 0-3 (RNN_TANH, RNN_RELU, LSTM, GRU), got {cell}")
         if batch < 1:
@@ -1183,7 +1354,8 @@ cdef class Stepper:
         self.f64 = dt == _F64
         self.fmt = b'd' if self.f64 else b'f'
         self.w = <void**>malloc(4 * num_layers * sizeof(void*))
-        if self.w == NULL:
+        self.flags = <int*>calloc(num_layers * _P_INTS, sizeof(int))
+        if self.w == NULL or self.flags == NULL:
             raise MemoryError()
         for k in range(num_layers):
             sfx = f"_l{k}"
@@ -1213,6 +1385,7 @@ cdef class Stepper:
 
     def __dealloc__(self):
         free(self.w)
+        free(self.flags)
 
     def current(self, dict params):
         """True when ``params.values()`` are the bound arrays (the same objects)."""
@@ -1259,28 +1432,12 @@ cdef class Stepper:
             PyObject_GetBuffer(hn, &vhn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
             if lstm:
                 PyObject_GetBuffer(cn, &vcn, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
-            blas = fr_blas_begin()
             self.busy = True
-            if self.f64:
-                with nogil:
-                    _step_core[double](self.cell, L, B, self.input_size, H, self.w,
-                                       <const double*>vx.buf, <const double*>hp,
-                                       <const double*>cp, <double*>vhn.buf,
-                                       <double*>(vcn.buf if lstm else vhn.buf),
-                                       <double*>self.G, <double*>self.S, <double*>self.Cs,
-                                       <double*>self.junk, <double*>self.bsum,
-                                       <const double*>self.zero, self.lens)
-            else:
-                with nogil:
-                    _step_core[float](self.cell, L, B, self.input_size, H, self.w,
-                                      <const float*>vx.buf, <const float*>hp,
-                                      <const float*>cp, <float*>vhn.buf,
-                                      <float*>(vcn.buf if lstm else vhn.buf),
-                                      <float*>self.G, <float*>self.S, <float*>self.Cs,
-                                      <float*>self.junk, <float*>self.bsum,
-                                      <const float*>self.zero, self.lens)
+            with nogil:
+                _step_run(self.f64, self.cell, L, B, self.input_size, H, self.w, vx.buf,
+                          hp, cp, vhn.buf, vcn.buf if lstm else vhn.buf, self.G, self.S,
+                          self.Cs, self.junk, self.bsum, self.zero, self.lens, self.flags)
             self.busy = False
-            fr_blas_end(blas)
             PyBuffer_Release(&vhn)
             if lstm:
                 PyBuffer_Release(&vcn)

@@ -1,7 +1,9 @@
 # The Python side of a kernel module's thread team (src_c/fastrnn/_team.h): included by
-# _rnn.pyx and _lstm.pyx, each of which has its own pool and its own measured costs.
+# _rnn.pyx, _lstm.pyx and _layers.pyx, each of which has its own pool and its own
+# measured costs.
 
 from libc.string cimport memset
+from fastrnn._blas cimport fr_gemv_off
 from fastrnn._common cimport (fr_adaptive, fr_max_threads, fr_pool, fr_set_blas_thread_functions,
                              fr_stall_ns, fr_team_calls)
 
@@ -25,6 +27,16 @@ cdef extern from "_team.h" nogil:
     fr_slot_t fr_slots[1]
     fr_slot_t* fr_slot(int kind, int dbl, long long key)
     double fr_estimate(const fr_slot_t* s, int m)
+
+
+def _gemv_test_hook(blas=None):
+    """Test hook: ``blas`` true makes this module's batch-1 row products call BLAS even
+    where ``_gemv.h`` applies. Returns the previous setting."""
+    global fr_gemv_off
+    old = bool(fr_gemv_off)
+    if blas is not None:
+        fr_gemv_off = 1 if blas else 0
+    return old
 
 
 def _connect_blas_threads(size_t get_address, size_t set_address):
